@@ -1,0 +1,143 @@
+"""Stochastic policies pi_theta(a|s) and the value function V_phi(s), each an MLP plus closed-form scores.
+
+A policy's ``params`` is one dict (the MLP's ``W0, b0, ...``, plus ``log_std`` for the
+Gaussian) that optimizers update in place. ``grad_log_prob(obs, act, weights)`` is the
+gradient of ``sum_i weights[i] * log pi(act[i] | obs[i])``: the closed-form score of the
+distribution with respect to its parameters (14, 16), then backpropagation through the MLP.
+"""
+import numpy as np
+
+from . import distributions as D
+from .nn import MLP
+
+
+def _obs(obs, obs_dim, name="obs"):
+    obs = np.asarray(obs, dtype=np.float64)
+    if obs.ndim != 2 or obs.shape[1] != obs_dim:
+        raise ValueError(f"{name} must have shape (N, {obs_dim}); got shape {obs.shape}")
+    return obs
+
+
+def _per_row(x, n, name, what="obs"):
+    x = np.asarray(x)
+    if x.ndim == 0 or x.shape[0] != n:
+        raise ValueError(f"{name} must have one row per row of {what} ({n}); got shape {x.shape}")
+    return x
+
+
+class CategoricalPolicy:
+    """pi(a|s) = softmax(z(s))_a over ``n_actions`` actions, logits z(s) from an MLP."""
+
+    def __init__(self, obs_dim, n_actions, hidden_sizes=(64, 64), activation="tanh", rng=None):
+        self.obs_dim, self.n_actions = obs_dim, n_actions
+        self.net = MLP((obs_dim, *hidden_sizes, n_actions), activation, rng, out_gain=0.01)
+        self.params = self.net.params
+
+    def _actions(self, act, n):
+        act = _per_row(act, n, "act")
+        if act.ndim != 1 or not np.issubdtype(act.dtype, np.integer):
+            raise ValueError(f"act must be a 1-d array of integer actions; got shape {act.shape}, dtype {act.dtype}")
+        if act.size and (act.min() < 0 or act.max() >= self.n_actions):
+            raise ValueError(f"act must lie in [0, {self.n_actions}); got values from {act.min()} to {act.max()}")
+        return act
+
+    def logits(self, obs):
+        return self.net.forward(_obs(obs, self.obs_dim))[0]                # (N, K)
+
+    def sample(self, obs, rng):
+        return D.categorical_sample(self.logits(obs), rng)                 # (N,)
+
+    def mode(self, obs):
+        return self.logits(obs).argmax(axis=-1)                            # (N,)
+
+    def log_prob(self, obs, act):
+        z = self.logits(obs)
+        return D.categorical_log_prob(z, self._actions(act, len(z)))       # (N,)
+
+    def entropy(self, obs):
+        return D.categorical_entropy(self.logits(obs))                     # (N,)
+
+    def grad_log_prob(self, obs, act, weights):
+        """Gradient of sum_i weights[i] log pi(act[i]|obs[i]): (14), then backprop."""
+        z, cache = self.net.forward(_obs(obs, self.obs_dim))
+        act, weights = self._actions(act, len(z)), _per_row(weights, len(z), "weights")
+        dz = weights[:, None] * D.categorical_score(z, act)                # (N, K)
+        return self.net.backward(dz, cache)[0]
+
+    def grad_entropy(self, obs, weights=None):
+        """Gradient of sum_i weights[i] H(pi(.|obs[i])) (weights default to ones): (17), then backprop."""
+        z, cache = self.net.forward(_obs(obs, self.obs_dim))
+        dz = D.categorical_entropy_grad(z)                                 # (N, K)
+        if weights is not None:
+            dz *= _per_row(weights, len(z), "weights")[:, None]
+        return self.net.backward(dz, cache)[0]
+
+
+class GaussianPolicy:
+    """pi(a|s) = N(mu(s), diag(sigma^2)): mean from an MLP, a state-independent ``log_std`` (act_dim,)."""
+
+    def __init__(self, obs_dim, act_dim, hidden_sizes=(64, 64), activation="tanh", log_std_init=-0.5, rng=None):
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.net = MLP((obs_dim, *hidden_sizes, act_dim), activation, rng, out_gain=0.01)
+        self.params = self.net.params  # one dict: the MLP reads W_i, b_i and ignores log_std
+        self.params["log_std"] = np.full(act_dim, float(log_std_init))
+
+    def _actions(self, act, n):
+        act = np.asarray(_per_row(act, n, "act"), dtype=np.float64)
+        if act.shape != (n, self.act_dim):
+            raise ValueError(f"act must have shape ({n}, {self.act_dim}); got shape {act.shape}")
+        return act
+
+    def mean(self, obs):
+        return self.net.forward(_obs(obs, self.obs_dim))[0]                # (N, n)
+
+    mode = mean
+
+    def sample(self, obs, rng):
+        return D.gaussian_sample(self.mean(obs), self.params["log_std"], rng)  # (N, n)
+
+    def log_prob(self, obs, act):
+        mu = self.mean(obs)
+        return D.gaussian_log_prob(mu, self.params["log_std"], self._actions(act, len(mu)))  # (N,)
+
+    def entropy(self, obs):
+        return D.gaussian_entropy(self.params["log_std"], len(_obs(obs, self.obs_dim)))  # (N,)
+
+    def grad_log_prob(self, obs, act, weights):
+        """Gradient of sum_i weights[i] log pi(act[i]|obs[i]): (16), then backprop for mu."""
+        mu, cache = self.net.forward(_obs(obs, self.obs_dim))
+        act, weights = self._actions(act, len(mu)), _per_row(weights, len(mu), "weights")
+        dmu, dlog_std = D.gaussian_score(mu, self.params["log_std"], act)  # (N, n), (N, n)
+        grads = self.net.backward(weights[:, None] * dmu, cache)[0]
+        grads["log_std"] = weights @ dlog_std                              # (n,)
+        return grads
+
+    def grad_entropy(self, obs, weights=None):
+        """Gradient of sum_i weights[i] H: zero for the network, sum_i weights[i] for each log sigma (17)."""
+        n = len(_obs(obs, self.obs_dim))
+        total = float(n if weights is None else _per_row(weights, n, "weights").sum())
+        grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        grads["log_std"][:] = total
+        return grads
+
+
+class ValueFunction:
+    """V_phi(s): an MLP with one output, fit by regression on returns (9)."""
+
+    def __init__(self, obs_dim, hidden_sizes=(64, 64), activation="tanh", rng=None):
+        self.obs_dim = obs_dim
+        self.net = MLP((obs_dim, *hidden_sizes, 1), activation, rng, out_gain=1.0)
+        self.params = self.net.params
+
+    def predict(self, obs):
+        return self.net.forward(_obs(obs, self.obs_dim))[0][:, 0]          # (N,)
+
+    def grad_mse(self, obs, targets):
+        """(20) L = mean_i (V(s_i) - R_hat_i)^2,  dL/dV(s_i) = 2 (V(s_i) - R_hat_i) / N.  -> (L, grads)."""
+        v, cache = self.net.forward(_obs(obs, self.obs_dim))
+        targets = np.asarray(_per_row(targets, len(v), "targets"), dtype=np.float64)
+        if targets.ndim != 1:
+            raise ValueError(f"targets must be 1-d, one per row of obs; got shape {targets.shape}")
+        err = v[:, 0] - targets                                             # (N,)
+        grads = self.net.backward((2.0 / len(err)) * err[:, None], cache)[0]
+        return float(np.mean(err * err)), grads
