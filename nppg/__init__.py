@@ -6,3 +6,5 @@ from .gradcheck import check_grads, numerical_grad, rel_error
 from .nn import MLP
 from .optim import SGD, Adam
 from .policies import CategoricalPolicy, GaussianPolicy, ValueFunction
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .vpg import Result, VPGConfig, vpg

@@ -1,0 +1,117 @@
+"""The command line: ``nppg train``, ``nppg eval``, ``nppg plot`` (also ``python -m nppg ...``)."""
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import fields
+
+import gymnasium as gym
+import numpy as np
+
+from .checkpoint import load_checkpoint
+from .logger import RunLogger, default_run_dir
+from .rollout import evaluate, make_env
+from .vpg import VPGConfig, vpg
+
+D = VPGConfig()
+
+
+def add_train_args(p):
+    p.add_argument("--env", default=D.env, help="gymnasium id, or module:EnvName-v0 (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=D.seed)
+    p.add_argument("--epochs", type=int, default=D.epochs)
+    p.add_argument("--steps-per-epoch", type=int, default=D.steps_per_epoch)
+    p.add_argument("--num-envs", type=int, default=D.num_envs, help="environment copies stepped together")
+    p.add_argument("--weights", default=D.weights, choices=["return", "reward-to-go", "baseline", "gae"],
+                   help="Phi_t: R(tau), reward-to-go, reward-to-go minus V(s_t), or GAE (default: %(default)s)")
+    p.add_argument("--gamma", type=float, default=D.gamma, help="discount, in (0, 1]")
+    p.add_argument("--lam", type=float, default=D.lam, help="GAE lambda, in [0, 1]")
+    p.add_argument("--pi-lr", type=float, default=D.pi_lr, help="policy Adam step size")
+    p.add_argument("--vf-lr", type=float, default=D.vf_lr, help="value-function Adam step size")
+    p.add_argument("--train-v-iters", type=int, default=D.train_v_iters, help="value Adam steps per epoch")
+    p.add_argument("--hidden", type=int, nargs="*", default=list(D.hidden), help="hidden widths, e.g. --hidden 64 64")
+    p.add_argument("--activation", default=D.activation, choices=["tanh", "relu"])
+    p.add_argument("--no-normalize-adv", dest="normalize_adv", action="store_false",
+                   help="use Phi_t as computed, without shifting and scaling it over the batch")
+    p.add_argument("--log-std-init", type=float, default=D.log_std_init, help="Gaussian policy's initial log sigma")
+    p.add_argument("--vectorization", default=None, choices=["sync", "async"],
+                   help="gymnasium vectorization (default: the environment's own vector version, else sync)")
+    p.add_argument("--out", default=None, help="run directory (default: runs/<env>-<weights>-s<seed>-<time>)")
+    p.add_argument("--save-every", type=int, default=10, help="also write policy.npz every N epochs (0: only at the end)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch console line")
+
+
+def cmd_train(args):
+    hyper = {f.name: getattr(args, f.name) for f in fields(VPGConfig)}
+    cfg = VPGConfig(**hyper)
+    out = args.out or default_run_dir(cfg, time.strftime("%Y%m%d-%H%M%S"))
+    print(f"nppg: training {cfg.env} with weights={cfg.weights}, seed {cfg.seed}; run directory {out}")
+    result = vpg(callback=RunLogger(out, args.save_every, verbose=not args.quiet), **hyper)
+    last = [r["mean_return"] for r in result.history if not np.isnan(r["mean_return"])]
+    print(f"nppg: done. last epoch's mean return {last[-1] if last else float('nan'):.1f}; "
+          f"evaluate with: nppg eval {out}")
+    return 0
+
+
+def cmd_eval(args):
+    path = os.path.join(args.run, "policy.npz") if os.path.isdir(args.run) else args.run
+    policy, _, header = load_checkpoint(path)
+    env_id = args.env or header["env"]
+    if args.render:
+        envs = gym.make_vec(env_id, num_envs=1, vectorization_mode="sync", render_mode="human")
+    else:
+        envs = make_env(env_id, min(args.num_envs, args.episodes))
+    try:
+        R, L = evaluate(policy, envs, args.episodes, np.random.default_rng(args.seed), args.deterministic, args.seed)
+    finally:
+        envs.close()
+    summary = {"env": env_id, "episodes": int(len(R)), "mean_return": float(R.mean()), "std_return": float(R.std()),
+               "min_return": float(R.min()), "max_return": float(R.max()), "mean_ep_len": float(L.mean()),
+               "deterministic": args.deterministic, "checkpoint": path, "epoch": header["epoch"]}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{env_id}: {len(R)} episodes, return {R.mean():.1f} +- {R.std():.1f} "
+              f"(min {R.min():.1f}, max {R.max():.1f}), mean length {L.mean():.1f}")
+    return 0
+
+
+def cmd_plot(args):
+    from .plot import plot_runs
+    out = args.out or (os.path.join(args.runs[0], "learning_curve.png") if len(args.runs) == 1 else "learning_curves.png")
+    print(f"nppg: wrote {plot_runs(args.runs, out, args.y)}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="nppg", description="Vanilla Policy Gradient from scratch in NumPy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a policy (CartPole-v1 by default)")
+    add_train_args(train)
+    train.set_defaults(func=cmd_train)
+    ev = sub.add_parser("eval", help="run a saved policy and report its returns")
+    ev.add_argument("run", help="a run directory (uses its policy.npz) or a .npz checkpoint")
+    ev.add_argument("--episodes", type=int, default=100)
+    ev.add_argument("--deterministic", action="store_true", help="take the most likely action (mean for Gaussian)")
+    ev.add_argument("--render", action="store_true", help="show the environment (needs a display)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--seed", type=int, default=12345, help="seed for the environments and the action sampling")
+    ev.add_argument("--num-envs", type=int, default=8)
+    ev.add_argument("--env", default=None, help="override the checkpoint's environment id")
+    ev.set_defaults(func=cmd_eval)
+    pl = sub.add_parser("plot", help="plot learning curves of run directories to a PNG (needs matplotlib)")
+    pl.add_argument("runs", nargs="+", help="run directories; runs of the same env and weights are averaged")
+    pl.add_argument("--out", default=None, help="PNG path (default: RUN/learning_curve.png for one run)")
+    pl.add_argument("--y", default="mean_return", help="progress.csv column to plot (default: %(default)s)")
+    pl.set_defaults(func=cmd_plot)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, gym.error.Error) as e:
+        print(f"nppg {args.command}: error: {e}", file=sys.stderr)
+        return 1

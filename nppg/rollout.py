@@ -1,0 +1,155 @@
+"""Collect a batch of transitions from a gymnasium vector environment with the current policy.
+
+gymnasium 1.x steps ``num_envs`` copies of an environment together and resets a copy
+*on the step after* its episode ends (autoreset mode NEXT_STEP): that step ignores the
+action, returns the first observation of the new episode and a reward of 0. It is not a
+transition, and it is never stored. The step that ends an episode returns the true final
+observation, which is what a truncated episode is bootstrapped from.
+
+The batch comes out as *segments* (see ``advantages.py``): consecutive steps of one episode
+from one environment copy. A segment ends when its episode terminates, is truncated, or is
+cut at the end of the batch; ``terminated`` and ``final_obs`` say how to close each one (12).
+"""
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+
+@dataclass
+class Batch:
+    obs: np.ndarray         # (M, obs_dim)  s_t
+    act: np.ndarray         # (M,) ints or (M, act_dim) floats: a_t as sampled (Box actions unclipped)
+    rew: np.ndarray         # (M,)  r_t
+    starts: np.ndarray      # (S,)  index of each segment's first step; segments tile [0, M) in order
+    stops: np.ndarray       # (S,)  one past each segment's last step
+    terminated: np.ndarray  # (S,)  bool: the segment's episode terminated, so it closes with 0
+    final_obs: np.ndarray   # (S, obs_dim)  the observation after each segment's last step, s_T
+    ep_returns: np.ndarray  # (E,)  undiscounted returns of the episodes that ended in this batch
+    ep_lengths: np.ndarray  # (E,)
+
+
+def make_env(env_id, num_envs, vectorization_mode=None):
+    """``gymnasium.make_vec``, asking sync and async vector environments for NEXT_STEP autoreset."""
+    kwargs = {}
+    if vectorization_mode in ("sync", "async"):
+        kwargs["vector_kwargs"] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=vectorization_mode, **kwargs)
+    mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    if mode != AutoresetMode.NEXT_STEP:
+        envs.close()
+        raise ValueError(f"{env_id}: nppg needs the vector environment's autoreset mode NEXT_STEP; got {mode}")
+    return envs
+
+
+def obs_dim_of(space):
+    """Width of a flattened observation: Box of any shape, or Discrete (one-hot)."""
+    if isinstance(space, gym.spaces.Box):
+        return int(np.prod(space.shape))
+    if isinstance(space, gym.spaces.Discrete):
+        return int(space.n)
+    raise ValueError(f"observation space must be Box (any shape) or Discrete; got {space}")
+
+
+def flatten_obs(space, obs):
+    """A batch of observations (num_envs, ...) as float64 rows (num_envs, obs_dim)."""
+    if isinstance(space, gym.spaces.Discrete):
+        return np.eye(space.n)[np.asarray(obs) - space.start]
+    return np.asarray(obs, dtype=np.float64).reshape(len(obs), -1)
+
+
+def env_action(space, act):
+    """What the environment is given: Box actions clipped to the bounds, Discrete shifted by ``start``."""
+    if isinstance(space, gym.spaces.Box):
+        return np.clip(act, space.low, space.high).astype(space.dtype)
+    return act + space.start
+
+
+class Rollout:
+    """Steps ``envs`` with a policy, carrying unfinished episodes over from one batch to the next."""
+
+    def __init__(self, envs, seed=None):
+        self.envs, self.n = envs, envs.num_envs
+        self.obs_space, self.act_space = envs.single_observation_space, envs.single_action_space
+        self.obs = flatten_obs(self.obs_space, envs.reset(seed=seed)[0])  # (n, obs_dim)
+        self.resetting = np.zeros(self.n, dtype=bool)   # True: this copy's next step only resets it
+        self.ep_ret, self.ep_len = np.zeros(self.n), np.zeros(self.n, dtype=np.int64)
+
+    def collect(self, policy, steps, rng):
+        """Step until at least ``steps`` transitions are stored; returns a ``Batch``."""
+        n, d = self.n, self.obs.shape[1]
+        rows = 2 * (-(-steps // n)) + 2  # enough rows even if every other step were a reset step
+        obs = np.empty((rows, n, d))
+        next_obs = np.empty((rows, n, d))
+        rew = np.empty((rows, n))
+        valid, term, ended = (np.zeros((rows, n), dtype=bool) for _ in range(3))
+        act = None
+        ep_returns, ep_lengths = [], []
+        stored, r = 0, 0
+        while stored < steps:
+            a = policy.sample(self.obs, rng)                             # (n,) or (n, act_dim)
+            if act is None:
+                act = np.empty((rows,) + a.shape, dtype=a.dtype)
+            o2, rw, te, tr, _ = self.envs.step(env_action(self.act_space, a))
+            o2 = flatten_obs(self.obs_space, o2)
+            v = ~self.resetting                                          # a reset step is no transition
+            obs[r], act[r], next_obs[r], rew[r] = self.obs, a, o2, rw
+            valid[r], term[r], ended[r] = v, v & te, v & (te | tr)
+            self.ep_ret += np.where(v, rw, 0.0)
+            self.ep_len += v
+            if ended[r].any():
+                ep_returns.extend(self.ep_ret[ended[r]])
+                ep_lengths.extend(self.ep_len[ended[r]])
+                self.ep_ret[ended[r]], self.ep_len[ended[r]] = 0.0, 0
+            self.resetting, self.obs = ended[r], o2
+            stored += int(v.sum())
+            r += 1
+        return self._batch(obs[:r], act[:r], rew[:r], next_obs[:r], valid[:r], term[:r], ended[:r],
+                           ep_returns, ep_lengths)
+
+    @staticmethod
+    def _batch(obs, act, rew, next_obs, valid, term, ended, ep_returns, ep_lengths):
+        """Flatten the (rows, n) grid env by env, keeping only valid steps, and find the segments."""
+        t_idx, e_idx = np.nonzero(valid.T)[::-1]                         # ordered by env, then time
+        last = np.append(e_idx[1:] != e_idx[:-1], True)                 # last stored step of each env: cut
+        seg_end = ended[t_idx, e_idx] | last                            # (M,)
+        stops = np.flatnonzero(seg_end) + 1
+        starts = np.append(0, stops[:-1])
+        ends = stops - 1
+        return Batch(
+            obs=obs[t_idx, e_idx], act=act[t_idx, e_idx], rew=rew[t_idx, e_idx],
+            starts=starts, stops=stops,
+            terminated=term[t_idx[ends], e_idx[ends]],
+            final_obs=next_obs[t_idx[ends], e_idx[ends]],
+            ep_returns=np.asarray(ep_returns, dtype=np.float64),
+            ep_lengths=np.asarray(ep_lengths, dtype=np.int64),
+        )
+
+
+def evaluate(policy, envs, episodes, rng, deterministic=False, seed=None):
+    """Returns and lengths of ``episodes`` whole episodes, split evenly over the env copies.
+
+    Each copy runs its own quota of consecutive episodes, so short episodes are not
+    over-counted (taking the first ``episodes`` to finish anywhere would favour them).
+    """
+    n = envs.num_envs
+    quota = np.full(n, episodes // n) + (np.arange(n) < episodes % n)
+    obs_space, act_space = envs.single_observation_space, envs.single_action_space
+    obs = flatten_obs(obs_space, envs.reset(seed=seed)[0])
+    resetting = np.zeros(n, dtype=bool)
+    ep_ret, ep_len = np.zeros(n), np.zeros(n, dtype=np.int64)
+    returns, lengths = [], []
+    while (quota > 0).any():
+        a = policy.mode(obs) if deterministic else policy.sample(obs, rng)
+        o2, rw, te, tr, _ = envs.step(env_action(act_space, a))
+        counting = ~resetting & (quota > 0)
+        ep_ret += np.where(counting, rw, 0.0)
+        ep_len += counting
+        ended = counting & (te | tr)
+        returns.extend(ep_ret[ended])
+        lengths.extend(ep_len[ended])
+        quota -= ended
+        ep_ret[ended], ep_len[ended] = 0.0, 0
+        resetting, obs = ~resetting & (te | tr), flatten_obs(obs_space, o2)
+    return np.array(returns), np.array(lengths)

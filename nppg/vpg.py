@@ -1,0 +1,166 @@
+"""Vanilla Policy Gradient (Spinning Up's pseudocode, one visible step of ours per line).
+
+    1: input: initial policy parameters theta_0, initial value function parameters phi_0
+    2: for k = 0, 1, 2, ... do
+    3:   collect trajectories D_k by running pi_k = pi(theta_k) in the environment   -> Rollout.collect
+    4:   compute rewards-to-go R_hat_t                                                -> batch_weights (6)
+    5:   compute advantage estimates A_t with the current value function V_phi_k     -> batch_weights (7, 11)
+    6:   estimate the policy gradient g_k = 1/|D_k| sum_tau sum_t grad log pi(a_t|s_t) A_t   -> update_policy (8)
+    7:   compute the policy update with Adam                                            -> update_policy (21)
+    8:   fit the value function by regression on mean-squared error, with Adam          -> fit_value (9, 20)
+"""
+import time
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import numpy as np
+
+from .advantages import WEIGHTS, batch_weights
+from .optim import Adam
+from .policies import CategoricalPolicy, GaussianPolicy, ValueFunction
+from .rollout import Rollout, make_env, obs_dim_of
+
+
+@dataclass
+class VPGConfig:
+    env: str = "CartPole-v1"
+    """A gymnasium id, or ``module:EnvName-v0`` for a user environment registered on import."""
+    seed: int = 0
+    """Seeds the networks' initialisation, the action sampling and the environments' resets."""
+    epochs: int = 50
+    """Number of policy updates (k in the pseudocode); >= 1."""
+    steps_per_epoch: int = 2000
+    """Transitions collected per epoch, |D_k| in steps (the last vector step may add up to num_envs - 1 more)."""
+    num_envs: int = 8
+    """Environment copies stepped together (gymnasium vector API); 1 <= num_envs <= steps_per_epoch."""
+    weights: str = "gae"
+    """Phi_t in (8): "return" R(tau) (4), "reward-to-go" R_hat_t (6), "baseline" R_hat_t - V(s_t) (7), "gae" (11)."""
+    gamma: float = 0.99
+    """Discount, in (0, 1]."""
+    lam: float = 0.97
+    """GAE lambda, in [0, 1]: 0 is the one-step TD residual, 1 is R_hat_t - V(s_t). Used by weights="gae"."""
+    pi_lr: float = 1e-2
+    """Adam step size for the policy, > 0 (Spinning Up uses 3e-4 with 4000-step epochs; see the README)."""
+    vf_lr: float = 1e-3
+    """Adam step size for the value function, > 0."""
+    train_v_iters: int = 80
+    """Full-batch Adam steps on the value loss per epoch, >= 0."""
+    hidden: tuple = (64, 64)
+    """Hidden layer widths of both the policy and the value network; () is a linear model."""
+    activation: str = "tanh"
+    """Hidden activation: "tanh" or "relu"."""
+    normalize_adv: bool = True
+    """Shift and scale Phi_t to mean 0, std 1 over the batch before the policy step."""
+    log_std_init: float = -0.5
+    """Initial log sigma of the Gaussian policy (Box action spaces only)."""
+    vectorization: str = None
+    """gymnasium's vectorization mode: None (the environment's own vector version if it has one,
+    else "sync"), "sync", or "async" (subprocesses)."""
+
+    def __post_init__(self):
+        self.hidden = tuple(int(h) for h in self.hidden)
+
+
+@dataclass
+class Result:
+    policy: object
+    value_fn: ValueFunction
+    config: VPGConfig
+    obs_space: gym.Space
+    act_space: gym.Space
+    history: list = field(default_factory=list)  # one dict per epoch, the columns of progress.csv
+
+    def __iter__(self):  # policy, value_fn, history = vpg(...)
+        return iter((self.policy, self.value_fn, self.history))
+
+
+def make_policy(obs_space, act_space, cfg, rng):
+    """A categorical policy for Discrete actions, a diagonal Gaussian for Box actions."""
+    obs_dim = obs_dim_of(obs_space)
+    if isinstance(act_space, gym.spaces.Discrete):
+        return CategoricalPolicy(obs_dim, int(act_space.n), cfg.hidden, cfg.activation, rng)
+    if isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1:
+        return GaussianPolicy(obs_dim, act_space.shape[0], cfg.hidden, cfg.activation, cfg.log_std_init, rng)
+    raise ValueError(f"action space must be Discrete or a 1-d Box; got {act_space}")
+
+
+def update_policy(policy, opt, obs, act, phi):
+    """Steps 6-7: one Adam step on L_pi = -mean_t(log pi(a_t|s_t) Phi_t), i.e. ascent on (8).
+
+    Diagnostics are measured on the same batch after the step (the KL and the loss change
+    would read 0 before it): kl ~= mean(log pi_old - log pi_new), the sample estimate of
+    KL(pi_old || pi_new).
+    """
+    n = len(phi)
+    logp_old = policy.log_prob(obs, act)                          # (N,)
+    opt.step(policy.grad_log_prob(obs, act, -phi / n))            # gradient of L_pi
+    logp_new = policy.log_prob(obs, act)                          # (N,)
+    loss_old, loss_new = -np.mean(logp_old * phi), -np.mean(logp_new * phi)
+    return {"loss_pi": loss_old, "delta_loss_pi": loss_new - loss_old,
+            "kl": float(np.mean(logp_old - logp_new)), "entropy": float(np.mean(policy.entropy(obs)))}
+
+
+def fit_value(value_fn, opt, obs, rtg, iters):
+    """Step 8: (9) phi = argmin mean_t (V_phi(s_t) - R_hat_t)^2, by ``iters`` full-batch Adam steps."""
+    loss_old, grads = value_fn.grad_mse(obs, rtg)
+    for i in range(iters):
+        if i:
+            grads = value_fn.grad_mse(obs, rtg)[1]
+        opt.step(grads)
+    loss_new = float(np.mean((value_fn.predict(obs) - rtg) ** 2))
+    return {"loss_v": loss_old, "delta_loss_v": loss_new - loss_old}
+
+
+def epoch_stats(batch):
+    """Return statistics of the episodes that ended in this batch; NaN when none did."""
+    R, L = batch.ep_returns, batch.ep_lengths
+    if len(R) == 0:
+        return {"episodes": 0, "mean_return": np.nan, "std_return": np.nan,
+                "min_return": np.nan, "max_return": np.nan, "mean_ep_len": np.nan}
+    return {"episodes": len(R), "mean_return": float(R.mean()), "std_return": float(R.std()),
+            "min_return": float(R.min()), "max_return": float(R.max()), "mean_ep_len": float(L.mean())}
+
+
+def vpg(env="CartPole-v1", *, callback=None, **hyperparameters):
+    """Train a policy with Vanilla Policy Gradient; every hyperparameter is a ``VPGConfig`` field.
+
+    ``callback(record, result)`` is called after every epoch with that epoch's diagnostics and
+    the ``Result`` so far (the command line uses it to print, write progress.csv and save
+    checkpoints: see ``logger.RunLogger``). Returns ``Result``, whose ``policy, value_fn,
+    history`` also unpack as a tuple.
+    """
+    cfg = VPGConfig(env=env, **hyperparameters)
+    if cfg.weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {sorted(WEIGHTS)}; got {cfg.weights!r}")
+    rng = np.random.default_rng(cfg.seed)
+    envs = make_env(cfg.env, cfg.num_envs, cfg.vectorization)
+    try:
+        policy = make_policy(envs.single_observation_space, envs.single_action_space, cfg, rng)
+        value_fn = ValueFunction(policy.obs_dim, cfg.hidden, cfg.activation, rng)
+        pi_opt, vf_opt = Adam(policy.params, cfg.pi_lr), Adam(value_fn.params, cfg.vf_lr)
+        rollout = Rollout(envs, seed=cfg.seed)
+        result = Result(policy, value_fn, cfg, envs.single_observation_space, envs.single_action_space)
+        env_steps, start = 0, time.perf_counter()
+        for epoch in range(cfg.epochs):
+            t0 = time.perf_counter()
+            batch = rollout.collect(policy, cfg.steps_per_epoch, rng)                          # 3
+            val = value_fn.predict(batch.obs)                                                  # V(s_t)
+            last_val = np.where(batch.terminated, 0.0, value_fn.predict(batch.final_obs))      # (12)
+            segments = zip(batch.starts, batch.stops, last_val)
+            phi, rtg = batch_weights(batch.rew, val, segments, cfg.weights, cfg.gamma, cfg.lam)  # 4-5
+            if cfg.normalize_adv:
+                phi = (phi - phi.mean()) / (phi.std() + 1e-8)
+            record = {"epoch": epoch + 1}
+            record.update(epoch_stats(batch))
+            record.update(update_policy(policy, pi_opt, batch.obs, batch.act, phi))            # 6-7
+            record.update(fit_value(value_fn, vf_opt, batch.obs, rtg, cfg.train_v_iters))      # 8
+            env_steps += len(batch.rew)
+            dt = time.perf_counter() - t0
+            record.update({"env_steps": env_steps, "mean_value": float(val.mean()),
+                           "time_s": time.perf_counter() - start, "steps_per_s": len(batch.rew) / dt})
+            result.history.append(record)
+            if callback is not None:
+                callback(record, result)
+        return result
+    finally:
+        envs.close()
