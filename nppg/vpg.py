@@ -111,6 +111,12 @@ def fit_value(value_fn, opt, obs, rtg, iters):
     return {"loss_v": loss_old, "delta_loss_v": loss_new - loss_old}
 
 
+def closing_values(batch, value_fn):
+    """(12) The value that closes each segment: 0 if its episode terminated (even on the batch's
+    last step), else V(s_T) of the true next observation (time-limit truncation or batch cut)."""
+    return np.where(batch.terminated, 0.0, value_fn.predict(batch.final_obs))
+
+
 def epoch_stats(batch):
     """Return statistics of the episodes that ended in this batch; NaN when none did."""
     R, L = batch.ep_returns, batch.ep_lengths
@@ -145,8 +151,7 @@ def vpg(env="CartPole-v1", *, callback=None, **hyperparameters):
             t0 = time.perf_counter()
             batch = rollout.collect(policy, cfg.steps_per_epoch, rng)                          # 3
             val = value_fn.predict(batch.obs)                                                  # V(s_t)
-            last_val = np.where(batch.terminated, 0.0, value_fn.predict(batch.final_obs))      # (12)
-            segments = zip(batch.starts, batch.stops, last_val)
+            segments = zip(batch.starts, batch.stops, closing_values(batch, value_fn))          # (12)
             phi, rtg = batch_weights(batch.rew, val, segments, cfg.weights, cfg.gamma, cfg.lam)  # 4-5
             if cfg.normalize_adv:
                 phi = (phi - phi.mean()) / (phi.std() + 1e-8)

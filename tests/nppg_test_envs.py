@@ -1,0 +1,60 @@
+"""Small environments whose observations reveal exactly what the rollout stored.
+
+ClockEnv: observation [t, k] where t counts the steps of the current episode and k counts
+episodes; the reward for acting at time t is 1 + t (never 0, so gymnasium's reset step,
+whose reward is 0, would show if it were ever stored). It terminates after ``terminate_at``
+steps when that is set; a TimeLimit wrapper truncates it.
+"""
+import gymnasium as gym
+import numpy as np
+
+
+class ClockEnv(gym.Env):
+    def __init__(self, terminate_at=None, box_actions=False, obs_shape=(2,)):
+        self.terminate_at, self.obs_shape = terminate_at, obs_shape
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=obs_shape, dtype=np.float64)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (1,)) if box_actions else gym.spaces.Discrete(2)
+        self.t, self.k, self.received = 0, -1, []
+
+    def _obs(self):
+        o = np.zeros(int(np.prod(self.obs_shape)))
+        o[:2] = self.t, self.k
+        return o.reshape(self.obs_shape)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.k = 0, self.k + 1
+        return self._obs(), {}
+
+    def step(self, action):
+        self.received.append(np.copy(action))
+        reward = 1.0 + self.t
+        self.t += 1
+        terminated = self.terminate_at is not None and self.t >= self.terminate_at
+        return self._obs(), reward, terminated, False, {}
+
+
+class TargetEnv(gym.Env):
+    """A continuous contextual bandit: s ~ U(-1, 1), reward -(a - s/2)^2, then the episode terminates."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), dtype=np.float64)
+    action_space = gym.spaces.Box(-2.0, 2.0, (1,), dtype=np.float64)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.s = self.np_random.uniform(-1.0, 1.0, (1,))
+        return self.s.copy(), {}
+
+    def step(self, action):
+        return self.s.copy(), -float((action[0] - self.s[0] / 2) ** 2), True, False, {}
+
+
+def clock_envs(num_envs=2, max_episode_steps=5, **kwargs):
+    """A sync vector env (NEXT_STEP autoreset, gymnasium's default) of time-limited clocks."""
+    return gym.vector.SyncVectorEnv(
+        [lambda: gym.wrappers.TimeLimit(ClockEnv(**kwargs), max_episode_steps) for _ in range(num_envs)])
+
+
+gym.register("Clock-v0", entry_point=ClockEnv, max_episode_steps=5)
+gym.register("ClockBox-v0", entry_point=ClockEnv, max_episode_steps=5, kwargs={"box_actions": True})
+gym.register("Target-v0", entry_point=TargetEnv)
