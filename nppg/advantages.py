@@ -43,7 +43,8 @@ def gae(rewards, values, last_value, gamma, lam):
 
 def phi_return(rew, val, last_value, gamma, lam):
     """(4) Phi_t = R(tau): every step of the segment weighted by the segment's whole return."""
-    return np.full(len(rew), reward_to_go(rew, last_value, gamma)[0])
+    R = discount_cumsum(np.append(rew, last_value), gamma)[0]  # R_hat_0, defined even when T = 0
+    return np.full(len(rew), R)
 
 
 def phi_reward_to_go(rew, val, last_value, gamma, lam):

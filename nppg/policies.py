@@ -25,6 +25,13 @@ def _per_row(x, n, name, what="obs"):
     return x
 
 
+def _weights(weights, n):
+    weights = np.asarray(_per_row(weights, n, "weights"), dtype=np.float64)
+    if weights.ndim != 1:
+        raise ValueError(f"weights must be 1-d, one per row of obs ({n}); got shape {weights.shape}")
+    return weights
+
+
 class CategoricalPolicy:
     """pi(a|s) = softmax(z(s))_a over ``n_actions`` actions, logits z(s) from an MLP."""
 
@@ -60,7 +67,7 @@ class CategoricalPolicy:
     def grad_log_prob(self, obs, act, weights):
         """Gradient of sum_i weights[i] log pi(act[i]|obs[i]): (14), then backprop."""
         z, cache = self.net.forward(_obs(obs, self.obs_dim))
-        act, weights = self._actions(act, len(z)), _per_row(weights, len(z), "weights")
+        act, weights = self._actions(act, len(z)), _weights(weights, len(z))
         dz = weights[:, None] * D.categorical_score(z, act)                # (N, K)
         return self.net.backward(dz, cache)[0]
 
@@ -69,7 +76,7 @@ class CategoricalPolicy:
         z, cache = self.net.forward(_obs(obs, self.obs_dim))
         dz = D.categorical_entropy_grad(z)                                 # (N, K)
         if weights is not None:
-            dz *= _per_row(weights, len(z), "weights")[:, None]
+            dz *= _weights(weights, len(z))[:, None]
         return self.net.backward(dz, cache)[0]
 
 
@@ -106,7 +113,7 @@ class GaussianPolicy:
     def grad_log_prob(self, obs, act, weights):
         """Gradient of sum_i weights[i] log pi(act[i]|obs[i]): (16), then backprop for mu."""
         mu, cache = self.net.forward(_obs(obs, self.obs_dim))
-        act, weights = self._actions(act, len(mu)), _per_row(weights, len(mu), "weights")
+        act, weights = self._actions(act, len(mu)), _weights(weights, len(mu))
         dmu, dlog_std = D.gaussian_score(mu, self.params["log_std"], act)  # (N, n), (N, n)
         grads = self.net.backward(weights[:, None] * dmu, cache)[0]
         grads["log_std"] = weights @ dlog_std                              # (n,)
@@ -115,7 +122,7 @@ class GaussianPolicy:
     def grad_entropy(self, obs, weights=None):
         """Gradient of sum_i weights[i] H: zero for the network, sum_i weights[i] for each log sigma (17)."""
         n = len(_obs(obs, self.obs_dim))
-        total = float(n if weights is None else _per_row(weights, n, "weights").sum())
+        total = float(n if weights is None else _weights(weights, n).sum())
         grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         grads["log_std"][:] = total
         return grads

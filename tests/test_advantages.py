@@ -1,0 +1,151 @@
+"""The weights Phi_t (8): each against its definition as a plain sum, written here as a double loop.
+
+One segment is T steps ``r_0 .. r_{T-1}`` with values ``V(s_0) .. V(s_{T-1})``, closed by
+``last_value`` = V(s_T) (0 if the episode terminated) (12).
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nppg.advantages import WEIGHTS, batch_weights, discount_cumsum, gae, reward_to_go
+
+seeds = st.integers(0, 2**32 - 1)
+lengths = st.integers(0, 20)
+unit = st.floats(0.0, 1.0)
+
+
+def close(actual, expected):
+    np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
+
+
+def segment(seed, T):
+    """Rewards, values and a closing value for one segment of T steps."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(T), rng.standard_normal(T), float(rng.standard_normal())
+
+
+# ---- the definitions, as O(T^2) loops ------------------------------------------------------
+
+def discount_cumsum_definition(x, discount):
+    """y_t = sum_{k=0}^{T-1-t} discount^k x_{t+k}."""
+    T = len(x)
+    return [sum(discount**k * x[t + k] for k in range(T - t)) for t in range(T)]
+
+
+def reward_to_go_definition(rew, last_value, gamma):
+    """(6) R_hat_t = sum_{t'=t}^{T-1} gamma^(t'-t) r_t' + gamma^(T-t) V(s_T)."""
+    T = len(rew)
+    return [sum(gamma ** (u - t) * rew[u] for u in range(t, T)) + gamma ** (T - t) * last_value for t in range(T)]
+
+
+def td_residual_definition(rew, val, last_value, gamma):
+    """(10) delta_t = r_t + gamma V(s_{t+1}) - V(s_t), with V(s_T) = last_value."""
+    V = list(val) + [last_value]
+    return [rew[t] + gamma * V[t + 1] - V[t] for t in range(len(rew))]
+
+
+def gae_definition(rew, val, last_value, gamma, lam):
+    """(11) A_t = sum_{l=0}^{T-1-t} (gamma lam)^l delta_{t+l}."""
+    delta, T = td_residual_definition(rew, val, last_value, gamma), len(rew)
+    return [sum((gamma * lam) ** l * delta[t + l] for l in range(T - t)) for t in range(T)]
+
+
+PHI_DEFINITIONS = {
+    # (4) R(tau): every step weighted by the whole segment's discounted return, incl. gamma^T V(s_T)
+    "return": lambda rew, val, last, gamma, lam: [
+        sum(gamma**t * r for t, r in enumerate(rew)) + gamma ** len(rew) * last] * len(rew),
+    # (6) R_hat_t
+    "reward-to-go": lambda rew, val, last, gamma, lam: reward_to_go_definition(rew, last, gamma),
+    # (7) R_hat_t - V(s_t)
+    "baseline": lambda rew, val, last, gamma, lam: [
+        R - v for R, v in zip(reward_to_go_definition(rew, last, gamma), val)],
+    # (11) A_t^GAE(gamma, lam)
+    "gae": gae_definition,
+}
+
+
+# ---- each function against its definition --------------------------------------------------
+
+@given(seed=seeds, T=lengths, discount=unit)
+def test_discount_cumsum_matches_its_definition(seed, T, discount):
+    """The backward recursion y_t = x_t + discount y_{t+1} computes the forward sum."""
+    x = np.random.default_rng(seed).standard_normal(T)
+    y = discount_cumsum(x, discount)
+    assert y.shape == (T,)
+    close(y, discount_cumsum_definition(x, discount))
+
+
+@given(seed=seeds, T=lengths, gamma=unit)
+def test_reward_to_go_matches_its_definition(seed, T, gamma):
+    """(6) with the tail closed by last_value (12)."""
+    rew, _, last_value = segment(seed, T)
+    close(reward_to_go(rew, last_value, gamma), reward_to_go_definition(rew, last_value, gamma))
+
+
+@given(seed=seeds, T=lengths, gamma=unit, lam=unit)
+def test_gae_matches_its_definition(seed, T, gamma, lam):
+    """(10, 11) exponentially weighted sum of TD residuals."""
+    rew, val, last_value = segment(seed, T)
+    close(gae(rew, val, last_value, gamma, lam), gae_definition(rew, val, last_value, gamma, lam))
+
+
+@given(seed=seeds, T=lengths, gamma=unit)
+def test_gae_with_lam_1_is_reward_to_go_minus_values(seed, T, gamma):
+    """lam = 1: the residuals telescope, A_t = R_hat_t - V(s_t)."""
+    rew, val, last_value = segment(seed, T)
+    close(gae(rew, val, last_value, gamma, 1.0), reward_to_go(rew, last_value, gamma) - val)
+
+
+@given(seed=seeds, T=lengths, gamma=unit)
+def test_gae_with_lam_0_is_the_td_residual(seed, T, gamma):
+    """lam = 0: A_t = delta_t = r_t + gamma V(s_{t+1}) - V(s_t), with V(s_T) = last_value."""
+    rew, val, last_value = segment(seed, T)
+    close(gae(rew, val, last_value, gamma, 0.0), td_residual_definition(rew, val, last_value, gamma))
+
+
+def test_weights_offers_the_four_choices_of_phi():
+    assert set(WEIGHTS) == set(PHI_DEFINITIONS)
+
+
+@pytest.mark.parametrize("name", sorted(PHI_DEFINITIONS))
+@given(seed=seeds, T=lengths, gamma=unit, lam=unit)
+def test_each_weight_matches_its_definition(name, seed, T, gamma, lam):
+    """WEIGHTS[name](rew, val, last_value, gamma, lam) is Phi_t as the derivation defines it."""
+    rew, val, last_value = segment(seed, T)
+    phi = WEIGHTS[name](rew, val, last_value, gamma, lam)
+    assert phi.shape == (T,)
+    close(phi, PHI_DEFINITIONS[name](rew, val, last_value, gamma, lam))
+
+
+@pytest.mark.parametrize("name", sorted(PHI_DEFINITIONS))
+def test_each_weight_of_an_empty_segment_is_empty(name):
+    """T = 0 (a segment that ends where it starts) gives no weights rather than an error."""
+    assert WEIGHTS[name](np.zeros(0), np.zeros(0), 1.5, 0.99, 0.95).shape == (0,)
+
+
+# ---- a whole batch --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(PHI_DEFINITIONS))
+@given(seed=seeds, segment_lengths=st.lists(st.integers(0, 8), min_size=1, max_size=5), gamma=unit, lam=unit)
+def test_batch_weights_is_one_call_per_segment(name, seed, segment_lengths, gamma, lam):
+    """A batch is tiled by segments, each closed by its own last_value; empty segments are allowed."""
+    rng = np.random.default_rng(seed)
+    N = sum(segment_lengths)
+    rew, val = rng.standard_normal(N), rng.standard_normal(N)
+    stops = np.cumsum(segment_lengths)
+    segments = [(int(stop - T), int(stop), float(rng.standard_normal())) for T, stop in zip(segment_lengths, stops)]
+    phi, rtg = batch_weights(rew, val, segments, name, gamma, lam)
+    assert phi.shape == rtg.shape == (N,)
+    for start, stop, last_value in segments:
+        close(phi[start:stop], PHI_DEFINITIONS[name](rew[start:stop], val[start:stop], last_value, gamma, lam))
+        close(rtg[start:stop], reward_to_go_definition(rew[start:stop], last_value, gamma))
+
+
+def test_batch_weights_does_not_leak_across_segments():
+    """A terminated segment (last_value 0) ignores the rewards of the episode that follows it."""
+    rew, val = np.array([1.0, 1.0, 100.0]), np.zeros(3)
+    phi, rtg = batch_weights(rew, val, [(0, 2, 0.0), (2, 3, 0.0)], "reward-to-go", 0.5, 1.0)
+    assert np.array_equal(rtg, [1.5, 1.0, 100.0]) and np.array_equal(phi, rtg)
+    phi, _ = batch_weights(rew, val, [(0, 2, 0.0), (2, 3, 0.0)], "return", 0.5, 1.0)
+    assert np.array_equal(phi, [1.5, 1.5, 100.0])
