@@ -35,7 +35,11 @@ def make_env(env_id, num_envs, vectorization_mode=None):
     kwargs = {}
     if vectorization_mode in ("sync", "async"):
         kwargs["vector_kwargs"] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
-    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=vectorization_mode, **kwargs)
+    try:
+        envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=vectorization_mode, **kwargs)
+    except gym.error.DependencyNotInstalled as e:
+        hint = " (install the extra: pip install 'nppg[mujoco]')" if "mujoco" in str(e).lower() else ""
+        raise ValueError(f"{env_id} needs a package that is not installed{hint}: {e}") from None
     mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
     if mode != AutoresetMode.NEXT_STEP:
         envs.close()
@@ -105,51 +109,60 @@ class Rollout:
             self.resetting, self.obs = ended[r], o2
             stored += int(v.sum())
             r += 1
-        return self._batch(obs[:r], act[:r], rew[:r], next_obs[:r], valid[:r], term[:r], ended[:r],
+        return to_batch(obs[:r], act[:r], rew[:r], next_obs[:r], valid[:r], term[:r], ended[:r],
                            ep_returns, ep_lengths)
 
-    @staticmethod
-    def _batch(obs, act, rew, next_obs, valid, term, ended, ep_returns, ep_lengths):
-        """Flatten the (rows, n) grid env by env, keeping only valid steps, and find the segments."""
-        t_idx, e_idx = np.nonzero(valid.T)[::-1]                         # ordered by env, then time
-        last = np.append(e_idx[1:] != e_idx[:-1], True)                 # last stored step of each env: cut
-        seg_end = ended[t_idx, e_idx] | last                            # (M,)
-        stops = np.flatnonzero(seg_end) + 1
-        starts = np.append(0, stops[:-1])
-        ends = stops - 1
-        return Batch(
-            obs=obs[t_idx, e_idx], act=act[t_idx, e_idx], rew=rew[t_idx, e_idx],
-            starts=starts, stops=stops,
-            terminated=term[t_idx[ends], e_idx[ends]],
-            final_obs=next_obs[t_idx[ends], e_idx[ends]],
-            ep_returns=np.asarray(ep_returns, dtype=np.float64),
-            ep_lengths=np.asarray(ep_lengths, dtype=np.int64),
-        )
+
+def to_batch(obs, act, rew, next_obs, valid, term, ended, ep_returns, ep_lengths):
+    """Flatten a (rows, n) grid of steps env by env, keeping only valid ones, and find the segments."""
+    t_idx, e_idx = np.nonzero(valid.T)[::-1]                         # ordered by env, then time
+    last = np.append(e_idx[1:] != e_idx[:-1], True)                 # last stored step of each env: cut
+    seg_end = ended[t_idx, e_idx] | last                            # (M,)
+    stops = np.flatnonzero(seg_end) + 1
+    starts = np.append(0, stops[:-1])
+    ends = stops - 1
+    return Batch(
+        obs=obs[t_idx, e_idx], act=act[t_idx, e_idx], rew=rew[t_idx, e_idx],
+        starts=starts, stops=stops,
+        terminated=term[t_idx[ends], e_idx[ends]],
+        final_obs=next_obs[t_idx[ends], e_idx[ends]],
+        ep_returns=np.asarray(ep_returns, dtype=np.float64),
+        ep_lengths=np.asarray(ep_lengths, dtype=np.int64),
+    )
 
 
-def evaluate(policy, envs, episodes, rng, deterministic=False, seed=None):
-    """Returns and lengths of ``episodes`` whole episodes, split evenly over the env copies.
+def episodes(envs, policy, quota, rng, seed=None, deterministic=False):
+    """Whole episodes: ``quota`` of them from each copy of ``envs`` (an int, or one per copy), as a
+    ``Batch`` with one segment per episode, in copy order, then time order.
 
-    Each copy runs its own quota of consecutive episodes, so short episodes are not
-    over-counted (taking the first ``episodes`` to finish anywhere would favour them).
+    ``Rollout.collect`` stops after a number of steps and cuts the episodes still running. Here
+    each copy runs a fixed count of episodes back to back and is ignored once it is done: taking
+    the first episodes to finish anywhere would favour short ones. ``seed`` seeds the reset.
     """
     n = envs.num_envs
-    quota = np.full(n, episodes // n) + (np.arange(n) < episodes % n)
+    quota = np.broadcast_to(quota, (n,)).copy()
     obs_space, act_space = envs.single_observation_space, envs.single_action_space
-    obs = flatten_obs(obs_space, envs.reset(seed=seed)[0])
-    resetting = np.zeros(n, dtype=bool)
-    ep_ret, ep_len = np.zeros(n), np.zeros(n, dtype=np.int64)
-    returns, lengths = [], []
+    o = flatten_obs(obs_space, envs.reset(seed=seed)[0])               # (n, obs_dim)
+    resetting = np.zeros(n, dtype=bool)                                # this copy's next step only resets it
+    rows = []
     while (quota > 0).any():
-        a = policy.mode(obs) if deterministic else policy.sample(obs, rng)
-        o2, rw, te, tr, _ = envs.step(env_action(act_space, a))
-        counting = ~resetting & (quota > 0)
-        ep_ret += np.where(counting, rw, 0.0)
-        ep_len += counting
-        ended = counting & (te | tr)
-        returns.extend(ep_ret[ended])
-        lengths.extend(ep_len[ended])
-        quota -= ended
-        ep_ret[ended], ep_len[ended] = 0.0, 0
-        resetting, obs = ~resetting & (te | tr), flatten_obs(obs_space, o2)
-    return np.array(returns), np.array(lengths)
+        a = policy.mode(o) if deterministic else policy.sample(o, rng)
+        o2, r, te, tr, _ = envs.step(env_action(act_space, a))
+        o2 = flatten_obs(obs_space, o2)
+        valid = ~resetting & (quota > 0)                               # a transition we keep
+        rows.append((o, a, r, o2, valid, valid & te, valid & (te | tr)))
+        quota -= valid & (te | tr)
+        resetting, o = ~resetting & (te | tr), o2
+    obs, act, rew, next_obs, valid, term, ended = (np.stack(c) for c in zip(*rows))  # (rows, n, ...)
+    batch = to_batch(obs, act, rew, next_obs, valid, term, ended, [], [])
+    batch.ep_returns = np.add.reduceat(batch.rew, batch.starts)       # (E,) undiscounted, one per segment
+    batch.ep_lengths = batch.stops - batch.starts
+    return batch
+
+
+def evaluate(policy, envs, n_episodes, rng, deterministic=False, seed=None):
+    """Returns and lengths of ``n_episodes`` whole episodes, split as evenly as can be over the copies."""
+    n = envs.num_envs
+    quota = np.full(n, n_episodes // n) + (np.arange(n) < n_episodes % n)
+    batch = episodes(envs, policy, quota, rng, seed, deterministic)
+    return batch.ep_returns, batch.ep_lengths

@@ -1,0 +1,232 @@
+"""The derivation's claims, checked on finite MDPs whose J(theta) and grad J(theta) are exact.
+
+1. EGLP (5): the expected score is 0, exactly (a sum for the categorical, quadrature for the Gaussian).
+2. (4): E[sum_t grad log pi(a_t|s_t) R(tau)] is grad J; the exact grad J is itself checked
+   against finite differences of the exact J.
+3. (6): reward-to-go keeps the mean and lowers the variance.
+4. (7): any b(s_t) keeps the mean; b = V^pi lowers the variance further.
+5. (11): GAE is unbiased for every lam when V is exact (lam = 1 for any V); with an inexact V,
+   lam < 1 is biased, and has lower variance.
+
+The statistical tests sample whole episodes with nppg's own rollout functions and weights,
+estimate g_hat from K independent batches, and compare the mean with the exact gradient in
+every coordinate: z_i = (mean_i - grad J_i) / se_i. Unbiased, max_i |z_i| over ~100 coordinates
+stays below ~4 (P(|z| > 5) ~ 6e-7 a coordinate); the planted bugs below reach 20 and more.
+Everything is seeded, so every run draws the same samples.
+"""
+import numpy as np
+import pytest
+
+import nppg
+from nppg import exact
+from nppg.gradcheck import numerical_grad, rel_error
+
+MDPS = {"bandit": exact.bandit, "chain": exact.chain, "gridworld": exact.gridworld}
+Z_MAX = 5.0    # above this, the mean of the estimates is not the exact gradient
+BATCH = 10     # |D|, episodes per independent estimate
+
+
+def setup(name, seed=0):
+    mdp = MDPS[name]()
+    policy = exact.make_policy(mdp, np.random.default_rng(seed))
+    return mdp, policy
+
+
+# ---- the exact quantities are right --------------------------------------------------
+
+@pytest.mark.parametrize("name", MDPS)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_exact_gradient_matches_finite_differences_of_exact_J(name, seed):
+    mdp, policy = setup(name, seed)
+    grads = exact.exact_gradient(mdp, policy)
+    for k, g in grads.items():
+        assert rel_error(g, numerical_grad(lambda: exact.J(mdp, policy), policy.params[k])) < 1e-6, k
+
+
+def test_bandit_J_is_the_policy_weighted_mean_of_the_arms():
+    mdp, policy = setup("bandit")
+    pi = exact.probs(mdp, policy)[0]
+    assert abs(exact.J(mdp, policy) - pi @ mdp.R[0, :, 0]) < 1e-12
+
+
+@pytest.mark.parametrize("name", MDPS)
+def test_environment_samples_the_mdp_that_is_solved(name):
+    """The mean sampled return and episode length match J and sum_x d(x) (the expected length)."""
+    mdp, policy = setup(name)
+    batch = exact.episodes(exact.make_envs(mdp, 50), policy, 40, np.random.default_rng(0), seed=0)
+    d = exact.solve(mdp, exact.probs(mdp, policy))[2]
+    for sample, expected in ((batch.ep_returns, exact.J(mdp, policy)), (batch.ep_lengths, d.sum())):
+        assert len(sample) == 2000
+        assert abs(sample.mean() - expected) <= 4 * sample.std() / np.sqrt(len(sample)) + 1e-12
+    assert batch.terminated.all() and np.all(batch.ep_lengths >= 1)
+    assert np.all(batch.obs[batch.starts].argmax(axis=1) == 0)  # every segment is a whole episode from s_0
+    if mdp.horizon is not None:
+        assert batch.ep_lengths.max() == mdp.horizon  # the time limit is reached, and never passed
+
+
+# ---- 1. EGLP: the score has zero mean ---------------------------------------------------
+
+@pytest.mark.parametrize("name", MDPS)
+def test_expected_score_is_zero_exactly_for_every_state_and_every_trajectory(name):
+    mdp, policy = setup(name)
+    pi = exact.probs(mdp, policy)                                  # (S, A)
+    obs, act = np.repeat(np.eye(mdp.S), mdp.A, axis=0), np.tile(np.arange(mdp.A), mdp.S)
+    # sum_a pi(a|s) grad log pi(a|s) = 0 for every s, through the network
+    for g in policy.grad_log_prob(obs, act, pi.ravel()).values():
+        assert np.abs(g).max() < 1e-12
+    # over trajectories, E[sum_t grad log pi(a_t|s_t)] = grad of sum_tau P(tau|theta) = grad 1 = 0
+    for g in exact.expected_score(mdp, policy, np.ones((len(mdp.s_of), mdp.A))).values():
+        assert np.abs(g).max() < 1e-12
+
+
+def test_gaussian_score_has_zero_mean_by_gauss_hermite_quadrature():
+    """E_{a ~ N(mu, sigma^2)}[grad log pi(a|s)] = 0; the score is a polynomial of degree 2 in a,
+    so Gauss-Hermite quadrature with 6 nodes a dimension integrates it exactly."""
+    rng = np.random.default_rng(0)
+    policy = nppg.GaussianPolicy(3, 2, (5,), rng=rng, log_std_init=-0.3)
+    policy.params["W1"] += rng.standard_normal(policy.params["W1"].shape)  # a mean away from 0
+    policy.params["log_std"][:] = (-0.7, 0.4)
+    x, w = np.polynomial.hermite_e.hermegauss(6)                   # nodes and weights for exp(-x^2 / 2)
+    u = np.stack(np.meshgrid(x, x, indexing="ij"), axis=-1).reshape(-1, 2)  # (36, 2) standard normal nodes
+    weight = np.outer(w, w).ravel() / (2 * np.pi)                  # (36,), sums to 1
+    for s in rng.standard_normal((4, 3)):
+        obs = np.tile(s, (len(u), 1))
+        act = policy.mean(obs) + np.exp(policy.params["log_std"]) * u
+        assert abs(weight.sum() - 1) < 1e-12 and abs(weight @ u[:, 0] ** 2 - 1) < 1e-12
+        for k, g in policy.grad_log_prob(obs, act, weight).items():  # a score without its -1 would read 1
+            assert np.abs(g).max() < 1e-12, k
+
+
+# ---- 4. any b(s) is a baseline; b(s, a) is not --------------------------------------------
+
+@pytest.mark.parametrize("name", ["chain", "gridworld"])
+def test_a_baseline_of_the_state_adds_exactly_zero_and_one_of_the_action_does_not(name):
+    mdp, policy = setup(name)
+    rng = np.random.default_rng(1)
+    b_state = np.repeat(rng.standard_normal((len(mdp.s_of), 1)), mdp.A, axis=1)  # b(x), (X, A)
+    for g in exact.expected_score(mdp, policy, b_state).values():
+        assert np.abs(g).max() < 1e-12
+    b_action = rng.standard_normal((len(mdp.s_of), mdp.A))                        # b(x, a)
+    assert max(np.abs(g).max() for g in exact.expected_score(mdp, policy, b_action).values()) > 1e-3
+
+
+# ---- 2-5. the sampled estimators --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sampled():
+    """Per MDP: 10,000 whole episodes, the exact gradient, and the estimates for every weight."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            mdp, policy = setup(name)
+            rng = np.random.default_rng(0)
+            batch = exact.episodes(exact.make_envs(mdp, 100), policy, 100, rng, seed=0)
+            pi = exact.probs(mdp, policy)
+            V, Q, d = exact.solve(mdp, pi)
+            # the best V that cannot see the time: what regression (9) on onehot(s) converges to
+            d_ts = d.reshape(mdp.T, mdp.S)
+            V_blind = np.tile((d_ts * V.reshape(mdp.T, mdp.S)).sum(0) / np.maximum(d_ts.sum(0), 1e-300), mdp.T)
+            t = np.arange(len(batch.rew)) - np.repeat(batch.starts, batch.stops - batch.starts)
+            v, v_blind = exact.step_values(mdp, V, batch), exact.step_values(mdp, V_blind, batch)
+            rtg = exact.weights(batch, "reward-to-go")
+            phis = {
+                "return": exact.weights(batch, "return"),
+                "reward-to-go": rtg,
+                "baseline exact V": exact.weights(batch, "baseline", v),
+                "baseline time-blind V": exact.weights(batch, "baseline", v_blind),
+                "gae lam=1 exact V": exact.weights(batch, "gae", v, 1.0),
+                "gae lam=0.5 exact V": exact.weights(batch, "gae", v, 0.5),
+                "gae lam=0 exact V": exact.weights(batch, "gae", v, 0.0),
+                "gae lam=1 time-blind V": exact.weights(batch, "gae", v_blind, 1.0),
+                "gae lam=0.5 time-blind V": exact.weights(batch, "gae", v_blind, 0.5),
+                "gae lam=0 time-blind V": exact.weights(batch, "gae", v_blind, 0.0),
+                # planted bugs, to show the test has power
+                "BUG reward-to-go without r_t": rtg - batch.rew,
+                "BUG baseline Q(s_t, a_t)": rtg - Q[mdp.x_of(batch.obs.argmax(1), t), batch.act],
+            }
+            g = exact.flat(exact.exact_gradient(mdp, policy))
+            cache[name] = g, {k: exact.g_hats(policy, batch, phi, BATCH) for k, phi in phis.items()}
+        return cache[name]
+    return get
+
+
+def max_z(G, g):
+    """max_i |mean_i - g_i| / se_i over coordinates that vary; where none does, mean and g must agree."""
+    mean, se = G.mean(axis=0), G.std(axis=0, ddof=1) / np.sqrt(len(G))
+    seen = se > 0
+    assert np.abs(mean - g)[~seen].max(initial=0.0) < 1e-12   # a state never visited: both exactly 0
+    return float((np.abs(mean - g)[seen] / se[seen]).max())
+
+
+def total_var(G):
+    return float(G.var(axis=0, ddof=1).sum())
+
+
+UNBIASED = ["return", "reward-to-go", "baseline exact V", "baseline time-blind V",
+            "gae lam=1 exact V", "gae lam=0.5 exact V", "gae lam=0 exact V", "gae lam=1 time-blind V"]
+
+
+@pytest.mark.parametrize("name", ["chain", "gridworld"])
+@pytest.mark.parametrize("weight", UNBIASED)
+def test_estimator_mean_is_the_exact_gradient(sampled, name, weight):
+    g, G = sampled(name)
+    assert len(G[weight]) == 1000
+    assert max_z(G[weight], g) < Z_MAX
+
+
+@pytest.mark.parametrize("name", ["chain", "gridworld"])
+@pytest.mark.parametrize("bug", ["BUG reward-to-go without r_t", "BUG baseline Q(s_t, a_t)"])
+def test_the_unbiasedness_test_catches_planted_bugs(sampled, name, bug):
+    g, G = sampled(name)
+    assert max_z(G[bug], g) > 4 * Z_MAX
+
+
+def test_gae_with_an_inexact_value_and_lam_below_1_is_biased_and_less_noisy(sampled):
+    """On the gridworld, V(s) cannot see the steps left: exact V_t(s) differs from the time-blind V."""
+    g, G = sampled("gridworld")
+    for lam in ("0.5", "0"):
+        assert max_z(G[f"gae lam={lam} time-blind V"], g) > 4 * Z_MAX
+        assert total_var(G[f"gae lam={lam} time-blind V"]) < 0.6 * total_var(G["gae lam=1 time-blind V"])
+
+
+@pytest.mark.parametrize("name", ["chain", "gridworld"])
+def test_variance_falls_from_return_to_reward_to_go_to_baseline(sampled, name):
+    _, G = sampled(name)
+    var = {k: total_var(G[k]) for k in ("return", "reward-to-go", "baseline exact V")}
+    assert var["reward-to-go"] < 0.6 * var["return"]
+    assert var["baseline exact V"] < 0.9 * var["reward-to-go"]
+
+
+def test_gae_variance_falls_with_lam_on_the_gridworld(sampled):
+    _, G = sampled("gridworld")
+    var = [total_var(G[f"gae lam={lam} exact V"]) for lam in ("1", "0.5", "0")]
+    assert var[1] < 0.5 * var[0] and var[2] < 0.95 * var[1]
+
+
+def test_gae_variance_need_not_fall_all_the_way_to_lam_0_on_the_chain(sampled):
+    """Not a law: on the chain lam = 0.5 has less variance than both lam = 1 and lam = 0."""
+    _, G = sampled("chain")
+    var = [total_var(G[f"gae lam={lam} exact V"]) for lam in ("1", "0.5", "0")]
+    assert var[1] < 0.5 * var[0] and var[1] < 0.9 * var[2]
+
+
+# ---- ascent on the bandit reaches the best arm --------------------------------------------
+
+def test_gradient_ascent_with_the_exact_gradient_reaches_the_best_arm():
+    mdp = exact.bandit()
+    policy = exact.make_policy(mdp, np.random.default_rng(0), scale=0.0)  # nppg's near-uniform start
+    opt = nppg.SGD(policy.params, lr=1.0)
+    for _ in range(200):
+        opt.step({k: -g for k, g in exact.exact_gradient(mdp, policy).items()})  # ascent on J
+    pi = exact.probs(mdp, policy)[0]
+    assert pi.argmax() == mdp.R[0, :, 0].argmax() and pi.max() > 0.99
+
+
+def test_vpg_from_samples_reaches_the_best_arm():
+    mdp = exact.bandit()
+    result = nppg.vpg("nppg.exact:nppg/Bandit-v0", seed=0, epochs=30, steps_per_epoch=200, num_envs=4,
+                      hidden=(8,), weights="reward-to-go")
+    pi = exact.probs(mdp, result.policy)[0]
+    assert pi.argmax() == mdp.R[0, :, 0].argmax() and pi.max() > 0.8
+    assert exact.J(mdp, result.policy) > 0.9  # the best arm pays 1.0; uniform play pays 0.425
