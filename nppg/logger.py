@@ -40,17 +40,29 @@ def default_run_dir(cfg, stamp):
 
 
 class RunLogger:
-    """A ``vpg`` callback that writes a run directory and prints one aligned line per epoch."""
+    """A ``vpg`` callback that writes a run directory and prints one aligned line per epoch.
 
-    def __init__(self, out, save_every=0, verbose=True, stream=None):
+    ``out=None`` only prints (the examples use that).
+    """
+
+    def __init__(self, out=None, save_every=0, verbose=True, stream=None):
         self.out, self.save_every, self.verbose = out, save_every, verbose
         self.stream = stream or sys.stdout
-        os.makedirs(out, exist_ok=True)
+        if out is not None:
+            os.makedirs(out, exist_ok=True)
         self._csv_file = self._writer = None
 
     def __call__(self, record, result):
+        if self.verbose:
+            if (record["epoch"] - 1) % 25 == 0:
+                print(console_header(), file=self.stream)
+            print(console_line(record), file=self.stream, flush=True)
+        if self.out is not None:
+            self.write(record, result)
+
+    def write(self, record, result):
         cfg = result.config
-        if self._writer is None:  # first epoch: the config, the csv header, the console header
+        if self._writer is None:  # first epoch: the config and the csv header
             with open(os.path.join(self.out, "config.json"), "w") as f:
                 json.dump(asdict(cfg), f, indent=2)
             self._csv_file = open(os.path.join(self.out, "progress.csv"), "w", newline="")
@@ -59,10 +71,6 @@ class RunLogger:
         self._writer.writerow(["" if isinstance(record[c], float) and math.isnan(record[c]) else record[c]
                                for c in COLUMNS])
         self._csv_file.flush()
-        if self.verbose:
-            if (record["epoch"] - 1) % 25 == 0:
-                print(console_header(), file=self.stream)
-            print(console_line(record), file=self.stream, flush=True)
         last = record["epoch"] == cfg.epochs
         if last or (self.save_every and record["epoch"] % self.save_every == 0):
             self.save(result, record["epoch"])

@@ -95,18 +95,16 @@ def update_policy(policy, opt, obs, act, phi):
     logp_old = policy.log_prob(obs, act)                          # (N,)
     opt.step(policy.grad_log_prob(obs, act, -phi / n))            # gradient of L_pi
     logp_new = policy.log_prob(obs, act)                          # (N,)
-    loss_old, loss_new = -np.mean(logp_old * phi), -np.mean(logp_new * phi)
+    loss_old, loss_new = -float(np.mean(logp_old * phi)), -float(np.mean(logp_new * phi))
     return {"loss_pi": loss_old, "delta_loss_pi": loss_new - loss_old,
             "kl": float(np.mean(logp_old - logp_new)), "entropy": float(np.mean(policy.entropy(obs)))}
 
 
 def fit_value(value_fn, opt, obs, rtg, iters):
     """Step 8: (9) phi = argmin mean_t (V_phi(s_t) - R_hat_t)^2, by ``iters`` full-batch Adam steps."""
-    loss_old, grads = value_fn.grad_mse(obs, rtg)
-    for i in range(iters):
-        if i:
-            grads = value_fn.grad_mse(obs, rtg)[1]
-        opt.step(grads)
+    loss_old = float(np.mean((value_fn.predict(obs) - rtg) ** 2))
+    for _ in range(iters):
+        opt.step(value_fn.grad_mse(obs, rtg)[1])
     loss_new = float(np.mean((value_fn.predict(obs) - rtg) ** 2))
     return {"loss_v": loss_old, "delta_loss_v": loss_new - loss_old}
 
