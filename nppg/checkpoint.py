@@ -1,14 +1,23 @@
 """Checkpoints: plain .npz arrays plus a JSON header, loaded with ``allow_pickle=False``.
 
-Keys: ``header`` (a JSON string: format version, nppg version, environment id, spaces,
-architecture, epoch, config), ``pi.<name>`` for every policy parameter, ``vf.<name>`` for
-every value-function parameter. Writes are atomic: a temporary file in the same folder,
-then ``os.replace``, so a crash mid-write leaves the previous checkpoint intact.
+``policy.npz`` (what ``nppg eval`` loads): ``header`` (a JSON string: format version, nppg
+version, environment id, spaces, architecture, epoch, config), ``pi.<name>`` for every policy
+parameter, ``vf.<name>`` for every value-function parameter.
+
+``state.npz`` (what ``nppg train --resume`` loads): the same, plus both Adam states, the random
+generator's state, the counters, and the episodes carried into the next epoch. The environments'
+own state is not saved (gymnasium has no general way to): ``env_actions.bin`` beside it holds
+the actions of every vector step, and resuming replays them from the seed, which restores the
+environments exactly because they are deterministic given their seed and actions.
+
+Writes are atomic: a temporary file in the same folder, then ``os.replace``, so a crash
+mid-write leaves the previous checkpoint intact.
 """
 import json
 import os
 import tempfile
 import zipfile
+from dataclasses import asdict
 
 import numpy as np
 
@@ -23,7 +32,7 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used: unreadable, foreign, incompatible or mismatched."""
 
 
-def save_checkpoint(path, policy, value_fn, env_id, obs_space, act_space, epoch, config, extra=None):
+def save_checkpoint(path, policy, value_fn, env_id, obs_space, act_space, epoch, config, extra=None, more_header=None):
     """Write policy, value function and a header to ``path`` atomically. ``extra``: more named arrays."""
     header = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "nppg_version": __version__,
@@ -32,7 +41,7 @@ def save_checkpoint(path, policy, value_fn, env_id, obs_space, act_space, epoch,
         "obs_dim": policy.obs_dim,
         "act_dim": policy.n_actions if isinstance(policy, CategoricalPolicy) else policy.act_dim,
         "hidden": list(policy.net.sizes[1:-1]), "activation": policy.net.activation,
-        "epoch": int(epoch), "config": config,
+        "epoch": int(epoch), "config": config, **(more_header or {}),
     }
     arrays = {"header": np.array(json.dumps(header))}
     arrays.update({f"pi.{k}": v for k, v in policy.params.items()})
@@ -96,3 +105,67 @@ def load_checkpoint(path, env_id=None):
     _fill(policy.params, arrays, "pi", path)
     _fill(value_fn.params, arrays, "vf", path)
     return policy, value_fn, header
+
+
+# ---- the whole training state, for an exact resume ---------------------------------------
+
+def save_train_state(path, result):
+    """Everything ``vpg`` needs to continue ``result`` exactly (see the module docstring)."""
+    r, ro = result, result.rollout
+    extra = {f"{name}.{m}.{k}": a for name, opt in (("pi_opt", r.pi_opt), ("vf_opt", r.vf_opt))
+             for m, d in (("m", opt.m), ("v", opt.v)) for k, a in d.items()}
+    extra.update({"rollout.obs": ro.obs, "rollout.ep_ret": ro.ep_ret, "rollout.ep_len": ro.ep_len,
+                  "rollout.resetting": ro.resetting})
+    more = {"kind": "train-state", "env_steps": r.env_steps, "time_s": r.time_s, "vector_steps": ro.vector_steps,
+            "rng_state": r.rng.bit_generator.state, "pi_opt_t": r.pi_opt.t, "vf_opt_t": r.vf_opt.t}
+    save_checkpoint(path, r.policy, r.value_fn, r.config.env, r.obs_space, r.act_space, r.epoch,
+                    _config_dict(r.config), extra, more)
+
+
+def _config_dict(cfg):
+    """The configuration as JSON gives it back (tuples become lists)."""
+    return json.loads(json.dumps(asdict(cfg)))
+
+
+def load_train_state(run_dir):
+    """(header, arrays, actions) from ``run_dir``'s state.npz and env_actions.bin, checked for consistency."""
+    header, arrays = read_checkpoint(os.path.join(run_dir, "state.npz"))
+    if header.get("kind") != "train-state":
+        raise CheckpointError(f"{run_dir}/state.npz is not a training state (written by an older nppg?)")
+    actions = read_actions(os.path.join(run_dir, "env_actions.bin"), header["vector_steps"], header)
+    return header, arrays, actions
+
+
+def read_actions(path, rows, header):
+    """The first ``rows`` vector steps' actions from the raw file (it may hold more, written after the save)."""
+    n = header["config"]["num_envs"]
+    shape, dtype = (rows, n) if header["policy"] == "categorical" else (rows, n, header["act_dim"]), \
+        (np.int64 if header["policy"] == "categorical" else np.float64)
+    count = int(np.prod(shape))
+    have = os.path.getsize(path) // np.dtype(dtype).itemsize if os.path.isfile(path) else 0
+    if have < count:
+        raise CheckpointError(f"{path} holds {have} actions; resuming needs {count} (the file is incomplete)")
+    return np.fromfile(path, dtype=dtype, count=count).reshape(shape)
+
+
+def restore_train_state(result, state):
+    """Put a saved training state into a freshly built ``result``, replaying the environments."""
+    header, arrays, actions = state
+    cfg = _config_dict(result.config)
+    changed = sorted(k for k in cfg if k != "epochs" and header["config"].get(k) != cfg[k])
+    if changed:
+        raise CheckpointError(f"the saved run's configuration differs in {changed}; resume with the same settings")
+    _fill(result.policy.params, arrays, "pi", "state.npz")
+    _fill(result.value_fn.params, arrays, "vf", "state.npz")
+    for name, opt in (("pi_opt", result.pi_opt), ("vf_opt", result.vf_opt)):
+        _fill(opt.m, arrays, f"{name}.m", "state.npz")
+        _fill(opt.v, arrays, f"{name}.v", "state.npz")
+        opt.t = header[f"{name}_t"]
+    result.rng.bit_generator.state = header["rng_state"]
+    ro = result.rollout
+    ro.replay(actions)
+    for k in ("obs", "ep_ret", "ep_len", "resetting"):
+        if not np.array_equal(getattr(ro, k), arrays[f"rollout.{k}"]):
+            raise CheckpointError(f"replaying the saved actions did not reproduce the environments' state ({k} "
+                                  f"differs): is {header['env']} deterministic given its seed and actions?")
+    result.epoch, result.env_steps, result.time_s = header["epoch"], header["env_steps"], header["time_s"]

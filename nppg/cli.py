@@ -2,6 +2,7 @@
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import fields
@@ -9,10 +10,10 @@ from dataclasses import fields
 import gymnasium as gym
 import numpy as np
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, load_train_state
 from .logger import RunLogger, default_run_dir
-from .rollout import evaluate, make_env
-from .vpg import VPGConfig, vpg
+from .rollout import NonFiniteError, evaluate, make_env
+from .vpg import DivergedError, VPGConfig, vpg
 
 D = VPGConfig()
 
@@ -20,7 +21,8 @@ D = VPGConfig()
 def add_train_args(p):
     p.add_argument("--env", default=D.env, help="gymnasium id, or module:EnvName-v0 (default: %(default)s)")
     p.add_argument("--seed", type=int, default=D.seed)
-    p.add_argument("--epochs", type=int, default=D.epochs)
+    p.add_argument("--epochs", type=int, default=None, help=f"number of policy updates (default: {D.epochs}; "
+                   "with --resume: the saved run's, or more to extend it)")
     p.add_argument("--steps-per-epoch", type=int, default=D.steps_per_epoch)
     p.add_argument("--num-envs", type=int, default=D.num_envs, help="environment copies stepped together")
     p.add_argument("--weights", default=D.weights, choices=["return", "reward-to-go", "baseline", "gae"],
@@ -40,14 +42,50 @@ def add_train_args(p):
     p.add_argument("--out", default=None, help="run directory (default: runs/<env>-<weights>-s<seed>-<time>)")
     p.add_argument("--save-every", type=int, default=10, help="also write policy.npz every N epochs (0: only at the end)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch console line")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue an interrupted run from its state.npz (its own settings; only --epochs may change)")
 
 
 def cmd_train(args):
-    hyper = {f.name: getattr(args, f.name) for f in fields(VPGConfig)}
-    cfg = VPGConfig(**hyper)
-    out = args.out or default_run_dir(cfg, time.strftime("%Y%m%d-%H%M%S"))
-    print(f"nppg: training {cfg.env} with weights={cfg.weights}, seed {cfg.seed}; run directory {out}")
-    result = vpg(callback=RunLogger(out, args.save_every, verbose=not args.quiet), **hyper)
+    if args.resume:
+        state = load_train_state(args.resume)
+        hyper, out, done = dict(state[0]["config"]), args.resume, state[0]["epoch"]
+        hyper["epochs"] = args.epochs or hyper["epochs"]
+        print(f"nppg: resuming {out} after epoch {done} of {hyper['epochs']} (replaying "
+              f"{state[0]['vector_steps']} vector steps to restore the environments)")
+    else:
+        state, done = None, None
+        hyper = {f.name: getattr(args, f.name) for f in fields(VPGConfig)}
+        hyper["epochs"] = args.epochs or D.epochs
+        cfg = VPGConfig(**hyper)  # a bad setting fails here, before anything is written
+        out = args.out or default_run_dir(cfg, time.strftime("%Y%m%d-%H%M%S"))
+        print(f"nppg: training {cfg.env} with weights={cfg.weights}, seed {cfg.seed}; run directory {out}")
+    logger = RunLogger(out, args.save_every, verbose=not args.quiet, resume_epoch=done)
+    signals = []
+
+    def on_signal(signum, frame):
+        if signals:  # a second one: stop now; the last state.npz is whole (writes are atomic)
+            raise KeyboardInterrupt
+        signals.append(signum)
+        print("\nnppg: interrupted; finishing this epoch and saving (interrupt again to stop at once)",
+              file=sys.stderr, flush=True)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = vpg(callback=logger, stop=lambda: bool(signals), resume=state, **hyper)
+    except (NonFiniteError, DivergedError) as e:
+        saved = os.path.join(out, "state.npz")
+        where = (f"; the last good checkpoint is {saved}: resume with nppg train --resume {out}"
+                 if os.path.isfile(saved) else "")
+        raise ValueError(f"{e}{where}") from None
+    finally:
+        logger.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if signals:
+        print(f"nppg: stopped after epoch {result.epoch}; everything is saved in {out}. "
+              f"Continue with: nppg train --resume {out}")
+        return 128 + signals[0]
     last = [r["mean_return"] for r in result.history if not np.isnan(r["mean_return"])]
     print(f"nppg: done. last epoch's mean return {last[-1] if last else float('nan'):.1f}; "
           f"evaluate with: nppg eval {out}")
@@ -115,3 +153,6 @@ def main(argv=None):
     except (ValueError, gym.error.Error) as e:
         print(f"nppg {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"nppg {args.command}: stopped at once; files written so far are intact", file=sys.stderr)
+        return 130

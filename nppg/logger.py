@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import asdict
 
-from .checkpoint import save_checkpoint
+from .checkpoint import save_checkpoint, save_train_state
 
 COLUMNS = ["epoch", "env_steps", "episodes", "mean_return", "std_return", "min_return", "max_return",
            "mean_ep_len", "loss_pi", "loss_v", "entropy", "kl", "delta_loss_pi", "delta_loss_v",
@@ -42,15 +42,18 @@ def default_run_dir(cfg, stamp):
 class RunLogger:
     """A ``vpg`` callback that writes a run directory and prints one aligned line per epoch.
 
-    ``out=None`` only prints (the examples use that).
+    ``out=None`` only prints (the examples use that). Every epoch appends to progress.csv and
+    env_actions.bin; every ``save_every`` epochs, at the last one, and at the epoch where the run
+    is being stopped (``result.stopping``), it writes policy.npz and state.npz (see checkpoint.py).
+    ``resume_epoch=k`` continues a run directory saved after epoch k, first dropping what was
+    written after that save.
     """
 
-    def __init__(self, out=None, save_every=0, verbose=True, stream=None):
+    def __init__(self, out=None, save_every=0, verbose=True, stream=None, resume_epoch=None):
         self.out, self.save_every, self.verbose = out, save_every, verbose
         self.stream = stream or sys.stdout
-        if out is not None:
-            os.makedirs(out, exist_ok=True)
-        self._csv_file = self._writer = None
+        self.resume_epoch = resume_epoch
+        self._csv_file = self._writer = self._actions = None
 
     def __call__(self, record, result):
         if self.verbose:
@@ -60,28 +63,52 @@ class RunLogger:
         if self.out is not None:
             self.write(record, result)
 
-    def write(self, record, result):
-        cfg = result.config
-        if self._writer is None:  # first epoch: the config and the csv header
+    def _open(self, result):
+        """First epoch: the directory, config.json and the headers; or, resuming, the files cut back."""
+        os.makedirs(self.out, exist_ok=True)
+        csv_path, actions_path = os.path.join(self.out, "progress.csv"), os.path.join(self.out, "env_actions.bin")
+        if self.resume_epoch is None:
             with open(os.path.join(self.out, "config.json"), "w") as f:
-                json.dump(asdict(cfg), f, indent=2)
-            self._csv_file = open(os.path.join(self.out, "progress.csv"), "w", newline="")
-            self._writer = csv.writer(self._csv_file)
-            self._writer.writerow(COLUMNS)
+                json.dump(asdict(result.config), f, indent=2)
+            self._csv_file = open(csv_path, "w", newline="")
+            csv.writer(self._csv_file).writerow(COLUMNS)
+            open(actions_path, "wb").close()
+        else:
+            with open(csv_path, newline="") as f:
+                rows = list(csv.reader(f))[: 1 + self.resume_epoch]  # the header and the saved epochs
+            self._csv_file = open(csv_path, "w", newline="")
+            csv.writer(self._csv_file).writerows(rows)
+        self._writer = csv.writer(self._csv_file)
+        self._actions = open(actions_path, "r+b")
+        self._actions.truncate(self._actions_bytes(result, result.rollout.vector_steps - len(result.rollout.last_actions)))
+        self._actions.seek(0, os.SEEK_END)
+
+    @staticmethod
+    def _actions_bytes(result, vector_steps):
+        return vector_steps * result.rollout.last_actions[0].nbytes
+
+    def write(self, record, result):
+        if self._writer is None:
+            self._open(result)
         self._writer.writerow(["" if isinstance(record[c], float) and math.isnan(record[c]) else record[c]
                                for c in COLUMNS])
         self._csv_file.flush()
-        last = record["epoch"] == cfg.epochs
-        if last or (self.save_every and record["epoch"] % self.save_every == 0):
-            self.save(result, record["epoch"])
+        self._actions.write(result.rollout.last_actions.tobytes())  # the replay that resuming needs
+        self._actions.flush()
+        last = record["epoch"] == result.config.epochs
+        if last or (self.save_every and record["epoch"] % self.save_every == 0) or result.stopping:
+            self.save(result)
         if last:
             self.close()
 
-    def save(self, result, epoch):
+    def save(self, result):
+        os.fsync(self._actions.fileno())  # the actions the state refers to are on disk before the state
         save_checkpoint(os.path.join(self.out, "policy.npz"), result.policy, result.value_fn, result.config.env,
-                        result.obs_space, result.act_space, epoch, asdict(result.config))
+                        result.obs_space, result.act_space, result.epoch, asdict(result.config))
+        save_train_state(os.path.join(self.out, "state.npz"), result)
 
     def close(self):
-        if self._csv_file is not None:
-            self._csv_file.close()
-            self._csv_file = None
+        for f in (self._csv_file, self._actions):
+            if f is not None:
+                f.close()
+        self._csv_file = self._actions = None

@@ -40,6 +40,8 @@ def make_env(env_id, num_envs, vectorization_mode=None):
     except gym.error.DependencyNotInstalled as e:
         hint = " (install the extra: pip install 'nppg[mujoco]')" if "mujoco" in str(e).lower() else ""
         raise ValueError(f"{env_id} needs a package that is not installed{hint}: {e}") from None
+    except (gym.error.Error, ModuleNotFoundError) as e:  # unknown id: gymnasium suggests close matches
+        raise ValueError(f"unknown environment {env_id!r}: {e}") from None
     mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
     if mode != AutoresetMode.NEXT_STEP:
         envs.close()
@@ -70,8 +72,17 @@ def env_action(space, act):
     return act + space.start
 
 
+class NonFiniteError(ValueError):
+    """The environment returned a NaN or infinite observation or reward."""
+
+
 class Rollout:
-    """Steps ``envs`` with a policy, carrying unfinished episodes over from one batch to the next."""
+    """Steps ``envs`` with a policy, carrying unfinished episodes over from one batch to the next.
+
+    ``last_actions`` holds the actions of every vector step of the last ``collect``, reset steps
+    included: from the same seed, ``replay`` of all of them brings the environments back to the
+    same state, which is how an interrupted run resumes exactly.
+    """
 
     def __init__(self, envs, seed=None):
         self.envs, self.n = envs, envs.num_envs
@@ -79,6 +90,32 @@ class Rollout:
         self.obs = flatten_obs(self.obs_space, envs.reset(seed=seed)[0])  # (n, obs_dim)
         self.resetting = np.zeros(self.n, dtype=bool)   # True: this copy's next step only resets it
         self.ep_ret, self.ep_len = np.zeros(self.n), np.zeros(self.n, dtype=np.int64)
+        self.vector_steps, self.last_actions = 0, None
+
+    def step(self, a):
+        """One vector step with the policy's actions ``a`` (n,) or (n, act_dim).
+
+        Returns s_t, s_{t+1}, r_t, whether each copy's step is a transition (not a reset step),
+        whether it terminated, whether its episode ended, and the returns and lengths of the
+        episodes that ended.
+        """
+        o2, rw, te, tr, _ = self.envs.step(env_action(self.act_space, a))
+        o2 = flatten_obs(self.obs_space, o2)
+        if not (np.isfinite(o2).all() and np.isfinite(rw).all()):
+            i = int(np.flatnonzero(~(np.isfinite(o2).all(axis=1) & np.isfinite(rw)))[0])
+            what = f"reward {rw[i]}" if not np.isfinite(rw[i]) else f"observation {o2[i].tolist()}"
+            raise NonFiniteError(f"environment copy {i} returned a non-finite {what} at step {self.ep_len[i] + 1} "
+                                 f"of its episode (vector step {self.vector_steps + 1} of the run)")
+        valid = ~self.resetting                                          # a reset step is no transition
+        ended = valid & (te | tr)
+        self.ep_ret += np.where(valid, rw, 0.0)
+        self.ep_len += valid
+        done_ret, done_len = self.ep_ret[ended], self.ep_len[ended]      # copies (boolean indexing)
+        self.ep_ret[ended], self.ep_len[ended] = 0.0, 0
+        s = self.obs
+        self.resetting, self.obs = ended, o2
+        self.vector_steps += 1
+        return s, o2, rw, valid, valid & te, ended, done_ret, done_len
 
     def collect(self, policy, steps, rng):
         """Step until at least ``steps`` transitions are stored; returns a ``Batch``."""
@@ -95,22 +132,20 @@ class Rollout:
             a = policy.sample(self.obs, rng)                             # (n,) or (n, act_dim)
             if act is None:
                 act = np.empty((rows,) + a.shape, dtype=a.dtype)
-            o2, rw, te, tr, _ = self.envs.step(env_action(self.act_space, a))
-            o2 = flatten_obs(self.obs_space, o2)
-            v = ~self.resetting                                          # a reset step is no transition
-            obs[r], act[r], next_obs[r], rew[r] = self.obs, a, o2, rw
-            valid[r], term[r], ended[r] = v, v & te, v & (te | tr)
-            self.ep_ret += np.where(v, rw, 0.0)
-            self.ep_len += v
-            if ended[r].any():
-                ep_returns.extend(self.ep_ret[ended[r]])
-                ep_lengths.extend(self.ep_len[ended[r]])
-                self.ep_ret[ended[r]], self.ep_len[ended[r]] = 0.0, 0
-            self.resetting, self.obs = ended[r], o2
-            stored += int(v.sum())
+            act[r] = a
+            obs[r], next_obs[r], rew[r], valid[r], term[r], ended[r], R, L = self.step(a)
+            ep_returns.extend(R)
+            ep_lengths.extend(L)
+            stored += int(valid[r].sum())
             r += 1
+        self.last_actions = act[:r]
         return to_batch(obs[:r], act[:r], rew[:r], next_obs[:r], valid[:r], term[:r], ended[:r],
-                           ep_returns, ep_lengths)
+                        ep_returns, ep_lengths)
+
+    def replay(self, actions):
+        """Step through recorded ``actions`` (rows, n, ...) exactly as the original run did."""
+        for a in actions:
+            self.step(a)
 
 
 def to_batch(obs, act, rew, next_obs, valid, term, ended, ep_returns, ep_lengths):

@@ -19,6 +19,7 @@ from .advantages import WEIGHTS, batch_weights
 from .optim import Adam
 from .policies import CategoricalPolicy, GaussianPolicy, ValueFunction
 from .rollout import Rollout, make_env, obs_dim_of
+from .checkpoint import restore_train_state
 
 
 @dataclass
@@ -58,17 +59,50 @@ class VPGConfig:
     else "sync"), "sync", or "async" (subprocesses)."""
 
     def __post_init__(self):
+        self.hidden = tuple(self.hidden)
+        checks = [
+            (isinstance(self.epochs, int) and self.epochs >= 1, "epochs", "a whole number >= 1"),
+            (isinstance(self.steps_per_epoch, int) and self.steps_per_epoch >= 1, "steps_per_epoch", "a whole number >= 1"),
+            (isinstance(self.num_envs, int) and 1 <= self.num_envs, "num_envs", "a whole number >= 1"),
+            (self.weights in WEIGHTS, "weights", f"one of {sorted(WEIGHTS)}"),
+            (0 < self.gamma <= 1, "gamma", "in (0, 1]"),
+            (0 <= self.lam <= 1, "lam", "in [0, 1]"),
+            (self.pi_lr > 0, "pi_lr", "> 0"),
+            (self.vf_lr > 0, "vf_lr", "> 0"),
+            (isinstance(self.train_v_iters, int) and self.train_v_iters >= 0, "train_v_iters", "a whole number >= 0"),
+            (all(isinstance(h, (int, np.integer)) and h >= 1 for h in self.hidden), "hidden", "widths >= 1 (or none)"),
+            (self.activation in ("tanh", "relu"), "activation", '"tanh" or "relu"'),
+            (self.vectorization in (None, "sync", "async"), "vectorization", 'None, "sync" or "async"'),
+        ]
+        for ok, name, expected in checks:
+            if not ok:
+                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
+        if self.num_envs > self.steps_per_epoch:
+            raise ValueError(f"num_envs ({self.num_envs}) must not exceed steps_per_epoch ({self.steps_per_epoch})")
         self.hidden = tuple(int(h) for h in self.hidden)
+
+
+class DivergedError(ValueError):
+    """Training produced NaN or infinite parameters."""
 
 
 @dataclass
 class Result:
+    """What a run produced, and everything needed to continue it (``checkpoint.save_train_state``)."""
     policy: object
     value_fn: ValueFunction
     config: VPGConfig
     obs_space: gym.Space
     act_space: gym.Space
     history: list = field(default_factory=list)  # one dict per epoch, the columns of progress.csv
+    pi_opt: Adam = None
+    vf_opt: Adam = None
+    rng: np.random.Generator = None
+    rollout: Rollout = None
+    epoch: int = 0          # epochs completed
+    env_steps: int = 0      # transitions collected
+    time_s: float = 0.0     # training time so far
+    stopping: bool = False  # stop() asked to end the run after this epoch
 
     def __iter__(self):  # policy, value_fn, history = vpg(...)
         return iter((self.policy, self.value_fn, self.history))
@@ -125,17 +159,26 @@ def epoch_stats(batch):
             "min_return": float(R.min()), "max_return": float(R.max()), "mean_ep_len": float(L.mean())}
 
 
-def vpg(env="CartPole-v1", *, callback=None, **hyperparameters):
+def check_finite(epoch, **networks):
+    """Stop with a clear message if an update left a NaN or infinite parameter."""
+    for net_name, params in networks.items():
+        for k, p in params.items():
+            if not np.isfinite(p).all():
+                raise DivergedError(f"training diverged in epoch {epoch}: {net_name} parameter {k} is not finite "
+                                    f"(try a smaller learning rate)")
+
+
+def vpg(env="CartPole-v1", *, callback=None, stop=None, resume=None, **hyperparameters):
     """Train a policy with Vanilla Policy Gradient; every hyperparameter is a ``VPGConfig`` field.
 
     ``callback(record, result)`` is called after every epoch with that epoch's diagnostics and
     the ``Result`` so far (the command line uses it to print, write progress.csv and save
-    checkpoints: see ``logger.RunLogger``). Returns ``Result``, whose ``policy, value_fn,
-    history`` also unpack as a tuple.
+    checkpoints: see ``logger.RunLogger``). ``stop()``, if given, is asked after each epoch and
+    ends the run early when it returns True (the command line's Ctrl-C). ``resume``, a state
+    from ``checkpoint.load_train_state``, continues a run exactly where it was saved. Returns
+    ``Result``, whose ``policy, value_fn, history`` also unpack as a tuple.
     """
     cfg = VPGConfig(env=env, **hyperparameters)
-    if cfg.weights not in WEIGHTS:
-        raise ValueError(f"weights must be one of {sorted(WEIGHTS)}; got {cfg.weights!r}")
     rng = np.random.default_rng(cfg.seed)
     envs = make_env(cfg.env, cfg.num_envs, cfg.vectorization)
     try:
@@ -143,9 +186,12 @@ def vpg(env="CartPole-v1", *, callback=None, **hyperparameters):
         value_fn = ValueFunction(policy.obs_dim, cfg.hidden, cfg.activation, rng)
         pi_opt, vf_opt = Adam(policy.params, cfg.pi_lr), Adam(value_fn.params, cfg.vf_lr)
         rollout = Rollout(envs, seed=cfg.seed)
-        result = Result(policy, value_fn, cfg, envs.single_observation_space, envs.single_action_space)
-        env_steps, start = 0, time.perf_counter()
-        for epoch in range(cfg.epochs):
+        result = Result(policy, value_fn, cfg, envs.single_observation_space, envs.single_action_space,
+                        pi_opt=pi_opt, vf_opt=vf_opt, rng=rng, rollout=rollout)
+        if resume is not None:
+            restore_train_state(result, resume)
+        env_steps, start = result.env_steps, time.perf_counter() - result.time_s
+        for epoch in range(result.epoch, cfg.epochs):
             t0 = time.perf_counter()
             batch = rollout.collect(policy, cfg.steps_per_epoch, rng)                          # 3
             val = value_fn.predict(batch.obs)                                                  # V(s_t)
@@ -157,13 +203,18 @@ def vpg(env="CartPole-v1", *, callback=None, **hyperparameters):
             record.update(epoch_stats(batch))
             record.update(update_policy(policy, pi_opt, batch.obs, batch.act, phi))            # 6-7
             record.update(fit_value(value_fn, vf_opt, batch.obs, rtg, cfg.train_v_iters))      # 8
+            check_finite(epoch + 1, policy=policy.params, value_function=value_fn.params)
             env_steps += len(batch.rew)
             dt = time.perf_counter() - t0
             record.update({"env_steps": env_steps, "mean_value": float(val.mean()),
                            "time_s": time.perf_counter() - start, "steps_per_s": len(batch.rew) / dt})
             result.history.append(record)
+            result.epoch, result.env_steps, result.time_s = epoch + 1, env_steps, record["time_s"]
+            result.stopping = stop is not None and stop()  # asked once, so the callback saves what ends the run
             if callback is not None:
                 callback(record, result)
+            if result.stopping:
+                break
         return result
     finally:
         envs.close()

@@ -49,6 +49,24 @@ class TargetEnv(gym.Env):
         return self.s.copy(), -float((action[0] - self.s[0] / 2) ** 2), True, False, {}
 
 
+class BrokenEnv(ClockEnv):
+    """A clock that returns a NaN reward at step ``nan_at`` of its third episode."""
+
+    def __init__(self, nan_at=3):
+        super().__init__()
+        self.nan_at = nan_at
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, (np.nan if self.k == 2 and self.t == self.nan_at else reward), terminated, truncated, info
+
+
+class MultiDiscreteEnv(ClockEnv):
+    def __init__(self):
+        super().__init__()
+        self.action_space = gym.spaces.MultiDiscrete([2, 3])
+
+
 def clock_envs(num_envs=2, max_episode_steps=5, **kwargs):
     """A sync vector env (NEXT_STEP autoreset, gymnasium's default) of time-limited clocks."""
     return gym.vector.SyncVectorEnv(
@@ -58,3 +76,5 @@ def clock_envs(num_envs=2, max_episode_steps=5, **kwargs):
 gym.register("Clock-v0", entry_point=ClockEnv, max_episode_steps=5)
 gym.register("ClockBox-v0", entry_point=ClockEnv, max_episode_steps=5, kwargs={"box_actions": True})
 gym.register("Target-v0", entry_point=TargetEnv)
+gym.register("Broken-v0", entry_point=BrokenEnv, max_episode_steps=5)
+gym.register("MultiDiscrete-v0", entry_point=MultiDiscreteEnv, max_episode_steps=5)

@@ -23,7 +23,7 @@ def run_dir(tmp_path_factory):
 
 
 def test_train_writes_config_progress_and_checkpoint(run_dir):
-    assert sorted(os.listdir(run_dir)) == ["config.json", "policy.npz", "progress.csv"]
+    assert sorted(os.listdir(run_dir)) == ["config.json", "env_actions.bin", "policy.npz", "progress.csv", "state.npz"]
     cfg = json.load(open(os.path.join(run_dir, "config.json")))
     assert cfg["env"] == "CartPole-v1" and cfg["epochs"] == 3 and cfg["hidden"] == [8]
     rows = list(csv.DictReader(open(os.path.join(run_dir, "progress.csv"))))
@@ -83,10 +83,13 @@ def test_plot_without_matplotlib_says_how_to_install(run_dir, monkeypatch):
         main(["plot", run_dir])
 
 
-def test_unknown_environment_is_a_one_line_error(capsys):
-    assert main(["train", "--env", "CartPoel-v1", "--quiet", *TINY]) == 1
+def test_unknown_environment_is_a_one_line_error_with_a_suggestion(capsys, tmp_path):
+    assert main(["train", "--env", "CartPoel-v1", "--out", str(tmp_path / "x"), "--quiet", *TINY]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("nppg train: error:") and "CartPoel" in err
+    assert err.startswith("nppg train: error:") and "CartPoel" in err and "Did you mean" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+    assert main(["train", "--env", "no_such_module:Env-v0", "--quiet", *TINY]) == 1
+    assert "no_such_module" in capsys.readouterr().err
 
 
 def test_python_dash_m_and_console_script(tmp_path):

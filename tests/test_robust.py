@@ -1,0 +1,176 @@
+"""Nothing lost, nothing confusing: bad input, broken environments, interrupted runs, exact resume."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import nppg
+from nppg import checkpoint
+from nppg.cli import main
+from nppg.logger import RunLogger
+from nppg.rollout import NonFiniteError
+from nppg.vpg import DivergedError, VPGConfig, check_finite
+
+SMALL = dict(steps_per_epoch=300, num_envs=3, hidden=(8,), train_v_iters=3)
+
+
+def progress(run_dir):
+    """progress.csv without the timing columns."""
+    with open(os.path.join(run_dir, "progress.csv"), newline="") as f:
+        return [{k: v for k, v in r.items() if k not in ("time_s", "steps_per_s")} for r in csv.DictReader(f)]
+
+
+def arrays(path):
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files if k != "header"}
+
+
+def assert_same_run(a, b):
+    assert progress(a) == progress(b)
+    pa, pb = arrays(os.path.join(a, "policy.npz")), arrays(os.path.join(b, "policy.npz"))
+    assert pa.keys() == pb.keys() and all(np.array_equal(pa[k], pb[k]) for k in pa)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("gamma", 0.0, "gamma must be in \\(0, 1\\]; got 0.0"), ("gamma", 1.5, "gamma must be in"),
+    ("lam", -0.1, "lam must be in \\[0, 1\\]"), ("lam", 1.01, "lam must be in"),
+    ("pi_lr", 0.0, "pi_lr must be > 0"), ("vf_lr", -1e-3, "vf_lr must be > 0"),
+    ("steps_per_epoch", 0, "steps_per_epoch must be"), ("epochs", 0, "epochs must be"),
+    ("hidden", (64, 0), "hidden must be widths >= 1"), ("num_envs", 0, "num_envs must be"),
+    ("num_envs", 5000, r"num_envs \(5000\) must not exceed steps_per_epoch \(2000\)"),
+    ("weights", "advantage", "weights must be one of"), ("activation", "sigmoid", "activation must be"),
+    ("train_v_iters", -1, "train_v_iters must be"),
+])
+def test_out_of_range_settings_are_refused_by_name(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        VPGConfig(**{field: value})
+
+
+def test_cli_refuses_bad_settings_before_writing_anything(capsys, tmp_path):
+    assert main(["train", "--gamma", "1.5", "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err == "nppg train: error: gamma must be in (0, 1]; got 1.5\n" and not (tmp_path / "run").exists()
+
+
+def test_unsupported_action_space_is_named():
+    with pytest.raises(ValueError, match=r"action space must be Discrete or a 1-d Box; got MultiDiscrete\(\[2 3\]\)"):
+        nppg.vpg("nppg_test_envs:MultiDiscrete-v0", epochs=1, **SMALL)
+
+
+def test_a_nan_reward_stops_the_run_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    code = main(["train", "--env", "nppg_test_envs:Broken-v0", "--out", out, "--num-envs", "1",
+                 "--steps-per-epoch", "4", "--epochs", "10", "--save-every", "1", "--hidden", "4", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "non-finite reward nan at step 3 of its episode" in err
+    assert f"resume with nppg train --resume {out}" in err
+    # 4 transitions an epoch, episodes of 5: the 3rd episode's 3rd step is transition 13, in epoch 4
+    assert checkpoint.read_checkpoint(os.path.join(out, "state.npz"))[0]["epoch"] == 3
+    with pytest.raises(NonFiniteError):
+        nppg.vpg("nppg_test_envs:Broken-v0", epochs=5, steps_per_epoch=4, num_envs=1, hidden=(4,))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflows that lead to the NaN
+def test_diverged_parameters_stop_the_run():
+    params = {"W0": np.ones((2, 2)), "log_std": np.array([0.0, np.nan])}
+    with pytest.raises(DivergedError, match="epoch 7: policy parameter log_std is not finite"):
+        check_finite(7, policy=params)
+    with pytest.raises(DivergedError, match="not finite"):
+        nppg.vpg("nppg_test_envs:Target-v0", epochs=5, pi_lr=1e300, **SMALL)
+
+
+def test_a_crash_mid_write_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):
+    policy, value_fn = nppg.CategoricalPolicy(2, 2, (4,)), nppg.ValueFunction(2, (4,))
+    path = str(tmp_path / "policy.npz")
+    checkpoint.save_checkpoint(path, policy, value_fn, "Clock-v0", "Box", "Discrete(2)", 1, {})
+    before = open(path, "rb").read()
+
+    def crash(f, **arrays):
+        f.write(b"PK\x03\x04 half a zip file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint.np, "savez", crash)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.save_checkpoint(path, policy, value_fn, "Clock-v0", "Box", "Discrete(2)", 2, {})
+    assert open(path, "rb").read() == before and os.listdir(tmp_path) == ["policy.npz"]
+
+
+def test_checkpoint_from_another_nppg_format_is_refused(tmp_path):
+    policy, value_fn = nppg.CategoricalPolicy(2, 2, (4,)), nppg.ValueFunction(2, (4,))
+    path = str(tmp_path / "p.npz")
+    checkpoint.save_checkpoint(path, policy, value_fn, "Clock-v0", "Box", "Discrete(2)", 1, {},
+                               more_header={"format_version": 99})
+    with pytest.raises(checkpoint.CheckpointError, match="has checkpoint format 99"):
+        checkpoint.load_checkpoint(path)
+
+
+def test_architecture_mismatch_is_refused(tmp_path):
+    policy, value_fn = nppg.CategoricalPolicy(2, 2, (4,)), nppg.ValueFunction(2, (4,))
+    path = str(tmp_path / "p.npz")
+    checkpoint.save_checkpoint(path, policy, value_fn, "Clock-v0", "Box", "Discrete(2)", 1, {},
+                               extra={"pi.W0": np.zeros((2, 5))})
+    with pytest.raises(checkpoint.CheckpointError, match=r"pi.W0 should have shape \(2, 4\); shape \(2, 5\)"):
+        checkpoint.load_checkpoint(path)
+
+
+@pytest.mark.parametrize("env", ["CartPole-v1", "nppg_test_envs:ClockBox-v0"])
+def test_stop_and_resume_gives_the_same_run_number_for_number(tmp_path, env):
+    cfg = dict(env=env, seed=5, epochs=6, **SMALL)
+    whole, part = str(tmp_path / "whole"), str(tmp_path / "part")
+    nppg.vpg(callback=RunLogger(whole, save_every=0, verbose=False), **cfg)
+    nppg.vpg(callback=RunLogger(part, save_every=0, verbose=False), stop=lambda: True, **cfg)  # stops after epoch 1
+    assert len(progress(part)) == 1
+    for done in (1, 3):  # resume, stop again after epoch 3, resume to the end
+        state = checkpoint.load_train_state(part)
+        assert state[0]["epoch"] == done
+        result = nppg.vpg(callback=RunLogger(part, save_every=0, verbose=False, resume_epoch=done), resume=state,
+                          stop=_stop_after(3) if done == 1 else None, **cfg)
+        assert result.epoch == (3 if done == 1 else 6)
+    assert_same_run(whole, part)
+
+
+def _stop_after(epoch):
+    count = iter(range(10**6))
+    return lambda: next(count) + 2 == epoch  # asked after each epoch, starting with epoch 2 when resuming at 1
+
+
+def test_resume_refuses_changed_settings(tmp_path):
+    out = str(tmp_path / "run")
+    nppg.vpg("CartPole-v1", epochs=2, callback=RunLogger(out, verbose=False), **SMALL)
+    state = checkpoint.load_train_state(out)
+    with pytest.raises(checkpoint.CheckpointError, match=r"differs in \['pi_lr'\]"):
+        nppg.vpg("CartPole-v1", epochs=4, pi_lr=0.5, resume=state, **SMALL)
+
+
+def test_same_command_twice_gives_identical_files(tmp_path):
+    args = ["train", "--quiet", "--epochs", "3", "--steps-per-epoch", "300", "--hidden", "8", "--train-v-iters", "3"]
+    for name in ("a", "b"):
+        assert main(args + ["--out", str(tmp_path / name)]) == 0
+    assert_same_run(str(tmp_path / "a"), str(tmp_path / "b"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_real_training_process_then_resume_matches_an_uninterrupted_run(tmp_path):
+    args = ["train", "--epochs", "40", "--steps-per-epoch", "1000", "--hidden", "32", "--train-v-iters", "10",
+            "--save-every", "1000"]
+    whole, part = str(tmp_path / "whole"), str(tmp_path / "part")
+    assert main(args + ["--quiet", "--out", whole]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "nppg", *args, "--out", part],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while len(progress(part) if os.path.exists(os.path.join(part, "progress.csv")) else []) < 5:
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert f"Continue with: nppg train --resume {part}" in out and "Traceback" not in err
+    stopped_at = len(progress(part))
+    assert 5 <= stopped_at < 40 and checkpoint.read_checkpoint(os.path.join(part, "state.npz"))[0]["epoch"] == stopped_at
+    assert main(["train", "--quiet", "--resume", part]) == 0
+    assert_same_run(whole, part)
