@@ -67,6 +67,15 @@ class MultiDiscreteEnv(ClockEnv):
         self.action_space = gym.spaces.MultiDiscrete([2, 3])
 
 
+class DictObsEnv(ClockEnv):
+    def __init__(self):
+        super().__init__()
+        self.observation_space = gym.spaces.Dict({"t": gym.spaces.Box(-np.inf, np.inf, (2,), dtype=np.float64)})
+
+    def _obs(self):
+        return {"t": np.array([self.t, self.k], dtype=np.float64)}
+
+
 def clock_envs(num_envs=2, max_episode_steps=5, **kwargs):
     """A sync vector env (NEXT_STEP autoreset, gymnasium's default) of time-limited clocks."""
     return gym.vector.SyncVectorEnv(
@@ -78,3 +87,4 @@ gym.register("ClockBox-v0", entry_point=ClockEnv, max_episode_steps=5, kwargs={"
 gym.register("Target-v0", entry_point=TargetEnv)
 gym.register("Broken-v0", entry_point=BrokenEnv, max_episode_steps=5)
 gym.register("MultiDiscrete-v0", entry_point=MultiDiscreteEnv, max_episode_steps=5)
+gym.register("DictObs-v0", entry_point=DictObsEnv, max_episode_steps=5)

@@ -62,6 +62,11 @@ def test_unsupported_action_space_is_named():
         nppg.vpg("nppg_test_envs:MultiDiscrete-v0", epochs=1, **SMALL)
 
 
+def test_observation_space_that_cannot_be_flattened_is_named():
+    with pytest.raises(ValueError, match=r"observation space must be Box \(any shape\) or Discrete; got Dict"):
+        nppg.vpg("nppg_test_envs:DictObs-v0", epochs=1, **SMALL)
+
+
 def test_a_nan_reward_stops_the_run_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     out = str(tmp_path / "run")
     code = main(["train", "--env", "nppg_test_envs:Broken-v0", "--out", out, "--num-envs", "1",
