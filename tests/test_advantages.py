@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import seeds
 
 from nppg.advantages import WEIGHTS, batch_weights, discount_cumsum, gae, reward_to_go
 
-seeds = st.integers(0, 2**32 - 1)
 lengths = st.integers(0, 20)
 unit = st.floats(0.0, 1.0)
 

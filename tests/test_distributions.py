@@ -8,19 +8,10 @@ import math
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import TOL, act_dims, n_actions, rows, seeds
 
 import nppg
 from nppg import distributions as D
-
-TOL = 1e-6  # relative error below which an analytic and a numerical gradient agree
-# Finite-difference step. The fourth-order stencil errs by O(EPS^4) ~ 1e-12 from truncation and by
-# ~ulp(f) / EPS from roundoff; at the default 1e-4 roundoff alone reaches 1e-6 relative error on the
-# gradient entries near 1e-6 that random products of small numbers produce (~1 example in 500).
-EPS = 1e-3
-seeds = st.integers(0, 2**32 - 1)
-rows = st.integers(1, 6)
-n_actions = st.integers(2, 6)
-act_dims = st.integers(1, 4)
 
 
 def normal_log_density_1d(x, mu, sigma):
@@ -36,7 +27,7 @@ def test_log_softmax_gradient_matches_finite_differences(seed, n, k):
     rng = np.random.default_rng(seed)
     z, g = rng.standard_normal((n, k)), rng.standard_normal((n, k))
     analytic = g - np.exp(D.log_softmax(z)) * g.sum(axis=1, keepdims=True)
-    num = nppg.numerical_grad(lambda: float(np.sum(g * D.log_softmax(z))), z, EPS)
+    num = nppg.numerical_grad(lambda: float(np.sum(g * D.log_softmax(z))), z)
     assert nppg.rel_error(analytic, num) < TOL
 
 
@@ -82,7 +73,7 @@ def test_categorical_score_matches_finite_differences(seed, n, k):
     """(14) d log pi(a|s) / dz = onehot(a) - softmax(z)."""
     rng = np.random.default_rng(seed)
     z, a, w = rng.standard_normal((n, k)), rng.integers(0, k, n), rng.standard_normal(n)
-    num = nppg.numerical_grad(lambda: float(np.sum(w * D.categorical_log_prob(z, a))), z, EPS)
+    num = nppg.numerical_grad(lambda: float(np.sum(w * D.categorical_log_prob(z, a))), z)
     assert nppg.rel_error(w[:, None] * D.categorical_score(z, a), num) < TOL
 
 
@@ -102,7 +93,7 @@ def test_categorical_entropy_and_its_gradient(seed, n, k):
     z, w = rng.standard_normal((n, k)), rng.standard_normal(n)
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(D.categorical_entropy(z), -(p * np.log(p)).sum(axis=1), rtol=1e-12, atol=1e-12)
-    num = nppg.numerical_grad(lambda: float(np.sum(w * D.categorical_entropy(z))), z, EPS)
+    num = nppg.numerical_grad(lambda: float(np.sum(w * D.categorical_entropy(z))), z)
     assert nppg.rel_error(w[:, None] * D.categorical_entropy_grad(z), num) < TOL
 
 
@@ -132,8 +123,8 @@ def test_gaussian_score_matches_finite_differences(seed, n, d):
     a, w = rng.standard_normal((n, d)), rng.standard_normal(n)
     dmu, dlog_std = D.gaussian_score(mu, log_std, a)
     f = lambda: float(np.sum(w * D.gaussian_log_prob(mu, log_std, a)))
-    assert nppg.rel_error(w[:, None] * dmu, nppg.numerical_grad(f, mu, EPS)) < TOL
-    assert nppg.rel_error(w @ dlog_std, nppg.numerical_grad(f, log_std, EPS)) < TOL
+    assert nppg.rel_error(w[:, None] * dmu, nppg.numerical_grad(f, mu)) < TOL
+    assert nppg.rel_error(w @ dlog_std, nppg.numerical_grad(f, log_std)) < TOL
 
 
 @given(seed=seeds, d=act_dims)

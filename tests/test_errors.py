@@ -53,24 +53,30 @@ def test_observation_of_the_wrong_width_is_rejected(categorical, gaussian, bad_o
             call()
 
 
-# ---- categorical actions and weights ---------------------------------------------------------
+# ---- actions ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("act, message", [
-    (np.zeros(4, dtype=int), r"act must have one row per row of obs \(5\); got shape \(4,\)"),
-    (np.zeros(6, dtype=int), r"act must have one row per row of obs \(5\); got shape \(6,\)"),
-    (np.array(1), r"act must have one row per row of obs \(5\); got shape \(\)"),
-    (np.array([0, 1, -1, 2, 0]), r"act must lie in \[0, 3\); got values from -1 to 2"),
-    (np.array([0, 1, 3, 2, 0]), r"act must lie in \[0, 3\); got values from 0 to 3"),
-    (np.array([0.0, 1.0, 2.0, 1.0, 0.0]),
+@pytest.mark.parametrize("kind, act, message", [
+    ("categorical", np.zeros(4, dtype=int), r"act must have one row per row of obs \(5\); got shape \(4,\)"),
+    ("categorical", np.zeros(6, dtype=int), r"act must have one row per row of obs \(5\); got shape \(6,\)"),
+    ("categorical", np.array(1), r"act must have one row per row of obs \(5\); got shape \(\)"),
+    ("categorical", np.array([0, 1, -1, 2, 0]), r"act must lie in \[0, 3\); got values from -1 to 2"),
+    ("categorical", np.array([0, 1, 3, 2, 0]), r"act must lie in \[0, 3\); got values from 0 to 3"),
+    ("categorical", np.array([0.0, 1.0, 2.0, 1.0, 0.0]),
      r"act must be a 1-d array of integer actions; got shape \(5,\), dtype float64"),
-    (np.zeros((N, 1), dtype=int), r"act must be a 1-d array of integer actions; got shape \(5, 1\)"),
+    ("categorical", np.zeros((N, 1), dtype=int), r"act must be a 1-d array of integer actions; got shape \(5, 1\)"),
+    ("gaussian", np.zeros((N, 3)), r"act must have shape \(5, 2\); got shape \(5, 3\)"),
+    ("gaussian", np.zeros(N), r"act must have shape \(5, 2\); got shape \(5,\)"),
+    ("gaussian", np.zeros((N - 1, 2)), r"act must have one row per row of obs \(5\); got shape \(4, 2\)"),
 ])
-def test_categorical_rejects_bad_actions(categorical, obs, act, message):
+def test_policies_reject_bad_actions(request, obs, kind, act, message):
+    policy = request.getfixturevalue(kind)  # the categorical or gaussian fixture
     with pytest.raises(ValueError, match=message):
-        categorical.log_prob(obs, act)
+        policy.log_prob(obs, act)
     with pytest.raises(ValueError, match=message):
-        categorical.grad_log_prob(obs, act, np.ones(N))
+        policy.grad_log_prob(obs, act, np.ones(N))
 
+
+# ---- weights ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("weights, message", [
     (np.ones(3), r"weights must have one row per row of obs \(5\); got shape \(3,\)"),
@@ -86,20 +92,6 @@ def test_policies_reject_weights_of_the_wrong_shape(categorical, gaussian, obs, 
         gaussian.grad_log_prob(obs, np.zeros((N, 2)), weights)
     with pytest.raises(ValueError, match=message):
         gaussian.grad_entropy(obs, weights)
-
-
-# ---- Gaussian actions ------------------------------------------------------------------------
-
-@pytest.mark.parametrize("act, message", [
-    (np.zeros((N, 3)), r"act must have shape \(5, 2\); got shape \(5, 3\)"),
-    (np.zeros(N), r"act must have shape \(5, 2\); got shape \(5,\)"),
-    (np.zeros((N - 1, 2)), r"act must have one row per row of obs \(5\); got shape \(4, 2\)"),
-])
-def test_gaussian_rejects_actions_of_the_wrong_shape(gaussian, obs, act, message):
-    with pytest.raises(ValueError, match=message):
-        gaussian.log_prob(obs, act)
-    with pytest.raises(ValueError, match=message):
-        gaussian.grad_log_prob(obs, act, np.ones(N))
 
 
 # ---- value function --------------------------------------------------------------------------

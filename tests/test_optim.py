@@ -4,11 +4,9 @@ import math
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import dims, seeds
 
 import nppg
-
-seeds = st.integers(0, 2**32 - 1)
-dims = st.integers(1, 6)
 
 
 def adam_reference(theta, grads, alpha, beta1, beta2, eps):

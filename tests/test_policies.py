@@ -8,55 +8,11 @@ import math
 import numpy as np
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from strategies import (act_dims, activations, assert_grads_match, away_from_kink, dims, hidden_sizes, n_actions,
+                        redraw_params, rows, seeds)
 
 import nppg
 from nppg import distributions as D
-from nppg.nn import ACTIVATIONS
-
-TOL = 1e-6  # relative error below which an analytic and a numerical gradient agree
-# Finite-difference step. The fourth-order stencil errs by O(EPS^4) ~ 1e-12 from truncation and by
-# ~ulp(f) / EPS from roundoff; at the default 1e-4 roundoff alone reaches 1e-6 relative error on the
-# gradient entries near 1e-6 that random products of small numbers produce (~1 example in 500).
-EPS = 1e-3
-seeds = st.integers(0, 2**32 - 1)
-rows = st.integers(1, 6)
-obs_dims = st.integers(1, 5)
-n_actions = st.integers(2, 5)
-act_dims = st.integers(1, 4)
-hidden_sizes = st.lists(st.integers(1, 6), min_size=0, max_size=3).map(tuple)
-activations = st.sampled_from(["tanh", "relu"])
-
-
-def redraw_params(params, rng):
-    """Moderate-scale parameters for gradient checks: W ~ N(0, 1) / sqrt(fan_in), b ~ 0.1 N(0, 1),
-    log_std ~ U(-1, 0.5).
-
-    The policies' own initialisation (output gain 0.01) makes hidden-layer gradients 100x smaller,
-    down towards the finite differences' roundoff; unit-scale W with small log_std makes |log pi|
-    reach thousands, and the roundoff grows with |f|.
-    """
-    for k, p in params.items():
-        if k.startswith("W"):
-            p[...] = rng.standard_normal(p.shape) / np.sqrt(p.shape[0])
-        elif k.startswith("b"):
-            p[...] = 0.1 * rng.standard_normal(p.shape)
-        else:
-            assert k == "log_std", k
-            p[...] = rng.uniform(-1.0, 0.5, p.shape)
-
-
-def away_from_kink(net, x, margin=1e-2):
-    """True when no ReLU input lies within ``margin`` of 0: finite differences move a parameter
-    by up to 2 EPS, and a step across the kink would measure a derivative that does not exist."""
-    if net.activation != "relu":
-        return True
-    h = x
-    for i in range(net.n_layers - 1):
-        pre = h @ net.params[f"W{i}"] + net.params[f"b{i}"]
-        if np.abs(pre).min() <= margin:
-            return False
-        h = ACTIVATIONS["relu"][0](pre)[0]
-    return True
 
 
 def categorical(seed, obs_dim, k, hidden, activation, n):
@@ -73,25 +29,22 @@ def gaussian(seed, obs_dim, d, hidden, activation, n):
     return policy, rng.standard_normal((n, obs_dim)), rng.standard_normal((n, d)), rng.standard_normal(n)
 
 
-def assert_grads_match(f, params, grads):
-    """grads has exactly params' keys and shapes, and each agrees with finite differences of f."""
-    assert {k: g.shape for k, g in grads.items()} == {k: p.shape for k, p in params.items()}
-    errors = nppg.check_grads(f, params, grads, EPS)
-    assert max(errors.values()) < TOL, errors
-
-
-# ---- categorical ---------------------------------------------------------------------------
-
-@given(seed=seeds, obs_dim=obs_dims, k=n_actions, hidden=hidden_sizes, activation=activations, n=rows)
-def test_categorical_grad_log_prob_matches_finite_differences(seed, obs_dim, k, hidden, activation, n):
-    """(14) then backprop: the gradient of sum_i w_i log pi(a_i|s_i) for every W_i, b_i."""
-    policy, obs, act, w = categorical(seed, obs_dim, k, hidden, activation, n)
+def assert_grad_log_prob_matches(policy, obs, act, w):
+    """grad_log_prob(obs, act, w) is the gradient of sum_i w_i log pi(a_i|s_i), for every key of params."""
     assume(away_from_kink(policy.net, obs))
     f = lambda: float(np.sum(w * policy.log_prob(obs, act)))
     assert_grads_match(f, policy.params, policy.grad_log_prob(obs, act, w))
 
 
-@given(seed=seeds, obs_dim=obs_dims, k=n_actions, hidden=hidden_sizes, activation=activations, n=rows,
+# ---- categorical ---------------------------------------------------------------------------
+
+@given(seed=seeds, obs_dim=dims, k=n_actions, hidden=hidden_sizes, activation=activations, n=rows)
+def test_categorical_grad_log_prob_matches_finite_differences(seed, obs_dim, k, hidden, activation, n):
+    """(14) then backprop: the gradient of sum_i w_i log pi(a_i|s_i) for every W_i, b_i."""
+    assert_grad_log_prob_matches(*categorical(seed, obs_dim, k, hidden, activation, n))
+
+
+@given(seed=seeds, obs_dim=dims, k=n_actions, hidden=hidden_sizes, activation=activations, n=rows,
        weighted=st.booleans())
 def test_categorical_grad_entropy_matches_finite_differences(seed, obs_dim, k, hidden, activation, n, weighted):
     """(17) then backprop: the gradient of sum_i w_i H(pi(.|s_i)), w = ones when not given."""
@@ -102,7 +55,7 @@ def test_categorical_grad_entropy_matches_finite_differences(seed, obs_dim, k, h
     assert_grads_match(f, policy.params, policy.grad_entropy(obs, w if weighted else None))
 
 
-@given(seed=seeds, obs_dim=obs_dims, k=n_actions, hidden=hidden_sizes, activation=activations, n=rows)
+@given(seed=seeds, obs_dim=dims, k=n_actions, hidden=hidden_sizes, activation=activations, n=rows)
 def test_categorical_expected_score_is_zero_through_the_network(seed, obs_dim, k, hidden, activation, n):
     """EGLP: sum_a pi(a|s) grad_theta log pi(a|s) = 0, so the sum over actions of grad_log_prob
     weighted by pi(a|s) vanishes for every parameter (to roundoff, against its scale)."""
@@ -115,7 +68,7 @@ def test_categorical_expected_score_is_zero_through_the_network(seed, obs_dim, k
         assert np.abs(total).max() <= 1e-12 * max(scale, 1.0), key
 
 
-@given(seed=seeds, obs_dim=obs_dims, k=n_actions, n=rows)
+@given(seed=seeds, obs_dim=dims, k=n_actions, n=rows)
 def test_categorical_policy_starts_near_uniform(seed, obs_dim, k, n):
     """Output gain 0.01: every action starts about equally likely, whatever the observation."""
     rng = np.random.default_rng(seed)
@@ -135,7 +88,7 @@ def test_categorical_sample_frequencies_match_the_policy():
     assert np.all(np.abs(counts - 20_000 * p) <= 6.0 * np.sqrt(20_000 * p * (1 - p)) + 1.0), (counts, p)
 
 
-@given(seed=seeds, obs_dim=obs_dims, k=n_actions, n=rows)
+@given(seed=seeds, obs_dim=dims, k=n_actions, n=rows)
 def test_categorical_sample_and_mode_shape_dtype_and_seed(seed, obs_dim, k, n):
     """(N,) integer actions in [0, K); the same seed gives the same actions; mode is the argmax logit."""
     policy, obs, _, _ = categorical(seed, obs_dim, k, (4,), "tanh", n)
@@ -147,16 +100,13 @@ def test_categorical_sample_and_mode_shape_dtype_and_seed(seed, obs_dim, k, n):
 
 # ---- Gaussian ------------------------------------------------------------------------------
 
-@given(seed=seeds, obs_dim=obs_dims, d=act_dims, hidden=hidden_sizes, activation=activations, n=rows)
+@given(seed=seeds, obs_dim=dims, d=act_dims, hidden=hidden_sizes, activation=activations, n=rows)
 def test_gaussian_grad_log_prob_matches_finite_differences(seed, obs_dim, d, hidden, activation, n):
     """(16) then backprop for mu: the gradient of sum_i w_i log pi(a_i|s_i) for every W_i, b_i and log_std."""
-    policy, obs, act, w = gaussian(seed, obs_dim, d, hidden, activation, n)
-    assume(away_from_kink(policy.net, obs))
-    f = lambda: float(np.sum(w * policy.log_prob(obs, act)))
-    assert_grads_match(f, policy.params, policy.grad_log_prob(obs, act, w))
+    assert_grad_log_prob_matches(*gaussian(seed, obs_dim, d, hidden, activation, n))
 
 
-@given(seed=seeds, obs_dim=obs_dims, d=act_dims, hidden=hidden_sizes, n=rows, weighted=st.booleans())
+@given(seed=seeds, obs_dim=dims, d=act_dims, hidden=hidden_sizes, n=rows, weighted=st.booleans())
 def test_gaussian_grad_entropy_matches_finite_differences(seed, obs_dim, d, hidden, n, weighted):
     """(17) H depends on log_std only: dH/dlog sigma_i = 1 per state, zero for the network."""
     policy, obs, _, w = gaussian(seed, obs_dim, d, hidden, "tanh", n)
@@ -167,7 +117,7 @@ def test_gaussian_grad_entropy_matches_finite_differences(seed, obs_dim, d, hidd
     np.testing.assert_allclose(grads["log_std"], w.sum(), rtol=1e-14)
 
 
-@given(seed=seeds, obs_dim=obs_dims, d=act_dims, hidden=hidden_sizes, n=rows)
+@given(seed=seeds, obs_dim=dims, d=act_dims, hidden=hidden_sizes, n=rows)
 def test_gaussian_log_prob_is_a_sum_of_1d_normal_log_densities(seed, obs_dim, d, hidden, n):
     """(15) through the policy: log pi(a|s) = sum_i log N(a_i; mu_i(s), sigma_i^2)."""
     policy, obs, act, _ = gaussian(seed, obs_dim, d, hidden, "tanh", n)
@@ -189,7 +139,7 @@ def test_gaussian_sample_mean_and_std_match_the_policy():
     assert np.all(np.abs(a.std(axis=0) - sigma) < 6.0 * sigma / np.sqrt(2.0 * m))
 
 
-@given(seed=seeds, obs_dim=obs_dims, d=act_dims, n=rows, log_std_init=st.floats(-2.0, 1.0))
+@given(seed=seeds, obs_dim=dims, d=act_dims, n=rows, log_std_init=st.floats(-2.0, 1.0))
 def test_gaussian_sample_shape_dtype_seed_and_init(seed, obs_dim, d, n, log_std_init):
     """(N, n) float64 actions, reproducible per seed; log_std starts at log_std_init; mode is the mean."""
     rng = np.random.default_rng(seed)
@@ -216,7 +166,7 @@ def test_optimizer_steps_on_params_move_the_policy():
 
 # ---- value function ------------------------------------------------------------------------
 
-@given(seed=seeds, obs_dim=obs_dims, hidden=hidden_sizes, activation=activations, n=rows)
+@given(seed=seeds, obs_dim=dims, hidden=hidden_sizes, activation=activations, n=rows)
 def test_value_grad_mse_matches_finite_differences(seed, obs_dim, hidden, activation, n):
     """(20) L = mean_i (V(s_i) - R_hat_i)^2 equals its definition, and its gradient matches finite differences."""
     rng = np.random.default_rng(seed)
