@@ -4,7 +4,7 @@ Every ``*_forward`` returns ``(out, cache)``; the matching ``*_backward`` takes 
 upstream gradient ``dout`` (the gradient of some scalar loss with respect to ``out``)
 and that cache, and returns the gradients with respect to the forward's inputs.
 Nothing is stored on objects between calls: the cache is the only memory.
-All arrays are float64.
+All arrays are float64, unless an MLP is built with ``dtype=np.float32`` (see README, Performance).
 """
 import numpy as np
 
@@ -16,14 +16,20 @@ def linear_forward(x, W, b):
     return y, (x, W)
 
 
-def linear_backward(dy, cache):
-    """(18) dx = dy W^T, dW = x^T dy, db = sum_n dy.  dy (N, H) -> dx (N, D), dW (D, H), db (H,)."""
+def linear_backward(dy, cache, input_grad=True):
+    """(18) dx = dy W^T, dW = x^T dy, db = sum_n dy.  dy (N, H) -> dx (N, D), dW (D, H), db (H,).
+
+    ``input_grad=False`` skips dx (returns None): a network's first layer needs no gradient
+    with respect to the data, and that product costs as much as dW.
+    """
     x, W = cache
-    return dy @ W.T, x.T @ dy, dy.sum(axis=0)
+    dx = dy @ W.T if input_grad else None
+    return dx, x.T @ dy, dy.sum(axis=0)
 
 
-def tanh_forward(x):
-    y = np.tanh(x)
+def tanh_forward(x, out=None):
+    """y = tanh(x); ``out=x`` overwrites x instead of allocating y (the MLP does, on its own arrays)."""
+    y = np.tanh(x, out=out)
     return y, y  # the backward needs only the output, see (19)
 
 
@@ -35,9 +41,9 @@ def tanh_backward(dy, y):
     return dx
 
 
-def relu_forward(x):
+def relu_forward(x, out=None):
     mask = x > 0
-    return x * mask, mask
+    return np.multiply(x, mask, out=out), mask
 
 
 def relu_backward(dy, mask):
@@ -67,26 +73,27 @@ class MLP:
     which keeps activations at a steady scale through depth; the output layer's gain is
     ``out_gain`` (policies use 0.01 so every action starts nearly equally likely, which
     Andrychowicz et al., 2021, "What matters in on-policy RL", found to help the most).
+    ``dtype`` is the precision of the parameters and of every pass (float64 unless asked).
     """
 
-    def __init__(self, sizes, activation="tanh", rng=None, out_gain=1.0):
+    def __init__(self, sizes, activation="tanh", rng=None, out_gain=1.0, dtype=np.float64):
         sizes = tuple(sizes)
         if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
             raise ValueError(f"sizes must be two or more positive integers (in, hidden..., out); got {sizes}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
         rng = np.random.default_rng() if rng is None else rng
-        self.sizes, self.activation = tuple(int(s) for s in sizes), activation
+        self.sizes, self.activation, self.dtype = tuple(int(s) for s in sizes), activation, np.dtype(dtype)
         self.n_layers = len(sizes) - 1
         self.params = {}
         for i in range(self.n_layers):
             gain = out_gain if i == self.n_layers - 1 else np.sqrt(2.0)
-            self.params[f"W{i}"] = orthogonal((sizes[i], sizes[i + 1]), gain, rng)
-            self.params[f"b{i}"] = np.zeros(sizes[i + 1])
+            self.params[f"W{i}"] = orthogonal((sizes[i], sizes[i + 1]), gain, rng).astype(self.dtype, copy=False)
+            self.params[f"b{i}"] = np.zeros(sizes[i + 1], self.dtype)
 
     def forward(self, x):
         """x (N, sizes[0]) -> y (N, sizes[-1]), cache (one entry per layer)."""
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x, dtype=self.dtype)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(f"x must have shape (N, {self.sizes[0]}); got {x.shape}")
         act_forward, _ = ACTIVATIONS[self.activation]
@@ -95,17 +102,20 @@ class MLP:
             h, lin_cache = linear_forward(h, self.params[f"W{i}"], self.params[f"b{i}"])  # (N, sizes[i+1])
             act_cache = None
             if i < self.n_layers - 1:
-                h, act_cache = act_forward(h)
+                h, act_cache = act_forward(h, out=h)  # in place: h is this layer's own new array
             cache.append((lin_cache, act_cache))
         return h, cache
 
-    def backward(self, dy, cache):
-        """dy (N, sizes[-1]) -> grads (keyed like ``params``), dx (N, sizes[0])."""
+    def backward(self, dy, cache, input_grad=True):
+        """dy (N, sizes[-1]) -> grads (keyed like ``params``), dx (N, sizes[0]).
+
+        ``input_grad=False`` returns dx = None and skips its product, when only ``grads`` are wanted.
+        """
         _, act_backward = ACTIVATIONS[self.activation]
-        grads, dh = {}, dy
+        grads, dh = {}, np.asarray(dy, dtype=self.dtype)
         for i in reversed(range(self.n_layers)):
             lin_cache, act_cache = cache[i]
             if act_cache is not None:
                 dh = act_backward(dh, act_cache)
-            dh, grads[f"W{i}"], grads[f"b{i}"] = linear_backward(dh, lin_cache)
+            dh, grads[f"W{i}"], grads[f"b{i}"] = linear_backward(dh, lin_cache, input_grad or i > 0)
         return grads, dh
