@@ -166,15 +166,44 @@ def test_optimizer_steps_on_params_move_the_policy():
 
 # ---- value function ------------------------------------------------------------------------
 
-@given(seed=seeds, obs_dim=dims, hidden=hidden_sizes, activation=activations, n=rows)
-def test_value_grad_mse_matches_finite_differences(seed, obs_dim, hidden, activation, n):
-    """(20) L = mean_i (V(s_i) - R_hat_i)^2 equals its definition, and its gradient matches finite differences."""
+@given(seed=seeds, obs_dim=dims, hidden=hidden_sizes, activation=activations, n=rows,
+       block=st.one_of(st.none(), st.integers(1, 6)))
+def test_value_grad_mse_matches_finite_differences(seed, obs_dim, hidden, activation, n, block):
+    """(20) L = mean_i (V(s_i) - R_hat_i)^2 equals its definition, and its gradient matches finite
+    differences, whether the rows go through the network in one pass or in blocks."""
     rng = np.random.default_rng(seed)
     vf = nppg.ValueFunction(obs_dim, hidden, activation, rng=rng)
     redraw_params(vf.params, rng)
     obs, targets = rng.standard_normal((n, obs_dim)), rng.standard_normal(n)
     assume(away_from_kink(vf.net, obs))
-    loss, grads = vf.grad_mse(obs, targets)
+    loss, grads = vf.grad_mse(obs, targets, block)
     assert vf.predict(obs).shape == (n,)
-    np.testing.assert_allclose(loss, np.mean((vf.predict(obs) - targets) ** 2), rtol=1e-14)
-    assert_grads_match(lambda: vf.grad_mse(obs, targets)[0], vf.params, grads)
+    np.testing.assert_allclose(loss, np.mean((vf.predict(obs) - targets) ** 2), rtol=1e-13)
+    assert_grads_match(lambda: vf.grad_mse(obs, targets, block)[0], vf.params, grads)
+
+
+@given(seed=seeds, n=st.integers(1, 3000), block=st.integers(1, 1200))
+def test_value_grad_mse_in_blocks_is_the_one_pass_gradient(seed, n, block):
+    """The blocked form (the fast one) sums to the plain one-pass gradient, up to rounding."""
+    rng = np.random.default_rng(seed)
+    vf = nppg.ValueFunction(4, (16, 16), rng=rng)
+    obs, targets = rng.standard_normal((n, 4)), rng.standard_normal(n)
+    loss, grads = vf.grad_mse(obs, targets, block)
+    loss_1, grads_1 = vf.grad_mse(obs, targets, n)
+    np.testing.assert_allclose(loss, loss_1, rtol=1e-12)
+    for k in grads_1:
+        np.testing.assert_allclose(grads[k], grads_1[k], rtol=1e-10, atol=1e-14 * np.abs(grads_1[k]).max())
+
+
+def test_value_function_in_float32_stays_close_to_float64():
+    """dtype=float32 (the faster option) computes the same loss and gradient to single precision."""
+    rng = np.random.default_rng(3)
+    vf64 = nppg.ValueFunction(4, (64, 64), rng=np.random.default_rng(0))
+    vf32 = nppg.ValueFunction(4, (64, 64), rng=np.random.default_rng(0), dtype=np.float32)
+    obs, targets = rng.standard_normal((500, 4)), rng.standard_normal(500)
+    assert all(p.dtype == np.float32 for p in vf32.params.values())
+    (loss64, g64), (loss32, g32) = vf64.grad_mse(obs, targets), vf32.grad_mse(obs, targets)
+    np.testing.assert_allclose(loss32, loss64, rtol=1e-5)
+    for k in g64:
+        assert g32[k].dtype == np.float32
+        np.testing.assert_allclose(g32[k], g64[k], rtol=1e-3, atol=1e-5 * np.abs(g64[k]).max())
