@@ -101,7 +101,7 @@ def load_checkpoint(path, env_id=None):
         policy = CategoricalPolicy(obs_dim, act_dim, hidden, activation)
     else:
         policy = GaussianPolicy(obs_dim, act_dim, hidden, activation)
-    value_fn = ValueFunction(obs_dim, hidden, activation)
+    value_fn = ValueFunction(obs_dim, hidden, activation, dtype=np.dtype(header["config"].get("vf_dtype", "float64")))
     _fill(policy.params, arrays, "pi", path)
     _fill(value_fn.params, arrays, "vf", path)
     return policy, value_fn, header
@@ -151,8 +151,9 @@ def read_actions(path, rows, header):
 def restore_train_state(result, state):
     """Put a saved training state into a freshly built ``result``, replaying the environments."""
     header, arrays, actions = state
-    cfg = _config_dict(result.config)
-    changed = sorted(k for k in cfg if k != "epochs" and header["config"].get(k) != cfg[k])
+    cfg, default = _config_dict(result.config), _config_dict(type(result.config)())
+    changed = sorted(k for k in cfg if k not in ("epochs", "threads")   # a setting an older nppg did not have
+                     and header["config"].get(k, default[k]) != cfg[k])  # was at its default value
     if changed:
         raise CheckpointError(f"the saved run's configuration differs in {changed}; resume with the same settings")
     _fill(result.policy.params, arrays, "pi", "state.npz")

@@ -20,6 +20,7 @@ from .optim import Adam
 from .policies import CategoricalPolicy, GaussianPolicy, ValueFunction
 from .rollout import Rollout, make_env, obs_dim_of
 from .checkpoint import restore_train_state
+from .threads import set_threads
 
 
 @dataclass
@@ -54,9 +55,15 @@ class VPGConfig:
     """Shift and scale Phi_t to mean 0, std 1 over the batch before the policy step."""
     log_std_init: float = -0.5
     """Initial log sigma of the Gaussian policy (Box action spaces only)."""
+    vf_dtype: str = "float64"
+    """Precision of the value network: "float64", or "float32", which makes the value fit (most of an
+    epoch's time) about 1.7 times faster; see the README's Performance section. The policy is always float64."""
     vectorization: str = None
     """gymnasium's vectorization mode: None (the environment's own vector version if it has one,
-    else "sync"), "sync", or "async" (subprocesses)."""
+    else "sync"), "sync", or "async" (subprocesses; pays off only for slow environments, see README)."""
+    threads: int = 1
+    """BLAS threads for NumPy's matrix products while training, put back afterwards (``nppg.threads``);
+    one is fastest for these small products (README, Performance); 0 leaves NumPy's own setting."""
 
     def __post_init__(self):
         self.hidden = tuple(self.hidden)
@@ -72,7 +79,9 @@ class VPGConfig:
             (isinstance(self.train_v_iters, int) and self.train_v_iters >= 0, "train_v_iters", "a whole number >= 0"),
             (all(isinstance(h, (int, np.integer)) and h >= 1 for h in self.hidden), "hidden", "widths >= 1 (or none)"),
             (self.activation in ("tanh", "relu"), "activation", '"tanh" or "relu"'),
+            (self.vf_dtype in ("float64", "float32"), "vf_dtype", '"float64" or "float32"'),
             (self.vectorization in (None, "sync", "async"), "vectorization", 'None, "sync" or "async"'),
+            (isinstance(self.threads, int) and self.threads >= 0, "threads", "a whole number >= 0"),
         ]
         for ok, name, expected in checks:
             if not ok:
@@ -181,9 +190,10 @@ def vpg(env="CartPole-v1", *, callback=None, stop=None, resume=None, **hyperpara
     cfg = VPGConfig(env=env, **hyperparameters)
     rng = np.random.default_rng(cfg.seed)
     envs = make_env(cfg.env, cfg.num_envs, cfg.vectorization)
+    threads_before = set_threads(cfg.threads) if cfg.threads else None
     try:
         policy = make_policy(envs.single_observation_space, envs.single_action_space, cfg, rng)
-        value_fn = ValueFunction(policy.obs_dim, cfg.hidden, cfg.activation, rng)
+        value_fn = ValueFunction(policy.obs_dim, cfg.hidden, cfg.activation, rng, np.dtype(cfg.vf_dtype))
         pi_opt, vf_opt = Adam(policy.params, cfg.pi_lr), Adam(value_fn.params, cfg.vf_lr)
         rollout = Rollout(envs, seed=cfg.seed)
         result = Result(policy, value_fn, cfg, envs.single_observation_space, envs.single_action_space,
@@ -218,3 +228,5 @@ def vpg(env="CartPole-v1", *, callback=None, stop=None, resume=None, **hyperpara
         return result
     finally:
         envs.close()
+        if threads_before is not None:
+            set_threads(threads_before)

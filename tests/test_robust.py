@@ -44,7 +44,7 @@ def assert_same_run(a, b):
     ("hidden", (64, 0), "hidden must be widths >= 1"), ("num_envs", 0, "num_envs must be"),
     ("num_envs", 5000, r"num_envs \(5000\) must not exceed steps_per_epoch \(2000\)"),
     ("weights", "advantage", "weights must be one of"), ("activation", "sigmoid", "activation must be"),
-    ("train_v_iters", -1, "train_v_iters must be"),
+    ("train_v_iters", -1, "train_v_iters must be"), ("vf_dtype", "float16", 'vf_dtype must be "float64" or "float32"'),
 ])
 def test_out_of_range_settings_are_refused_by_name(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -123,9 +123,10 @@ def test_architecture_mismatch_is_refused(tmp_path):
         checkpoint.load_checkpoint(path)
 
 
-@pytest.mark.parametrize("env", ["CartPole-v1", "nppg_test_envs:ClockBox-v0"])
-def test_stop_and_resume_gives_the_same_run_number_for_number(tmp_path, env):
-    cfg = dict(env=env, seed=5, epochs=6, **SMALL)
+@pytest.mark.parametrize("env, more", [("CartPole-v1", {}), ("nppg_test_envs:ClockBox-v0", {}),
+                                       ("CartPole-v1", {"vf_dtype": "float32"})])
+def test_stop_and_resume_gives_the_same_run_number_for_number(tmp_path, env, more):
+    cfg = dict(env=env, seed=5, epochs=6, **SMALL, **more)
     whole, part = str(tmp_path / "whole"), str(tmp_path / "part")
     nppg.vpg(callback=RunLogger(whole, save_every=0, verbose=False), **cfg)
     nppg.vpg(callback=RunLogger(part, save_every=0, verbose=False), stop=lambda: True, **cfg)  # stops after epoch 1
@@ -137,6 +138,14 @@ def test_stop_and_resume_gives_the_same_run_number_for_number(tmp_path, env):
                           stop=_stop_after(3) if done == 1 else None, **cfg)
         assert result.epoch == (3 if done == 1 else 6)
     assert_same_run(whole, part)
+
+
+def test_a_float32_value_function_is_saved_and_loaded_as_float32(tmp_path):
+    out = str(tmp_path / "run")
+    nppg.vpg("CartPole-v1", epochs=2, vf_dtype="float32", callback=RunLogger(out, verbose=False), **SMALL)
+    policy, value_fn, _ = checkpoint.load_checkpoint(os.path.join(out, "policy.npz"))
+    assert all(p.dtype == np.float32 for p in value_fn.params.values())
+    assert all(p.dtype == np.float64 for p in policy.params.values())
 
 
 def _stop_after(epoch):

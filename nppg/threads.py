@@ -1,0 +1,63 @@
+"""How many threads NumPy's matrix products (its BLAS library) use.
+
+nppg's products are small: (N, 64) @ (64, 64) on blocks of a few hundred rows. On a 2-core
+machine, two BLAS threads make them slower than one (the cost of handing work to a second
+thread exceeds the work; README, Performance, has the measurements), so ``vpg`` trains with one
+thread by default (``VPGConfig.threads``) and puts the previous count back when it returns.
+
+The usual way, ``OPENBLAS_NUM_THREADS=1`` in the environment, works only if set before NumPy is
+imported. Here the BLAS already loaded is asked directly: OpenBLAS (what NumPy's wheels ship)
+on Linux, or any library ``threadpoolctl`` knows, if that package is installed. Elsewhere the
+count is left alone and ``set_threads`` returns None.
+"""
+import ctypes
+import re
+
+_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads")
+_GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads")
+
+
+def _openblas():
+    """(get, set) of the OpenBLAS loaded in this process (Linux), or None."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted(set(re.findall(r"/\S*openblas\S*\.so\S*", f.read())))
+    except OSError:
+        return None
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        get = next((getattr(lib, n) for n in _GETTERS if hasattr(lib, n)), None)
+        put = next((getattr(lib, n) for n in _SETTERS if hasattr(lib, n)), None)
+        if get is not None and put is not None:
+            return get, put
+    return None
+
+
+def get_threads():
+    """The BLAS thread count now, or None if it cannot be read here."""
+    blas = _openblas()
+    if blas is not None:
+        return int(blas[0]())
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    counts = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    return counts[0] if counts else None
+
+
+def set_threads(n):
+    """Use ``n`` BLAS threads from now on; returns the previous count, or None where that is not possible."""
+    if not (isinstance(n, int) and n >= 1):
+        raise ValueError(f"threads must be a whole number >= 1; got {n!r}")
+    before = get_threads()
+    blas = _openblas()
+    if blas is not None:
+        blas[1](n)
+        return before
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    threadpool_limits(n, user_api="blas")
+    return before
