@@ -34,6 +34,7 @@ def main():
     add_train_args(train)
     targs = train.parse_args([a for a in rest if a != "--"] + ["--env", args.env])
     hyper = {f.name: getattr(targs, f.name) for f in fields(VPGConfig)}
+    hyper["epochs"] = targs.epochs or VPGConfig.epochs  # --epochs has no default of its own (it serves --resume)
     rows = []
     for seed in args.seeds:
         hyper["seed"] = seed

@@ -37,8 +37,12 @@ def add_train_args(p):
     p.add_argument("--no-normalize-adv", dest="normalize_adv", action="store_false",
                    help="use Phi_t as computed, without shifting and scaling it over the batch")
     p.add_argument("--log-std-init", type=float, default=D.log_std_init, help="Gaussian policy's initial log sigma")
+    p.add_argument("--vf-dtype", default=D.vf_dtype, choices=["float64", "float32"],
+                   help="value network precision; float32 fits it faster (default: %(default)s)")
     p.add_argument("--vectorization", default=None, choices=["sync", "async"],
                    help="gymnasium vectorization (default: the environment's own vector version, else sync)")
+    p.add_argument("--threads", type=int, default=D.threads,
+                   help="BLAS threads for the matrix products (default: %(default)s, fastest here; 0: NumPy's own)")
     p.add_argument("--out", default=None, help="run directory (default: runs/<env>-<weights>-s<seed>-<time>)")
     p.add_argument("--save-every", type=int, default=10, help="also write policy.npz every N epochs (0: only at the end)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch console line")
@@ -143,6 +147,10 @@ def build_parser():
     pl.add_argument("--out", default=None, help="PNG path (default: RUN/learning_curve.png for one run)")
     pl.add_argument("--y", default="mean_return", help="progress.csv column to plot (default: %(default)s)")
     pl.set_defaults(func=cmd_plot)
+    from .bench import add_bench_args, cmd_bench
+    be = sub.add_parser("bench", help="time an epoch against the environment's and the arithmetic's limit")
+    add_bench_args(be)
+    be.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -1,0 +1,114 @@
+"""``nppg bench``: what it prints and how it counts, on tiny runs (no assertion about speed)."""
+import json
+
+import numpy as np
+import pytest
+
+from nppg import bench
+from nppg.nn import MLP
+
+TINY = ["--env", "CartPole-v1", "--epochs", "2", "--steps-per-epoch", "200", "--num-envs", "2",
+        "--hidden", "8", "--train-v-iters", "2", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def tiny_json():
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert bench.main([*TINY, "--json"]) == 0
+    return json.loads(out.getvalue())
+
+
+def test_json_has_the_documented_keys_and_sane_values(tiny_json):
+    (r,) = tiny_json["results"]
+    assert r["env"] == "CartPole-v1" and r["num_envs"] == 2 and r["threads"] == 1 and r["steps_per_epoch"] == 200
+    for key in ["limit_epoch_s", "epoch_s", "ratio", "env_steps_per_s_raw", "train_steps_per_s", "mem_growth_mb"]:
+        assert np.isfinite(r[key]), key
+    assert r["limit_epoch_s"] > 0 and r["epoch_s"] > 0 and r["env_steps_per_s_raw"] > 0 and r["train_steps_per_s"] > 0
+    assert r["ratio"] == pytest.approx(r["epoch_s"] / r["limit_epoch_s"])
+    assert r["limit_epoch_s"] == pytest.approx(r["limit_env_s"] + r["limit_arith_s"])
+    assert r["limit_env_s"] == pytest.approx(200 / r["env_steps_per_s_raw"])
+    gflop = sum(r["epoch_gflop"].values())
+    assert r["limit_arith_s"] == pytest.approx(gflop / r["matmul_gflop_per_s"])
+    # the split covers the epoch: its parts are non-negative (up to timer noise) and add up to it
+    split = r["split_s"]
+    assert set(split) == set(bench.PARTS)
+    assert sum(split.values()) == pytest.approx(r["epoch_s"])
+    assert min(split[p] for p in ("env", "sample", "update_pi", "fit_v")) > 0
+
+
+def test_a_float32_value_network_is_held_to_float32_throughput(capsys):
+    assert bench.main([*TINY, "--vf-dtype", "float32", "--json"]) == 0
+    (r,) = json.loads(capsys.readouterr().out)["results"]
+    f, mm, mm_v = r["epoch_gflop"], r["matmul_gflop_per_s"], r["matmul_gflop_per_s_v"]
+    assert r["vf_dtype"] == "float32" and mm_v != mm
+    assert r["limit_arith_s"] == pytest.approx((f["rollout"] + f["update_pi"]) / mm + (f["weights"] + f["fit_v"]) / mm_v)
+
+
+def test_table_names_every_part(capsys):
+    assert bench.main(TINY) == 0
+    out = capsys.readouterr().out
+    assert "CartPole-v1" in out and "ratio" in out
+    for name in bench.PART_NAMES.values():
+        assert name in out
+
+
+def test_mlp_flops_count_the_products_of_forward_and_backward():
+    # one forward of (N, 3) through (3, 5, 2): 2N(3*5 + 5*2); the backward adds the dW products of every
+    # layer and the dx product of every layer but the first
+    assert bench.mlp_flops((3, 5, 2), 10) == 2 * 10 * (15 + 10)
+    assert bench.mlp_flops((3, 5, 2), 10, backward=True) == 2 * 10 * (15 + 10) + 2 * 10 * 10
+
+
+def test_epoch_flops_match_the_passes_of_an_epoch():
+    pi, v, n, iters = (4, 64, 64, 2), (4, 64, 64, 1), 4000, 80
+    f = bench.epoch_flops(pi, v, n, iters, categorical=True)
+    fwd_pi, fwd_v = bench.mlp_flops(pi, n), bench.mlp_flops(v, n)
+    assert f["rollout"] == fwd_pi and f["weights"] == fwd_v
+    assert f["update_pi"] == 4 * fwd_pi + bench.mlp_flops(pi, n, backward=True)  # log pi twice, grad, entropy
+    assert f["fit_v"] == 2 * fwd_v + iters * (fwd_v + bench.mlp_flops(v, n, backward=True))
+    gaussian = bench.epoch_flops(pi, v, n, iters, categorical=False)
+    assert gaussian["update_pi"] == f["update_pi"] - fwd_pi                        # its entropy needs no forward
+
+
+def test_the_skipped_input_gradient_is_the_one_the_count_leaves_out():
+    """The count assumes nppg's backward skips the first layer's dx; check that it does."""
+    net = MLP((3, 5, 2), rng=np.random.default_rng(0))
+    x = np.random.default_rng(1).standard_normal((7, 3))
+    y, cache = net.forward(x)
+    dy = np.random.default_rng(2).standard_normal(y.shape)
+    grads, dx = net.backward(dy, cache, input_grad=False)
+    full, dx_full = net.backward(dy, cache)
+    assert dx is None and dx_full.shape == x.shape
+    for k in full:
+        assert np.array_equal(grads[k], full[k])
+
+
+def test_timers_restore_vpg_after_the_run():
+    vpg_module = bench.vpg_module
+    before = (vpg_module.make_env, vpg_module.make_policy, vpg_module.update_policy, vpg_module.fit_value,
+              vpg_module.Rollout.collect)
+    r = bench.run_setting("CartPole-v1", num_envs=2, epochs=2, threads=1, steps_per_epoch=100, train_v_iters=1,
+                          hidden=(4,))
+    after = (vpg_module.make_env, vpg_module.make_policy, vpg_module.update_policy, vpg_module.fit_value,
+             vpg_module.Rollout.collect)
+    assert before == after
+    assert r["epoch_s"] > 0 and r["split_s"]["fit_v"] > 0
+
+
+def test_the_learning_benchmark_script_runs_and_writes_what_it_prints(tmp_path):
+    """benchmarks/learning.py measures the README's results; it must keep working as the flags change."""
+    import os
+    import subprocess
+    import sys
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "learning.py")
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, script, "--seeds", "0", "--threshold", "5", "--eval-episodes", "4",
+                           "--json", str(out), "--", "--epochs", "2", "--steps-per-epoch", "200", "--hidden", "8",
+                           "--train-v-iters", "2"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["env_steps"] >= 400 and run["steps_to_threshold"] == 200  # CartPole's first epoch already averages > 5
+    assert "summary CartPole-v1: 1/1 seeds reached 5" in proc.stdout
