@@ -221,6 +221,8 @@ def run_setting(env_id, num_envs, epochs, threads, vectorization=None, steps_per
         "epoch_gflop": {k: v / 1e9 for k, v in flops.items()}, "split_s": split,
         "rss_mb_after_epoch_1": records[0]["rss_mb"], "rss_mb_end": records[-1]["rss_mb"],
         "mem_growth_mb": records[-1]["rss_mb"] - records[0]["rss_mb"],
+        # a leak keeps growing; the allocator's warm-up stops: the second half of the run tells them apart
+        "mem_growth_second_half_mb": records[-1]["rss_mb"] - records[len(records) // 2]["rss_mb"],
     }
 
 
@@ -269,7 +271,7 @@ def format_table(results):
         lines.append(f"{r['env']} ({r['threads']} thread(s)): raw env {r['env_steps_per_s_raw']:,.0f} steps/s; "
                      f"{sum(r['epoch_gflop'].values()):.2f} GFLOP per epoch at {r['matmul_gflop_per_s']:.1f} GFLOP/s; "
                      f"RSS {r['rss_mb_after_epoch_1']:.1f} MB after epoch 1, {r['rss_mb_end']:.1f} MB after "
-                     f"epoch {r['epochs']}")
+                     f"epoch {r['epochs']} ({r['mem_growth_second_half_mb']:+.1f} MB in its second half)")
     return "\n".join(lines)
 
 

@@ -152,8 +152,8 @@ def restore_train_state(result, state):
     """Put a saved training state into a freshly built ``result``, replaying the environments."""
     header, arrays, actions = state
     cfg, default = _config_dict(result.config), _config_dict(type(result.config)())
-    changed = sorted(k for k in cfg if k not in ("epochs", "threads")   # a setting an older nppg did not have
-                     and header["config"].get(k, default[k]) != cfg[k])  # was at its default value
+    # epochs may grow and threads do not change results; a setting older nppg did not save was at its default
+    changed = sorted(k for k in cfg if k not in ("epochs", "threads") and header["config"].get(k, default[k]) != cfg[k])
     if changed:
         raise CheckpointError(f"the saved run's configuration differs in {changed}; resume with the same settings")
     _fill(result.policy.params, arrays, "pi", "state.npz")

@@ -152,7 +152,7 @@ class ValueFunction:
 
         L is a sum over rows, so its gradient is the sum of the gradients of row blocks: the batch
         goes through the network ``block`` rows at a time (default ``self.block``), which is about
-        1.5 times faster than one pass over 4000 rows (README, Performance). ``block=len(obs)``
+        1.6 times faster than one pass over 4000 rows (README, Performance). ``block=len(obs)``
         is the plain one-pass form; a test pins the two together.
         """
         obs = _obs(obs, self.obs_dim)

@@ -13,6 +13,8 @@ count is left alone and ``set_threads`` returns None.
 import ctypes
 import re
 
+import numpy as np
+
 _SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads")
 _GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads")
 
@@ -48,16 +50,16 @@ def get_threads():
 
 def set_threads(n):
     """Use ``n`` BLAS threads from now on; returns the previous count, or None where that is not possible."""
-    if not (isinstance(n, int) and n >= 1):
+    if isinstance(n, bool) or not (isinstance(n, (int, np.integer)) and n >= 1):
         raise ValueError(f"threads must be a whole number >= 1; got {n!r}")
     before = get_threads()
     blas = _openblas()
     if blas is not None:
-        blas[1](n)
+        blas[1](int(n))
         return before
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         return None
-    threadpool_limits(n, user_api="blas")
+    threadpool_limits(int(n), user_api="blas")
     return before

@@ -57,7 +57,7 @@ class VPGConfig:
     """Initial log sigma of the Gaussian policy (Box action spaces only)."""
     vf_dtype: str = "float64"
     """Precision of the value network: "float64", or "float32", which makes the value fit (most of an
-    epoch's time) about 1.7 times faster; see the README's Performance section. The policy is always float64."""
+    epoch's time) about 1.8 times faster; see the README's Performance section. The policy is always float64."""
     vectorization: str = None
     """gymnasium's vectorization mode: None (the environment's own vector version if it has one,
     else "sync"), "sync", or "async" (subprocesses; pays off only for slow environments, see README)."""
@@ -190,8 +190,9 @@ def vpg(env="CartPole-v1", *, callback=None, stop=None, resume=None, **hyperpara
     cfg = VPGConfig(env=env, **hyperparameters)
     rng = np.random.default_rng(cfg.seed)
     envs = make_env(cfg.env, cfg.num_envs, cfg.vectorization)
-    threads_before = set_threads(cfg.threads) if cfg.threads else None
+    threads_before = None
     try:
+        threads_before = set_threads(cfg.threads) if cfg.threads else None
         policy = make_policy(envs.single_observation_space, envs.single_action_space, cfg, rng)
         value_fn = ValueFunction(policy.obs_dim, cfg.hidden, cfg.activation, rng, np.dtype(cfg.vf_dtype))
         pi_opt, vf_opt = Adam(policy.params, cfg.pi_lr), Adam(value_fn.params, cfg.vf_lr)
@@ -227,6 +228,8 @@ def vpg(env="CartPole-v1", *, callback=None, stop=None, resume=None, **hyperpara
                 break
         return result
     finally:
-        envs.close()
-        if threads_before is not None:
-            set_threads(threads_before)
+        try:
+            envs.close()
+        finally:
+            if threads_before is not None:
+                set_threads(threads_before)

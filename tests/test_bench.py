@@ -24,7 +24,8 @@ def tiny_json():
 def test_json_has_the_documented_keys_and_sane_values(tiny_json):
     (r,) = tiny_json["results"]
     assert r["env"] == "CartPole-v1" and r["num_envs"] == 2 and r["threads"] == 1 and r["steps_per_epoch"] == 200
-    for key in ["limit_epoch_s", "epoch_s", "ratio", "env_steps_per_s_raw", "train_steps_per_s", "mem_growth_mb"]:
+    for key in ["limit_epoch_s", "epoch_s", "ratio", "env_steps_per_s_raw", "train_steps_per_s", "mem_growth_mb",
+                "mem_growth_second_half_mb"]:
         assert np.isfinite(r[key]), key
     assert r["limit_epoch_s"] > 0 and r["epoch_s"] > 0 and r["env_steps_per_s_raw"] > 0 and r["train_steps_per_s"] > 0
     assert r["ratio"] == pytest.approx(r["epoch_s"] / r["limit_epoch_s"])
@@ -110,5 +111,5 @@ def test_the_learning_benchmark_script_runs_and_writes_what_it_prints(tmp_path):
                            "--train-v-iters", "2"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     (run,) = json.loads(out.read_text())["runs"]
-    assert run["env_steps"] >= 400 and run["steps_to_threshold"] == 200  # CartPole's first epoch already averages > 5
+    assert run["env_steps"] >= 400 and 200 <= run["steps_to_threshold"] < 208  # epoch 1 of CartPole averages > 5
     assert "summary CartPole-v1: 1/1 seeds reached 5" in proc.stdout

@@ -148,6 +148,17 @@ def test_a_float32_value_function_is_saved_and_loaded_as_float32(tmp_path):
     assert all(p.dtype == np.float64 for p in policy.params.values())
 
 
+def test_a_run_saved_before_a_setting_existed_resumes_with_its_default(tmp_path):
+    out = str(tmp_path / "run")
+    nppg.vpg("CartPole-v1", epochs=2, callback=RunLogger(out, verbose=False), **SMALL)
+    header, arrays, actions = checkpoint.load_train_state(out)
+    del header["config"]["vf_dtype"], header["config"]["threads"]   # as an older nppg wrote it
+    result = nppg.vpg("CartPole-v1", epochs=3, resume=(header, arrays, actions), **SMALL)
+    assert result.epoch == 3
+    with pytest.raises(checkpoint.CheckpointError, match=r"differs in \['vf_dtype'\]"):
+        nppg.vpg("CartPole-v1", epochs=3, vf_dtype="float32", resume=(header, arrays, actions), **SMALL)
+
+
 def _stop_after(epoch):
     count = iter(range(10**6))
     return lambda: next(count) + 2 == epoch  # asked after each epoch, starting with epoch 2 when resuming at 1

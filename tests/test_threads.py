@@ -34,7 +34,7 @@ def test_vpg_trains_with_its_thread_count_and_restores_the_previous_one(threads)
         set_threads(before)
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, "2"])
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
 def test_a_thread_count_that_is_not_a_positive_whole_number_is_refused(bad):
     with pytest.raises(ValueError, match="threads must be a whole number >= 1"):
         set_threads(bad)
@@ -43,3 +43,17 @@ def test_a_thread_count_that_is_not_a_positive_whole_number_is_refused(bad):
 def test_vpg_refuses_a_negative_thread_count():
     with pytest.raises(ValueError, match="threads must be a whole number >= 0; got -1"):
         nppg.vpg("CartPole-v1", threads=-1, **SMALL)
+
+
+@needs_control
+def test_the_thread_count_is_put_back_when_training_fails():
+    before = get_threads()
+    set_threads(2)
+    try:
+        def fail(record, result):
+            raise RuntimeError("a callback that breaks")
+        with pytest.raises(RuntimeError, match="a callback that breaks"):
+            nppg.vpg("CartPole-v1", threads=1, callback=fail, **SMALL)
+        assert get_threads() == 2
+    finally:
+        set_threads(before)
