@@ -52,14 +52,15 @@ def set_threads(n):
     """Use ``n`` BLAS threads from now on; returns the previous count, or None where that is not possible."""
     if isinstance(n, bool) or not (isinstance(n, (int, np.integer)) and n >= 1):
         raise ValueError(f"threads must be a whole number >= 1; got {n!r}")
-    before = get_threads()
     blas = _openblas()
     if blas is not None:
+        before = int(blas[0]())
         blas[1](int(n))
         return before
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         return None
+    before = get_threads()
     threadpool_limits(int(n), user_api="blas")
     return before
