@@ -147,6 +147,11 @@ class ValueFunction:
     def predict(self, obs):
         return self.net.forward(_obs(obs, self.obs_dim))[0][:, 0]          # (N,)
 
+    def mse(self, obs, targets):
+        """(20) L = mean_i (V(s_i) - R_hat_i)^2, without its gradient."""
+        err = self.predict(obs) - np.asarray(_per_row(targets, len(obs), "targets"), dtype=np.float64)
+        return float(err @ err) / len(err)
+
     def grad_mse(self, obs, targets, block=None):
         """(20) L = mean_i (V(s_i) - R_hat_i)^2,  dL/dV(s_i) = 2 (V(s_i) - R_hat_i) / N.  -> (L, grads).
 

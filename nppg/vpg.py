@@ -145,11 +145,10 @@ def update_policy(policy, opt, obs, act, phi):
 
 def fit_value(value_fn, opt, obs, rtg, iters):
     """Step 8: (9) phi = argmin mean_t (V_phi(s_t) - R_hat_t)^2, by ``iters`` full-batch Adam steps."""
-    loss_old = float(np.mean((value_fn.predict(obs) - rtg) ** 2))
+    loss_old = value_fn.mse(obs, rtg)
     for _ in range(iters):
         opt.step(value_fn.grad_mse(obs, rtg)[1])
-    loss_new = float(np.mean((value_fn.predict(obs) - rtg) ** 2))
-    return {"loss_v": loss_old, "delta_loss_v": loss_new - loss_old}
+    return {"loss_v": loss_old, "delta_loss_v": value_fn.mse(obs, rtg) - loss_old}
 
 
 def closing_values(batch, value_fn):

@@ -179,6 +179,7 @@ def test_value_grad_mse_matches_finite_differences(seed, obs_dim, hidden, activa
     loss, grads = vf.grad_mse(obs, targets, block)
     assert vf.predict(obs).shape == (n,)
     np.testing.assert_allclose(loss, np.mean((vf.predict(obs) - targets) ** 2), rtol=1e-13)
+    np.testing.assert_allclose(vf.mse(obs, targets), loss, rtol=1e-13)
     assert_grads_match(lambda: vf.grad_mse(obs, targets, block)[0], vf.params, grads)
 
 
