@@ -46,6 +46,19 @@ def test_rel_error_flags_a_wrong_gradient():
     assert nppg.rel_error(g, g * (1 + 1e-5)) > TOL
 
 
+def test_check_grads_forgives_rounding_on_tiny_entries_but_not_a_wrong_one():
+    """An entry of 1e-7 off by finite differences' rounding (~ulp(f) / eps) passes; off by 1% it fails,
+    as does a 1e-5 slip on an ordinary entry."""
+    x = np.array([0.3, -0.7, 0.5])
+    c = np.array([2.0, 1.0, 1e-7 / 3 / 0.25])                # the last entry's gradient is 1e-7
+    f = lambda: 1.0 + float(np.sum(c * x**3))
+    true = 3 * c * x**2
+    assert nppg.rel_error(true, true + [0, 0, 3e-13]) > TOL    # the bare criterion reads this as wrong
+    assert max(nppg.check_grads(f, {"x": x}, {"x": true}).values()) < TOL
+    assert max(nppg.check_grads(f, {"x": x}, {"x": true * [1, 1, 1.01]}).values()) > TOL
+    assert max(nppg.check_grads(f, {"x": x}, {"x": true * [1, 1 + 1e-5, 1]}).values()) > TOL
+
+
 # ---- one layer at a time -------------------------------------------------------------------
 
 @given(seed=seeds, n=rows, d=dims, h=dims)
