@@ -103,7 +103,9 @@ class Result:
     config: VPGConfig
     obs_space: gym.Space
     act_space: gym.Space
-    history: list = field(default_factory=list)  # one dict per epoch, the columns of progress.csv
+    # one dict per epoch this call ran, the columns of progress.csv (after a resume, the earlier epochs
+    # are in the run directory's progress.csv, not here)
+    history: list = field(default_factory=list)
     pi_opt: Adam = None
     vf_opt: Adam = None
     rng: np.random.Generator = None
