@@ -113,3 +113,15 @@ def test_the_learning_benchmark_script_runs_and_writes_what_it_prints(tmp_path):
     (run,) = json.loads(out.read_text())["runs"]
     assert run["env_steps"] >= 400 and 200 <= run["steps_to_threshold"] < 208  # epoch 1 of CartPole averages > 5
     assert "summary CartPole-v1: 1/1 seeds reached 5" in proc.stdout
+
+
+def test_the_overlap_benchmark_measures_all_three():
+    """benchmarks/overlap.py backs a README figure; it must keep running as nppg changes."""
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "overlap.py")
+    spec = importlib.util.spec_from_file_location("overlap", path)
+    overlap = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(overlap)
+    t = overlap.measure("CartPole-v1", steps=64, iters=2, repeats=1)
+    assert set(t) == {"rollout", "V fit", "at once"} and all(v > 0 for v in t.values())

@@ -1,0 +1,64 @@
+"""Would fitting V in a thread while the next batch is collected save time? The value fit uses
+no random numbers, so running epoch k's fit beside epoch k+1's rollout would give the same run;
+this measures whether two Python threads on two cores actually overlap them:
+
+    python benchmarks/overlap.py CartPole-v1 HalfCheetah-v5
+
+Prints, per environment: one rollout of 4,000 steps, one value fit (80 steps), the two one after
+the other, and the two at once (the fit in a thread). Spinning Up's settings, one BLAS thread.
+"""
+import importlib
+import sys
+import threading
+import time
+
+import numpy as np
+
+from nppg.optim import Adam
+from nppg.policies import ValueFunction
+from nppg.rollout import Rollout
+from nppg.threads import set_threads
+
+vpg_module = importlib.import_module("nppg.vpg")
+
+
+def measure(env_id, steps=4000, iters=80, repeats=3):
+    cfg = vpg_module.VPGConfig(env=env_id)
+    rng = np.random.default_rng(0)
+    envs = vpg_module.make_env(env_id, cfg.num_envs, None)
+    try:
+        policy = vpg_module.make_policy(envs.single_observation_space, envs.single_action_space, cfg, rng)
+        value_fn = ValueFunction(policy.obs_dim, cfg.hidden, cfg.activation, rng)
+        opt, rollout = Adam(value_fn.params, cfg.vf_lr), Rollout(envs, seed=0)
+        batch = rollout.collect(policy, steps, rng)
+        targets = rng.standard_normal(len(batch.rew))
+
+        def fit():
+            vpg_module.fit_value(value_fn, opt, batch.obs, targets, iters)
+
+        def collect():
+            rollout.collect(policy, steps, rng)
+
+        def both():
+            thread = threading.Thread(target=fit)
+            thread.start()
+            collect()
+            thread.join()
+
+        best = {}
+        for _ in range(repeats):
+            for name, f in (("rollout", collect), ("V fit", fit), ("at once", both)):
+                t0 = time.perf_counter()
+                f()
+                best[name] = min(best.get(name, np.inf), time.perf_counter() - t0)
+        return best
+    finally:
+        envs.close()
+
+
+if __name__ == "__main__":
+    set_threads(1)
+    for env_id in sys.argv[1:] or ["CartPole-v1"]:
+        t = measure(env_id)
+        print(f"{env_id}: rollout {t['rollout']:.3f} s, V fit {t['V fit']:.3f} s, one after the other "
+              f"{t['rollout'] + t['V fit']:.3f} s, at once (two threads) {t['at once']:.3f} s", flush=True)
