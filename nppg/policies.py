@@ -25,6 +25,16 @@ def _per_row(x, n, name, what="obs"):
     return x
 
 
+def _targets(targets, n):
+    """The value loss's R_hat: one float per row of obs, and at least one row (the loss is a mean)."""
+    if n == 0:
+        raise ValueError("obs must have at least one row; got shape (0, ...)")
+    targets = np.asarray(_per_row(targets, n, "targets"), dtype=np.float64)
+    if targets.ndim != 1:
+        raise ValueError(f"targets must be 1-d, one per row of obs; got shape {targets.shape}")
+    return targets
+
+
 def _weights(weights, n):
     weights = np.asarray(_per_row(weights, n, "weights"), dtype=np.float64)
     if weights.ndim != 1:
@@ -149,7 +159,8 @@ class ValueFunction:
 
     def mse(self, obs, targets):
         """(20) L = mean_i (V(s_i) - R_hat_i)^2, without its gradient."""
-        err = self.predict(obs) - np.asarray(_per_row(targets, len(obs), "targets"), dtype=np.float64)
+        v = self.predict(obs)
+        err = v - _targets(targets, len(v))
         return float(err @ err) / len(err)
 
     def grad_mse(self, obs, targets, block=None):
@@ -161,12 +172,7 @@ class ValueFunction:
         is the plain one-pass form; a test pins the two together.
         """
         obs = _obs(obs, self.obs_dim)
-        targets = np.asarray(_per_row(targets, len(obs), "targets"), dtype=np.float64)
-        if targets.ndim != 1:
-            raise ValueError(f"targets must be 1-d, one per row of obs; got shape {targets.shape}")
-        n = len(obs)
-        if n == 0:
-            raise ValueError("obs must have at least one row; got shape (0, ...)")
+        targets, n = _targets(targets, len(obs)), len(obs)
         block = self.block if block is None else block
         if not (isinstance(block, (int, np.integer)) and block >= 1):
             raise ValueError(f"block must be a whole number >= 1 (or None for self.block); got {block!r}")
