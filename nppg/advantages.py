@@ -42,7 +42,8 @@ def gae(rewards, values, last_value, gamma, lam):
 # ---- the weights Phi_t (8) -------------------------------------------------------------
 
 def phi_return(rew, val, last_value, gamma, lam):
-    """(4) Phi_t = R(tau): every step of the segment weighted by the segment's whole return."""
+    """(4) Phi_t = R(tau): every step of the segment weighted by the segment's whole return, closed
+    by (12); for a segment that continues an episode from the last batch, its return from here on."""
     R = discount_cumsum(np.append(rew, last_value), gamma)[0]  # R_hat_0, defined even when T = 0
     return np.full(len(rew), R)
 

@@ -59,10 +59,11 @@ def obs_dim_of(space):
 
 
 def flatten_obs(space, obs):
-    """A batch of observations (num_envs, ...) as float64 rows (num_envs, obs_dim)."""
+    """A batch of observations (num_envs, ...) as float64 rows (num_envs, obs_dim), always a copy:
+    a vector env built with ``copy=False`` overwrites the array it returned on its next step."""
     if isinstance(space, gym.spaces.Discrete):
         return np.eye(space.n)[np.asarray(obs) - space.start]
-    return np.asarray(obs, dtype=np.float64).reshape(len(obs), -1)
+    return np.array(obs, dtype=np.float64).reshape(len(obs), -1)
 
 
 def env_action(space, act):

@@ -76,10 +76,11 @@ class DictObsEnv(ClockEnv):
         return {"t": np.array([self.t, self.k], dtype=np.float64)}
 
 
-def clock_envs(num_envs=2, max_episode_steps=5, **kwargs):
-    """A sync vector env (NEXT_STEP autoreset, gymnasium's default) of time-limited clocks."""
+def clock_envs(num_envs=2, max_episode_steps=5, copy=True, **kwargs):
+    """A sync vector env (NEXT_STEP autoreset, gymnasium's default) of time-limited clocks.
+    ``copy=False``: the vector env returns the same observation array every step, overwritten."""
     return gym.vector.SyncVectorEnv(
-        [lambda: gym.wrappers.TimeLimit(ClockEnv(**kwargs), max_episode_steps) for _ in range(num_envs)])
+        [lambda: gym.wrappers.TimeLimit(ClockEnv(**kwargs), max_episode_steps) for _ in range(num_envs)], copy=copy)
 
 
 gym.register("Clock-v0", entry_point=ClockEnv, max_episode_steps=5)

@@ -4,7 +4,7 @@ import pytest
 from nppg_test_envs import clock_envs
 
 from nppg import CategoricalPolicy, GaussianPolicy
-from nppg.rollout import Rollout, evaluate
+from nppg.rollout import Rollout, episodes, evaluate
 from nppg.vpg import closing_values
 
 
@@ -28,8 +28,9 @@ def segments(batch):
 
 
 @pytest.mark.parametrize("num_envs, steps", [(1, 7), (2, 10), (3, 23), (4, 4)])
-def test_reset_step_is_never_stored_and_segments_are_consecutive(num_envs, steps):
-    for batch in collect(clock_envs(num_envs, max_episode_steps=5), steps, epochs=6):
+@pytest.mark.parametrize("copy", [True, False])  # False: s_t must be kept, not the env's reused buffer
+def test_reset_step_is_never_stored_and_segments_are_consecutive(num_envs, steps, copy):
+    for batch in collect(clock_envs(num_envs, max_episode_steps=5, copy=copy), steps, epochs=6):
         assert len(batch.rew) >= steps and len(batch.rew) < steps + num_envs
         assert np.all(batch.rew != 0.0), "a reset step (reward 0) was stored as a transition"
         for start, stop in segments(batch):
@@ -104,3 +105,12 @@ def test_evaluate_runs_each_copy_for_its_quota_of_whole_episodes():
     policy = CategoricalPolicy(2, 2, (8,), rng=np.random.default_rng(0))
     R, L = evaluate(policy, envs, 7, np.random.default_rng(0), seed=0)
     assert len(R) == 7 and np.all(L == 5) and np.all(R == 15)
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_whole_episodes_store_each_step_own_observation(copy):
+    """``episodes`` (evaluation, the exact MDPs) keeps s_t even when the env reuses its buffer."""
+    policy = CategoricalPolicy(2, 2, (8,), rng=np.random.default_rng(0))
+    batch = episodes(clock_envs(2, max_episode_steps=5, copy=copy), policy, 2, np.random.default_rng(0), seed=0)
+    assert np.array_equal(batch.obs[:, 0], np.tile(np.arange(5.0), 4))
+    assert np.array_equal(batch.rew, 1.0 + batch.obs[:, 0])
