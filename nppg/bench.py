@@ -250,8 +250,9 @@ def run_in_subprocess(setting):
     """``run_setting`` in a fresh interpreter, so that its memory figures are its own."""
     cmd = [sys.executable, "-m", "nppg.bench", "--worker", json.dumps(setting)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ValueError(f"benchmark of {setting} failed:\n{proc.stderr.strip()}")
+    if proc.returncode != 0:  # the worker's last line is its error (e.g. "ValueError: unknown environment ...")
+        last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise ValueError(f"benchmark of {setting['env_id']} failed: {last.split(': ', 1)[-1]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -293,7 +294,8 @@ def cmd_bench(args):
     else:
         print(f"nppg bench: {args.steps_per_epoch} steps per epoch, hidden {tuple(args.hidden)}, "
               f"{args.train_v_iters} value steps, value net {args.vf_dtype}, vectorization "
-              f"{args.vectorization or 'default'}; times in s, median of epochs 2-{args.epochs}; "
+              f"{args.vectorization or 'default'}; times in s, median of epochs "
+              f"{'2-%d' % args.epochs if args.epochs > 1 else '1'}; "
               f"machine load {os.getloadavg()[0]:.2f}")
         print(format_table(results))
     return 0

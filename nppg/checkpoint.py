@@ -68,7 +68,9 @@ def read_checkpoint(path):
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+    except ValueError:  # not a .npz at all: NumPy's own message would suggest allow_pickle=True
+        raise CheckpointError(f"{path} is not a readable .npz checkpoint (not an .npz file)") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise CheckpointError(f"{path} is not a readable .npz checkpoint (truncated or corrupt?): {e}") from None
     try:
         header = json.loads(str(arrays.pop("header")))
@@ -95,8 +97,11 @@ def load_checkpoint(path, env_id=None):
     header, arrays = read_checkpoint(path)
     if env_id is not None and env_id != header["env"]:
         raise CheckpointError(f"{path} was trained on {header['env']}, not {env_id}")
-    kind, obs_dim, act_dim = header["policy"], header["obs_dim"], header["act_dim"]
-    hidden, activation = tuple(header["hidden"]), header["activation"]
+    try:
+        kind, obs_dim, act_dim = header["policy"], header["obs_dim"], header["act_dim"]
+        hidden, activation = tuple(header["hidden"]), header["activation"]
+    except KeyError as e:
+        raise CheckpointError(f"{path}: the header has no {e} (edited by hand?)") from None
     if kind == "categorical":
         policy = CategoricalPolicy(obs_dim, act_dim, hidden, activation)
     else:
@@ -104,6 +109,10 @@ def load_checkpoint(path, env_id=None):
     value_fn = ValueFunction(obs_dim, hidden, activation, dtype=np.dtype(header["config"].get("vf_dtype", "float64")))
     _fill(policy.params, arrays, "pi", path)
     _fill(value_fn.params, arrays, "vf", path)
+    bad = [f"{net}.{k}" for net, params in (("pi", policy.params), ("vf", value_fn.params))
+           for k, p in params.items() if not np.isfinite(p).all()]
+    if bad:
+        raise CheckpointError(f"{path}: {', '.join(bad)} hold NaN or infinite values")
     return policy, value_fn, header
 
 

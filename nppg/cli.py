@@ -12,7 +12,7 @@ import numpy as np
 
 from .checkpoint import load_checkpoint, load_train_state
 from .logger import RunLogger, default_run_dir
-from .rollout import NonFiniteError, evaluate, make_env
+from .rollout import NonFiniteError, evaluate, make_env, obs_dim_of
 from .vpg import DivergedError, VPGConfig, vpg
 
 D = VPGConfig()
@@ -50,24 +50,63 @@ def add_train_args(p):
                    help="continue an interrupted run from its state.npz (its own settings; only --epochs may change)")
 
 
+RUN_FILES = ("config.json", "progress.csv", "env_actions.bin", "policy.npz", "state.npz")
+
+
+def fresh_run_dir(out):
+    """A new run needs a directory of its own: two runs' files in one would be mixed up on resume or eval."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out} is a file, not a directory")
+    held = [f for f in RUN_FILES if os.path.exists(os.path.join(out, f))]
+    if held:
+        raise ValueError(f"{out} already holds a run ({', '.join(held)}): continue it with --resume {out}, "
+                         "or choose another --out")
+
+
+def resumed_settings(args, header):
+    """The saved run's settings. --epochs may extend it and --threads change (results do not depend on
+    it); any other setting given on the command line and unlike the saved one is refused, not ignored."""
+    as_json = lambda x: json.loads(json.dumps(x))  # noqa: E731  (tuples and lists compare equal)
+    saved, done = dict(header["config"]), header["epoch"]
+    given = {f.name: as_json(getattr(args, f.name)) for f in fields(VPGConfig) if f.name not in ("epochs", "threads")}
+    changed = sorted(k for k, v in given.items()
+                     if v != as_json(getattr(D, k)) and v != as_json(saved.get(k, getattr(D, k))))
+    if changed:
+        raise ValueError(f"--resume continues a run with its saved settings; {', '.join(changed)} differ from them "
+                         "(only --epochs and --threads may change)")
+    if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
+        raise ValueError(f"--resume continues in {args.resume} itself; --out cannot move it")
+    saved["epochs"] = saved["epochs"] if args.epochs is None else args.epochs
+    saved["threads"] = args.threads
+    if saved["epochs"] <= done:
+        raise ValueError(f"{args.resume} has already run {done} epochs: pass --epochs N with N > {done} to extend it")
+    if not os.path.isfile(os.path.join(args.resume, "progress.csv")):
+        raise ValueError(f"{args.resume}/progress.csv is missing; resuming appends to it")
+    return saved
+
+
 def cmd_train(args):
+    if args.save_every < 0:
+        raise ValueError(f"--save-every must be >= 0 (0: only at the end); got {args.save_every}")
     if args.resume:
         state = load_train_state(args.resume)
-        hyper, out, done = dict(state[0]["config"]), args.resume, state[0]["epoch"]
-        hyper["epochs"] = args.epochs or hyper["epochs"]
+        hyper, out, done = resumed_settings(args, state[0]), args.resume, state[0]["epoch"]
         print(f"nppg: resuming {out} after epoch {done} of {hyper['epochs']} (replaying "
               f"{state[0]['vector_steps']} vector steps to restore the environments)")
     else:
         state, done = None, None
         hyper = {f.name: getattr(args, f.name) for f in fields(VPGConfig)}
-        hyper["epochs"] = args.epochs or D.epochs
+        hyper["epochs"] = D.epochs if args.epochs is None else args.epochs
         cfg = VPGConfig(**hyper)  # a bad setting fails here, before anything is written
         out = args.out or default_run_dir(cfg, time.strftime("%Y%m%d-%H%M%S"))
+        fresh_run_dir(out)
         print(f"nppg: training {cfg.env} with weights={cfg.weights}, seed {cfg.seed}; run directory {out}")
     logger = RunLogger(out, args.save_every, verbose=not args.quiet, resume_epoch=done)
-    signals = []
+    signals, pid = [], os.getpid()
 
     def on_signal(signum, frame):
+        if os.getpid() != pid:  # an async environment's worker, forked with this handler: the parent decides
+            return
         if signals:  # a second one: stop now; the last state.npz is whole (writes are atomic)
             raise KeyboardInterrupt
         signals.append(signum)
@@ -97,6 +136,8 @@ def cmd_train(args):
 
 
 def cmd_eval(args):
+    if args.episodes < 1 or args.num_envs < 1:
+        raise ValueError(f"--episodes and --num-envs must be >= 1; got {args.episodes} and {args.num_envs}")
     path = os.path.join(args.run, "policy.npz") if os.path.isdir(args.run) else args.run
     policy, _, header = load_checkpoint(path)
     env_id = args.env or header["env"]
@@ -105,6 +146,13 @@ def cmd_eval(args):
     else:
         envs = make_env(env_id, min(args.num_envs, args.episodes))
     try:
+        obs_space, act_space = envs.single_observation_space, envs.single_action_space
+        discrete = isinstance(act_space, gym.spaces.Discrete)
+        shape = (obs_dim_of(obs_space), "categorical" if discrete else "gaussian",
+                 int(act_space.n) if discrete else int(np.prod(act_space.shape)))
+        if shape != (header["obs_dim"], header["policy"], header["act_dim"]):
+            raise ValueError(f"{path} was trained on {header['env']} ({header['observation_space']}, "
+                             f"{header['action_space']}); {env_id} has {obs_space}, {act_space}")
         R, L = evaluate(policy, envs, args.episodes, np.random.default_rng(args.seed), args.deterministic, args.seed)
     finally:
         envs.close()

@@ -54,11 +54,13 @@ class RunLogger:
         self.stream = stream or sys.stdout
         self.resume_epoch = resume_epoch
         self._csv_file = self._writer = self._actions = None
+        self._lines = 0  # console lines printed: the header comes first and every 25 lines
 
     def __call__(self, record, result):
         if self.verbose:
-            if (record["epoch"] - 1) % 25 == 0:
+            if self._lines % 25 == 0:
                 print(console_header(), file=self.stream)
+            self._lines += 1
             print(console_line(record), file=self.stream, flush=True)
         if self.out is not None:
             self.write(record, result)
@@ -67,9 +69,9 @@ class RunLogger:
         """First epoch: the directory, config.json and the headers; or, resuming, the files cut back."""
         os.makedirs(self.out, exist_ok=True)
         csv_path, actions_path = os.path.join(self.out, "progress.csv"), os.path.join(self.out, "env_actions.bin")
+        with open(os.path.join(self.out, "config.json"), "w") as f:  # resuming: --epochs may have grown
+            json.dump(asdict(result.config), f, indent=2)
         if self.resume_epoch is None:
-            with open(os.path.join(self.out, "config.json"), "w") as f:
-                json.dump(asdict(result.config), f, indent=2)
             self._csv_file = open(csv_path, "w", newline="")
             csv.writer(self._csv_file).writerow(COLUMNS)
             open(actions_path, "wb").close()

@@ -26,10 +26,18 @@ def plot_runs(run_dirs, out, y="mean_return"):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise SystemExit("nppg plot needs matplotlib, which is not installed: pip install 'nppg[plot]'") from None
+        raise SystemExit("nppg plot needs matplotlib, which is not installed: pip install matplotlib "
+                         "(or the extra: pip install 'nppg[plot]')") from None
+    if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        raise ValueError(f"cannot write {out}: the folder {os.path.dirname(out)} does not exist")
     groups = {}
     for d in run_dirs:
         cfg, cols = read_progress(d)
+        if y not in cols:
+            raise ValueError(f"{d}/progress.csv has no column {y!r}" +
+                             (f"; it has {', '.join(cols)}" if cols else " (it has no epoch yet)"))
+        if np.isnan(cols[y]).all():
+            raise ValueError(f"{d} has no value of {y} yet" + (" (no episode has ended)" if "return" in y else ""))
         label = f"{cfg.get('env', '?')} {cfg.get('weights', '?')}"
         groups.setdefault(label, []).append(cols)
     fig, ax = plt.subplots(figsize=(7, 4.2))

@@ -186,7 +186,7 @@ def episodes(envs, policy, quota, rng, seed=None, deterministic=False):
         o2, r, te, tr, _ = envs.step(env_action(act_space, a))
         o2 = flatten_obs(obs_space, o2)
         valid = ~resetting & (quota > 0)                               # a transition we keep
-        rows.append((o, a, r, o2, valid, valid & te, valid & (te | tr)))
+        rows.append((o, a, np.asarray(r, dtype=np.float64), o2, valid, valid & te, valid & (te | tr)))
         quota -= valid & (te | tr)
         resetting, o = ~resetting & (te | tr), o2
     obs, act, rew, next_obs, valid, term, ended = (np.stack(c) for c in zip(*rows))  # (rows, n, ...)

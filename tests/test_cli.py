@@ -93,10 +93,107 @@ def test_unknown_environment_is_a_one_line_error_with_a_suggestion(capsys, tmp_p
 
 
 def test_python_dash_m_and_console_script(tmp_path):
-    for cmd in ([sys.executable, "-m", "nppg"], [os.path.join(os.path.dirname(sys.executable), "nppg")]):
+    for i, cmd in enumerate(([sys.executable, "-m", "nppg"], [os.path.join(os.path.dirname(sys.executable), "nppg")])):
         if not os.path.exists(cmd[-1]) and cmd[-1].endswith("nppg"):
             pytest.skip("console script not installed (nppg not pip-installed)")
-        out = subprocess.run(cmd + ["train", "--out", str(tmp_path / cmd[-1][-4:]), *TINY],
+        out = subprocess.run(cmd + ["train", "--out", str(tmp_path / f"run{i}"), *TINY],
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
-        assert "epoch" in out.stdout and os.path.exists(tmp_path / cmd[-1][-4:] / "policy.npz")
+        assert "epoch" in out.stdout and os.path.exists(tmp_path / f"run{i}" / "policy.npz")
+
+
+# ---- what the command line refuses instead of getting wrong ----------------------------------
+
+def error_of(args, capsys):
+    """Run ``nppg ARGS``, expect exit 1, and return its one error line."""
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_bad_train_options_are_refused_before_anything_is_written(capsys, tmp_path):
+    out = tmp_path / "new"
+    assert "epochs must be a whole number >= 1" in error_of(["train", "--epochs", "0", "--out", str(out)], capsys)
+    assert "--save-every must be >= 0" in error_of(["train", "--save-every", "-3", "--out", str(out)], capsys)
+    (tmp_path / "afile").write_text("x")
+    assert "is a file, not a directory" in error_of(["train", "--out", str(tmp_path / "afile"), *TINY], capsys)
+    assert not out.exists()
+
+
+def test_a_second_run_into_the_same_directory_is_refused_and_the_first_is_untouched(run_dir, capsys):
+    before = {f: open(os.path.join(run_dir, f), "rb").read() for f in os.listdir(run_dir)}
+    err = error_of(["train", "--seed", "7", "--out", run_dir, "--quiet", *TINY], capsys)
+    assert "already holds a run" in err and f"--resume {run_dir}" in err
+    assert {f: open(os.path.join(run_dir, f), "rb").read() for f in os.listdir(run_dir)} == before
+
+
+def test_resume_refuses_settings_it_would_ignore_and_extends_with_epochs(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    assert main(["train", "--out", run, "--quiet", *TINY]) == 0
+    assert "gamma, seed differ" in error_of(["train", "--resume", run, "--epochs", "4", "--gamma", "0.5",
+                                             "--seed", "7"], capsys)
+    assert "--out cannot move it" in error_of(["train", "--resume", run, "--epochs", "4", "--out", run + "2"], capsys)
+    assert "already run 3 epochs" in error_of(["train", "--resume", run], capsys)
+    assert "already run 3 epochs" in error_of(["train", "--resume", run, "--epochs", "2"], capsys)
+    # the run's own settings repeated, and a new thread count, are fine; config.json follows --epochs
+    assert main(["train", "--resume", run, "--epochs", "4", "--hidden", "8", "--threads", "2", "--quiet"]) == 0
+    assert json.load(open(os.path.join(run, "config.json")))["epochs"] == 4
+    os.remove(os.path.join(run, "progress.csv"))
+    assert "progress.csv is missing" in error_of(["train", "--resume", run, "--epochs", "5"], capsys)
+
+
+def test_the_console_header_comes_first_on_resume_too():
+    import io
+    from nppg.logger import RunLogger
+    stream = io.StringIO()
+    logger = RunLogger(None, verbose=True, stream=stream, resume_epoch=2)
+    record = {c: 1.0 for c in ("mean_return", "std_return", "mean_ep_len", "loss_pi", "loss_v", "entropy", "kl",
+                               "steps_per_s", "time_s")}
+    logger({**record, "epoch": 3, "env_steps": 600, "episodes": 2}, None)
+    assert stream.getvalue().split()[:3] == ["epoch", "steps", "eps"]
+
+
+def test_eval_refuses_bad_counts_and_an_environment_of_other_shapes(run_dir, capsys):
+    assert "--episodes and --num-envs must be >= 1" in error_of(["eval", run_dir, "--episodes", "0"], capsys)
+    assert "--episodes and --num-envs must be >= 1" in error_of(["eval", run_dir, "--num-envs", "0"], capsys)
+    err = error_of(["eval", run_dir, "--env", "Pendulum-v1", "--episodes", "1"], capsys)
+    assert "was trained on CartPole-v1" in err and "Pendulum-v1 has Box" in err
+
+
+def test_eval_returns_are_exact_sums_of_rewards(run_dir, capsys):
+    """CartPole's rewards are 1.0 in float32; the returns are summed in float64, so they are whole numbers."""
+    assert main(["eval", run_dir, "--episodes", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["min_return"] == int(out["min_return"]) and out["max_return"] == int(out["max_return"])
+
+
+def test_plot_errors_are_one_line(run_dir, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert "has no column 'nosuch'; it has epoch" in error_of(["plot", run_dir, "--y", "nosuch",
+                                                                "--out", str(tmp_path / "a.png")], capsys)
+    assert "does not exist" in error_of(["plot", run_dir, "--out", str(tmp_path / "no" / "a.png")], capsys)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "progress.csv").write_text("epoch,env_steps,mean_return\n1,200,\n")
+    assert "no value of mean_return yet (no episode has ended)" in error_of(["plot", str(empty)], capsys)
+
+
+def test_hand_edited_or_foreign_checkpoints_are_refused_by_name(run_dir, tmp_path):
+    (tmp_path / "text.npz").write_text("not a checkpoint\n")
+    with pytest.raises(CheckpointError, match=r"not an \.npz file\)$"):
+        read_checkpoint(str(tmp_path / "text.npz"))
+    header, arrays = read_checkpoint(os.path.join(run_dir, "policy.npz"))
+    for edit, message in ((lambda h, a: h.pop("hidden"), "the header has no 'hidden'"),
+                          (lambda h, a: a["pi.W0"].fill(np.nan), "pi.W0 hold NaN or infinite values")):
+        h, a = json.loads(json.dumps(header)), {k: v.copy() for k, v in arrays.items()}
+        edit(h, a)
+        np.savez(tmp_path / "edited.npz", header=np.array(json.dumps(h)), **a)
+        with pytest.raises(CheckpointError, match=message):
+            load_checkpoint(str(tmp_path / "edited.npz"))
+
+
+def test_bench_of_an_unknown_environment_is_one_line(capsys):
+    err = error_of(["bench", "--env", "CartPoel-v1", "--epochs", "1", "--steps-per-epoch", "16", "--threads", "1"],
+                   capsys)
+    assert err.startswith("nppg bench: error: benchmark of CartPoel-v1 failed: unknown environment 'CartPoel-v1'")
