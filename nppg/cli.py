@@ -47,7 +47,7 @@ def add_train_args(p):
     p.add_argument("--save-every", type=int, default=10, help="also write policy.npz every N epochs (0: only at the end)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch console line")
     p.add_argument("--resume", metavar="RUN_DIR", default=None,
-                   help="continue an interrupted run from its state.npz (its own settings; only --epochs may change)")
+                   help="continue an interrupted run from its state.npz (its own settings; only --epochs and --threads may change)")
 
 
 RUN_FILES = ("config.json", "progress.csv", "env_actions.bin", "policy.npz", "state.npz")
@@ -66,7 +66,8 @@ def fresh_run_dir(out):
 def resumed_settings(args, header):
     """The saved run's settings. --epochs may extend it and --threads change (results do not depend on
     it); any other setting given on the command line and unlike the saved one is refused, not ignored."""
-    as_json = lambda x: json.loads(json.dumps(x))  # noqa: E731  (tuples and lists compare equal)
+    def as_json(x):  # as the saved config.json has it: tuples are lists
+        return json.loads(json.dumps(x))
     saved, done = dict(header["config"]), header["epoch"]
     given = {f.name: as_json(getattr(args, f.name)) for f in fields(VPGConfig) if f.name not in ("epochs", "threads")}
     changed = sorted(k for k, v in given.items()
