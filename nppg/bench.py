@@ -250,9 +250,11 @@ def run_in_subprocess(setting):
     """``run_setting`` in a fresh interpreter, so that its memory figures are its own."""
     cmd = [sys.executable, "-m", "nppg.bench", "--worker", json.dumps(setting)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:  # the worker's last line is its error (e.g. "ValueError: unknown environment ...")
+    if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise ValueError(f"benchmark of {setting['env_id']} failed: {last.split(': ', 1)[-1]}")
+        if last.startswith(("ValueError: ", "nppg.")):  # a bad setting or environment: its one line says it
+            raise ValueError(f"benchmark of {setting['env_id']} failed: {last.split(': ', 1)[-1]}")
+        raise ValueError(f"benchmark of {setting} failed:\n{proc.stderr.strip()}")  # a crash: all of it
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

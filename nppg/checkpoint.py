@@ -68,8 +68,9 @@ def read_checkpoint(path):
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except ValueError:  # not a .npz at all: NumPy's own message would suggest allow_pickle=True
-        raise CheckpointError(f"{path} is not a readable .npz checkpoint (not an .npz file)") from None
+    except ValueError:  # NumPy's own message would suggest allow_pickle=True, which nppg never uses
+        raise CheckpointError(f"{path} is not a readable .npz checkpoint (not an .npz file, or one holding "
+                              "Python objects)") from None
     except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise CheckpointError(f"{path} is not a readable .npz checkpoint (truncated or corrupt?): {e}") from None
     try:

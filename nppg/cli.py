@@ -5,6 +5,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from dataclasses import fields
 
 import gymnasium as gym
@@ -63,22 +64,32 @@ def fresh_run_dir(out):
                          "or choose another --out")
 
 
+def given_settings(argv):
+    """The VPGConfig settings given on the command line ``argv``, not those left at their defaults."""
+    names, not_given = [f.name for f in fields(VPGConfig)], object()
+    p = argparse.ArgumentParser(add_help=False)
+    add_train_args(p)
+    p.set_defaults(**dict.fromkeys(names, not_given))
+    parsed = vars(p.parse_known_args(argv)[0])
+    return {k: parsed[k] for k in names if parsed[k] is not not_given}
+
+
 def resumed_settings(args, header):
     """The saved run's settings. --epochs may extend it and --threads change (results do not depend on
     it); any other setting given on the command line and unlike the saved one is refused, not ignored."""
     def as_json(x):  # as the saved config.json has it: tuples are lists
         return json.loads(json.dumps(x))
     saved, done = dict(header["config"]), header["epoch"]
-    given = {f.name: as_json(getattr(args, f.name)) for f in fields(VPGConfig) if f.name not in ("epochs", "threads")}
+    given = given_settings(getattr(args, "argv", []))
     changed = sorted(k for k, v in given.items()
-                     if v != as_json(getattr(D, k)) and v != as_json(saved.get(k, getattr(D, k))))
+                     if k not in ("epochs", "threads") and as_json(v) != as_json(saved.get(k, getattr(D, k))))
     if changed:
         raise ValueError(f"--resume continues a run with its saved settings; {', '.join(changed)} differ from them "
                          "(only --epochs and --threads may change)")
     if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
         raise ValueError(f"--resume continues in {args.resume} itself; --out cannot move it")
     saved["epochs"] = saved["epochs"] if args.epochs is None else args.epochs
-    saved["threads"] = args.threads
+    saved["threads"] = given.get("threads", saved.get("threads", D.threads))
     if saved["epochs"] <= done:
         raise ValueError(f"{args.resume} has already run {done} epochs: pass --epochs N with N > {done} to extend it")
     if not os.path.isfile(os.path.join(args.resume, "progress.csv")):
@@ -106,13 +117,17 @@ def cmd_train(args):
     signals, pid = [], os.getpid()
 
     def on_signal(signum, frame):
-        if os.getpid() != pid:  # an async environment's worker, forked with this handler: the parent decides
-            return
+        # async environments' workers are forked with this handler: they too go on after the first
+        # signal (the epoch is finished) and stop at the second, but only this process says so
         if signals:  # a second one: stop now; the last state.npz is whole (writes are atomic)
+            warnings.simplefilter("ignore")  # gymnasium's complaints about workers stopped mid-step
+            if os.getpid() != pid:  # a worker ends with this exception, and its traceback says nothing
+                sys.stderr = open(os.devnull, "w")
             raise KeyboardInterrupt
         signals.append(signum)
-        print("\nnppg: interrupted; finishing this epoch and saving (interrupt again to stop at once)",
-              file=sys.stderr, flush=True)
+        if os.getpid() == pid:
+            print("\nnppg: interrupted; finishing this epoch and saving (interrupt again to stop at once)",
+                  file=sys.stderr, flush=True)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -126,7 +141,7 @@ def cmd_train(args):
         logger.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if signals:
+    if signals and result.epoch < hyper["epochs"]:
         print(f"nppg: stopped after epoch {result.epoch}; everything is saved in {out}. "
               f"Continue with: nppg train --resume {out}")
         return 128 + signals[0]
@@ -204,7 +219,9 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # which settings were given, not defaulted: a resume refuses changes to them
     try:
         return args.func(args)
     except (ValueError, gym.error.Error) as e:

@@ -62,6 +62,7 @@ def check_grads(f, params, grads, eps=1e-3, floor=1e-8):
     carries an error of about ulp(f) / eps whatever the true gradient is: 2e-13 for f = 1 at eps =
     1e-3, which is a relative error of 1e-6 on an entry of 1e-7. Ten times that is passed to
     rel_error as ``noise``, so that entries too small for finite differences to resolve do not fail.
+    (An f near 0 that is a difference of large terms rounds like its terms: pass a larger ``floor``.)
     """
     noise = 10.0 * np.spacing(abs(f())) / eps
     return {k: rel_error(grads[k], numerical_grad(f, params[k], eps), floor, noise) for k in grads}

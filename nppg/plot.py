@@ -33,9 +33,10 @@ def plot_runs(run_dirs, out, y="mean_return"):
     groups = {}
     for d in run_dirs:
         cfg, cols = read_progress(d)
+        if not cols:
+            raise ValueError(f"{d}/progress.csv has no epoch yet")
         if y not in cols:
-            raise ValueError(f"{d}/progress.csv has no column {y!r}" +
-                             (f"; it has {', '.join(cols)}" if cols else " (it has no epoch yet)"))
+            raise ValueError(f"{d}/progress.csv has no column {y!r}; it has {', '.join(cols)}")
         if np.isnan(cols[y]).all():
             raise ValueError(f"{d} has no value of {y} yet" + (" (no episode has ended)" if "return" in y else ""))
         label = f"{cfg.get('env', '?')} {cfg.get('weights', '?')}"

@@ -47,16 +47,17 @@ def test_rel_error_flags_a_wrong_gradient():
 
 
 def test_check_grads_forgives_rounding_on_tiny_entries_but_not_a_wrong_one():
-    """An entry of 1e-7 off by finite differences' rounding (~ulp(f) / eps) passes; off by 1% it fails,
-    as does a 1e-5 slip on an ordinary entry."""
-    x = np.array([0.3, -0.7, 0.5])
-    c = np.array([2.0, 1.0, 1e-7 / 3 / 0.25])                # the last entry's gradient is 1e-7
-    f = lambda: 1.0 + float(np.sum(c * x**3))
+    """f = 1000 + sum(c x^3): its centred differences carry ~ulp(1000) / eps = 1e-10 of rounding, which
+    the bare criterion reads as a wrong entry of 1e-7 and check_grads forgives; a 1% error on an entry
+    of 1e-5, or a 1e-5 slip on an ordinary one, still fails."""
+    x = np.array([0.3, -0.7, 0.5, 0.2])
+    c = np.array([2.0, 1.0, 1e-7 / 0.75, 1e-5 / 0.12])          # gradients 3 c x^2: 0.54, 1.47, 1e-7, 1e-5
+    f = lambda: 1000.0 + float(np.sum(c * x**3))
     true = 3 * c * x**2
-    assert nppg.rel_error(true, true + [0, 0, 3e-13]) > TOL    # the bare criterion reads this as wrong
+    assert nppg.rel_error(true, nppg.numerical_grad(f, x)) > TOL  # rounding alone, on the 1e-7 entry
     assert max(nppg.check_grads(f, {"x": x}, {"x": true}).values()) < TOL
-    assert max(nppg.check_grads(f, {"x": x}, {"x": true * [1, 1, 1.01]}).values()) > TOL
-    assert max(nppg.check_grads(f, {"x": x}, {"x": true * [1, 1 + 1e-5, 1]}).values()) > TOL
+    assert max(nppg.check_grads(f, {"x": x}, {"x": true * [1, 1, 1, 1.01]}).values()) > TOL
+    assert max(nppg.check_grads(f, {"x": x}, {"x": true * [1, 1 + 1e-5, 1, 1]}).values()) > TOL
 
 
 # ---- one layer at a time -------------------------------------------------------------------

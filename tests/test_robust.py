@@ -199,3 +199,30 @@ def test_ctrl_c_in_a_real_training_process_then_resume_matches_an_uninterrupted_
     assert 5 <= stopped_at < 40 and checkpoint.read_checkpoint(os.path.join(part, "state.npz"))[0]["epoch"] == stopped_at
     assert main(["train", "--quiet", "--resume", part]) == 0
     assert_same_run(whole, part)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("interrupts", [1, 2])
+def test_ctrl_c_to_the_whole_process_group_with_async_environments(tmp_path, interrupts):
+    """A terminal's Ctrl-C reaches the environments' worker processes too. One: the epoch is finished and
+    saved, with one message; two: everything stops at once. Either way no process is left, nothing hangs,
+    and no worker prints a traceback."""
+    out = str(tmp_path / "run")
+    proc = subprocess.Popen([sys.executable, "-m", "nppg", "train", "--epochs", "200", "--steps-per-epoch", "4000",
+                             "--num-envs", "4", "--hidden", "8", "--train-v-iters", "2", "--vectorization", "async",
+                             "--quiet", "--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 60
+    while len(progress(out) if os.path.exists(os.path.join(out, "progress.csv")) else []) < 1:
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    for _ in range(interrupts):
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.05)
+    stdout, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT and "Traceback" not in err, err
+    assert err.count("nppg: interrupted; finishing this epoch") == 1
+    assert ("stopped at once" in err) if interrupts == 2 else ("Continue with: nppg train --resume" in stdout)
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):  # no worker outlived the run
+        os.killpg(proc.pid, 0)

@@ -114,3 +114,13 @@ def test_whole_episodes_store_each_step_own_observation(copy):
     batch = episodes(clock_envs(2, max_episode_steps=5, copy=copy), policy, 2, np.random.default_rng(0), seed=0)
     assert np.array_equal(batch.obs[:, 0], np.tile(np.arange(5.0), 4))
     assert np.array_equal(batch.rew, 1.0 + batch.obs[:, 0])
+
+
+def test_whole_episode_returns_are_summed_in_float64():
+    """CartPole's own vector env returns float32 rewards; eval's means would carry float32 noise."""
+    from nppg.rollout import make_env
+    envs = make_env("CartPole-v1", 2)
+    envs.reset(seed=0)
+    assert envs.step(np.zeros(2, dtype=np.int64))[1].dtype == np.float32
+    batch = episodes(envs, CategoricalPolicy(4, 2, (8,), rng=np.random.default_rng(0)), 1, np.random.default_rng(0))
+    assert batch.rew.dtype == np.float64 and batch.ep_returns.dtype == np.float64
