@@ -104,7 +104,8 @@ class RunLogger:
             self.close()
 
     def save(self, result):
-        os.fsync(self._actions.fileno())  # the actions the state refers to are on disk before the state
+        for f in (self._actions, self._csv_file):  # what the state refers to is on disk before the state
+            os.fsync(f.fileno())
         save_checkpoint(os.path.join(self.out, "policy.npz"), result.policy, result.value_fn, result.config.env,
                         result.obs_space, result.act_space, result.epoch, asdict(result.config))
         save_train_state(os.path.join(self.out, "state.npz"), result)
