@@ -68,7 +68,7 @@ def read_checkpoint(path):
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except ValueError:  # NumPy's own message would suggest allow_pickle=True, which nppg never uses
+    except ValueError:  # NumPy's own message would suggest loading pickled data, which nppg never does
         raise CheckpointError(f"{path} is not a readable .npz checkpoint (not an .npz file, or one holding "
                               "Python objects)") from None
     except (zipfile.BadZipFile, OSError, EOFError) as e:
