@@ -20,14 +20,8 @@ def read_progress(run_dir):
 
 
 def plot_runs(run_dirs, out, y="mean_return"):
-    """One line per setting (environment and weights); several seeds of a setting: mean and min-max band."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise SystemExit("nppg plot needs matplotlib, which is not installed: pip install matplotlib "
-                         "(or the extra: pip install 'nppg[plot]')") from None
+    """One line per setting (environment and weights); several seeds of a setting: mean and min-max band.
+    The runs are read and checked first, so that a mistake is reported with or without matplotlib."""
     if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
         raise ValueError(f"cannot write {out}: the folder {os.path.dirname(out)} does not exist")
     groups = {}
@@ -35,17 +29,22 @@ def plot_runs(run_dirs, out, y="mean_return"):
         cfg, cols = read_progress(d)
         if not cols:
             raise ValueError(f"{d}/progress.csv has no epoch yet")
-        if y not in cols:
-            raise ValueError(f"{d}/progress.csv has no column {y!r}; it has {', '.join(cols)}")
+        for col in ("env_steps", y):
+            if col not in cols:
+                raise ValueError(f"{d}/progress.csv has no column {col!r}; it has {', '.join(cols)}")
         if np.isnan(cols[y]).all():
             raise ValueError(f"{d} has no value of {y} yet" + (" (no episode has ended)" if "return" in y else ""))
         label = f"{cfg.get('env', '?')} {cfg.get('weights', '?')}"
         groups.setdefault(label, []).append(cols)
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SystemExit("nppg plot needs matplotlib, which is not installed: pip install matplotlib "
+                         "(or the extra: pip install 'nppg[plot]')") from None
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, runs in groups.items():
-        runs = [r for r in runs if len(r.get("env_steps", []))]
-        if not runs:
-            continue
         grid = np.linspace(0, min(r["env_steps"][-1] for r in runs), 200)
         # an epoch with no finished episode has no return: interpolate over the ones that do
         curves = np.array([np.interp(grid, r["env_steps"][~np.isnan(r[y])], r[y][~np.isnan(r[y])]) for r in runs])

@@ -167,7 +167,6 @@ def test_eval_refuses_bad_counts_and_an_environment_of_other_shapes(run_dir, cap
 
 
 def test_plot_errors_are_one_line(run_dir, tmp_path, capsys):
-    pytest.importorskip("matplotlib")
     assert "has no column 'nosuch'; it has epoch" in error_of(["plot", run_dir, "--y", "nosuch",
                                                                 "--out", str(tmp_path / "a.png")], capsys)
     assert "does not exist" in error_of(["plot", run_dir, "--out", str(tmp_path / "no" / "a.png")], capsys)
