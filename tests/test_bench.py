@@ -125,3 +125,22 @@ def test_the_overlap_benchmark_measures_all_three():
     spec.loader.exec_module(overlap)
     t = overlap.measure("CartPole-v1", steps=64, iters=2, repeats=1)
     assert set(t) == {"rollout", "V fit", "at once"} and all(v > 0 for v in t.values())
+
+
+def test_the_hand_fused_value_gradient_benchmark_computes_grad_mse():
+    """benchmarks/fused_value_step.py backs a README claim only if it computes the same gradient."""
+    import importlib.util
+    import os
+    import nppg
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "fused_value_step.py")
+    spec = importlib.util.spec_from_file_location("fused_value_step", path)
+    fused = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fused)
+    rng = np.random.default_rng(0)
+    vf = nppg.ValueFunction(3, (16, 16), rng=rng)
+    obs, targets = rng.standard_normal((500, 3)), rng.standard_normal(500)
+    loss, grads = vf.grad_mse(obs, targets)
+    loss_f, grads_f = fused.fused_grad_mse(vf.params, obs, targets, block=64)
+    np.testing.assert_allclose(loss_f, loss, rtol=1e-12)
+    for k in grads:
+        np.testing.assert_allclose(grads_f[k], grads[k], rtol=1e-9, atol=1e-15)
