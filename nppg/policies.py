@@ -25,21 +25,23 @@ def _per_row(x, n, name, what="obs"):
     return x
 
 
-def _targets(targets, n):
-    """The value loss's R_hat: one float per row of obs, and at least one row (the loss is a mean)."""
-    if n == 0:
-        raise ValueError("obs must have at least one row; got shape (0, ...)")
-    targets = np.asarray(_per_row(targets, n, "targets"), dtype=np.float64)
-    if targets.ndim != 1:
-        raise ValueError(f"targets must be 1-d, one per row of obs; got shape {targets.shape}")
-    return targets
+def _floats(x, n, name):
+    """One float per row of obs, as a 1-d float64 array."""
+    x = np.asarray(_per_row(x, n, name), dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be 1-d, one per row of obs ({n}); got shape {x.shape}")
+    return x
 
 
 def _weights(weights, n):
-    weights = np.asarray(_per_row(weights, n, "weights"), dtype=np.float64)
-    if weights.ndim != 1:
-        raise ValueError(f"weights must be 1-d, one per row of obs ({n}); got shape {weights.shape}")
-    return weights
+    return _floats(weights, n, "weights")
+
+
+def _targets(targets, n):
+    """The value loss's R_hat, for at least one row (the loss is a mean)."""
+    if n == 0:
+        raise ValueError("obs must have at least one row; got shape (0, ...)")
+    return _floats(targets, n, "targets")
 
 
 class CategoricalPolicy:

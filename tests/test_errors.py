@@ -99,7 +99,7 @@ def test_policies_reject_weights_of_the_wrong_shape(categorical, gaussian, obs, 
 
 @pytest.mark.parametrize("targets, message", [
     (np.zeros(N - 1), r"targets must have one row per row of obs \(5\); got shape \(4,\)"),
-    (np.zeros((N, 1)), r"targets must be 1-d, one per row of obs; got shape \(5, 1\)"),
+    (np.zeros((N, 1)), r"targets must be 1-d, one per row of obs \(5\); got shape \(5, 1\)"),
 ])
 def test_value_function_rejects_targets_of_the_wrong_shape(obs, targets, message):
     vf = nppg.ValueFunction(4, (6,), rng=np.random.default_rng(1))
