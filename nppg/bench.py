@@ -241,7 +241,8 @@ def add_bench_args(p):
     p.add_argument("--vf-dtype", default=D.vf_dtype, choices=["float64", "float32"])
     p.add_argument("--vectorization", default=None, choices=["sync", "async"])
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2],
-                   help="BLAS thread counts, one setting each (default: 1 2; 1 is nppg's default)")
+                   help="values of train's --threads, one setting each; the limit uses as many BLAS threads "
+                        "(default: 1 2; 2 is nppg's default)")
     p.add_argument("--json", action="store_true", help='print one JSON object {"results": [...]}')
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
 

@@ -151,10 +151,10 @@ class ValueFunction:
         self.obs_dim = obs_dim
         self.net = MLP((obs_dim, *hidden_sizes, 1), activation, rng, out_gain=1.0, dtype=dtype)
         self.params = self.net.params
-        # rows per block in grad_mse: the widest activation array about 96 KB, small enough to stay in
-        # the CPU's cache and below the 128 KB from which glibc's malloc maps (and page-faults) fresh
-        # memory for every array, which costs more than the arithmetic on it
-        self.block = max(1, 96 * 1024 // (max(self.net.sizes) * self.net.dtype.itemsize))
+        # rows per block in grad_mse: the widest activation array 512 KB (1024 rows of 64 float64s), large
+        # enough that two threads computing blocks at once seldom wait for each other on Python's lock,
+        # small enough to stay in the CPU's cache (README, Performance, has the measurements)
+        self.block = max(1, 2**19 // (max(self.net.sizes) * self.net.dtype.itemsize))
 
     def predict(self, obs):
         return self.net.forward(_obs(obs, self.obs_dim))[0][:, 0]          # (N,)
@@ -163,30 +163,38 @@ class ValueFunction:
         """(20) L = mean_i (V(s_i) - R_hat_i)^2, without its gradient."""
         v = self.predict(obs)
         err = v - _targets(targets, len(v))
+        if len(err) == 0:
+            raise ValueError("obs must have at least one row for the value loss")
         return float(err @ err) / len(err)
 
-    def grad_mse(self, obs, targets, block=None):
+    def grad_mse(self, obs, targets, block=None, pool=None):
         """(20) L = mean_i (V(s_i) - R_hat_i)^2,  dL/dV(s_i) = 2 (V(s_i) - R_hat_i) / N.  -> (L, grads).
 
         L is a sum over rows, so its gradient is the sum of the gradients of row blocks: the batch
-        goes through the network ``block`` rows at a time (default ``self.block``), which is about
-        1.6 times faster than one pass over 4000 rows (README, Performance). ``block=len(obs)``
-        is the plain one-pass form; a test pins the two together.
+        goes through the network ``block`` rows at a time (default ``self.block``), which is
+        faster than one pass over 4000 rows (README, Performance). ``block=len(obs)`` is the plain
+        one-pass form; a test pins the two together. ``pool``, a ``concurrent.futures`` executor,
+        computes the blocks in its threads at once (NumPy lets go of Python's lock inside its
+        loops); they are added up in the same order, so the result is the same to the last bit.
         """
         obs = _obs(obs, self.obs_dim)
         targets, n = _targets(targets, len(obs)), len(obs)
+        if n == 0:
+            raise ValueError("obs must have at least one row for the value loss")
         block = self.block if block is None else block
         if not (isinstance(block, (int, np.integer)) and block >= 1):
             raise ValueError(f"block must be a whole number >= 1 (or None for self.block); got {block!r}")
-        loss, grads = 0.0, None
-        for i in range(0, n, block):
+
+        def block_grad(i):  # rows i .. i + block: their share of L, and of its gradient
             v, cache = self.net.forward(obs[i:i + block])
             err = v[:, 0] - targets[i:i + block]                                 # (B,)
-            g = self.net.backward((2.0 / n) * err[:, None], cache, input_grad=False)[0]
-            loss += float(err @ err) / n
-            if grads is None:
-                grads = g
-            else:
-                for k in grads:
-                    grads[k] += g[k]
+            return float(err @ err) / n, self.net.backward((2.0 / n) * err[:, None], cache, input_grad=False)[0]
+
+        starts = range(0, n, block)
+        parts = map(block_grad, starts) if pool is None else pool.map(block_grad, starts)
+        loss, grads = next(parts)
+        for loss_i, g in parts:
+            loss += loss_i
+            for k in grads:
+                grads[k] += g[k]
         return loss, grads

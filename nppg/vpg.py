@@ -10,6 +10,7 @@
     8:   fit the value function by regression on mean-squared error, with Adam          -> fit_value (9, 20)
 """
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import gymnasium as gym
@@ -61,9 +62,11 @@ class VPGConfig:
     vectorization: str = None
     """gymnasium's vectorization mode: None (the environment's own vector version if it has one,
     else "sync"), "sync", or "async" (subprocesses; pays off only for slow environments, see README)."""
-    threads: int = 1
-    """BLAS threads for NumPy's matrix products while training, put back afterwards (``nppg.threads``);
-    one is fastest for these small products (README, Performance); 0 leaves NumPy's own setting."""
+    threads: int = 2
+    """Threads that compute the value fit's row blocks at once (``ValueFunction.grad_mse``); results
+    are the same to the bit with any number. While training, each of NumPy's matrix products runs on
+    one BLAS thread, the fastest for these small products, and the previous count is put back
+    afterwards (``nppg.threads``). 0: one thread, and NumPy's BLAS setting left alone. README, Performance."""
 
     def __post_init__(self):
         self.hidden = tuple(self.hidden)
@@ -145,11 +148,12 @@ def update_policy(policy, opt, obs, act, phi):
             "kl": float(np.mean(logp_old - logp_new)), "entropy": float(np.mean(policy.entropy(obs)))}
 
 
-def fit_value(value_fn, opt, obs, rtg, iters):
-    """Step 8: (9) phi = argmin mean_t (V_phi(s_t) - R_hat_t)^2, by ``iters`` full-batch Adam steps."""
+def fit_value(value_fn, opt, obs, rtg, iters, pool=None):
+    """Step 8: (9) phi = argmin mean_t (V_phi(s_t) - R_hat_t)^2, by ``iters`` full-batch Adam steps
+    (``pool``: threads for the gradient's row blocks, see ``ValueFunction.grad_mse``)."""
     loss_old = value_fn.mse(obs, rtg)
     for _ in range(iters):
-        opt.step(value_fn.grad_mse(obs, rtg)[1])
+        opt.step(value_fn.grad_mse(obs, rtg, pool=pool)[1])
     return {"loss_v": loss_old, "delta_loss_v": value_fn.mse(obs, rtg) - loss_old}
 
 
@@ -191,9 +195,10 @@ def vpg(env="CartPole-v1", *, callback=None, stop=None, resume=None, **hyperpara
     cfg = VPGConfig(env=env, **hyperparameters)
     rng = np.random.default_rng(cfg.seed)
     envs = make_env(cfg.env, cfg.num_envs, cfg.vectorization)
-    threads_before = None
+    threads_before, pool = None, None
     try:
-        threads_before = set_threads(cfg.threads) if cfg.threads else None
+        threads_before = set_threads(1) if cfg.threads else None
+        pool = ThreadPoolExecutor(cfg.threads, thread_name_prefix="nppg-fit") if cfg.threads > 1 else None
         policy = make_policy(envs.single_observation_space, envs.single_action_space, cfg, rng)
         value_fn = ValueFunction(policy.obs_dim, cfg.hidden, cfg.activation, rng, np.dtype(cfg.vf_dtype))
         pi_opt, vf_opt = Adam(policy.params, cfg.pi_lr), Adam(value_fn.params, cfg.vf_lr)
@@ -214,7 +219,7 @@ def vpg(env="CartPole-v1", *, callback=None, stop=None, resume=None, **hyperpara
             record = {"epoch": epoch + 1}
             record.update(epoch_stats(batch))
             record.update(update_policy(policy, pi_opt, batch.obs, batch.act, phi))            # 6-7
-            record.update(fit_value(value_fn, vf_opt, batch.obs, rtg, cfg.train_v_iters))      # 8
+            record.update(fit_value(value_fn, vf_opt, batch.obs, rtg, cfg.train_v_iters, pool))  # 8
             check_finite(epoch + 1, policy=policy.params, value_function=value_fn.params)
             env_steps += len(batch.rew)
             dt = time.perf_counter() - t0
@@ -232,5 +237,7 @@ def vpg(env="CartPole-v1", *, callback=None, stop=None, resume=None, **hyperpara
         try:
             envs.close()
         finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
             if threads_before is not None:
                 set_threads(threads_before)

@@ -4,9 +4,10 @@
 every key of ``params`` (the network's W_i, b_i and the Gaussian's log_std).
 """
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from hypothesis import assume, example, given
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from strategies import (act_dims, activations, assert_grads_match, away_from_kink, dims, hidden_sizes, n_actions,
                         redraw_params, rows, seeds)
@@ -195,6 +196,19 @@ def test_value_grad_mse_in_blocks_is_the_one_pass_gradient(seed, n, block):
     np.testing.assert_allclose(loss, loss_1, rtol=1e-12)
     for k in grads_1:
         np.testing.assert_allclose(grads[k], grads_1[k], rtol=1e-10, atol=1e-14 * np.abs(grads_1[k]).max())
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=seeds, n=st.integers(1, 400), block=st.integers(1, 120), workers=st.integers(2, 4))
+def test_value_grad_mse_with_threads_is_the_same_to_the_bit(seed, n, block, workers):
+    """A thread pool computes the blocks at once but they are added in the same order: equal, not close."""
+    rng = np.random.default_rng(seed)
+    vf = nppg.ValueFunction(3, (16, 16), rng=rng)
+    obs, targets = rng.standard_normal((n, 3)), rng.standard_normal(n)
+    with ThreadPoolExecutor(workers) as pool:
+        loss_p, grads_p = vf.grad_mse(obs, targets, block, pool=pool)
+    loss, grads = vf.grad_mse(obs, targets, block)
+    assert loss_p == loss and all(np.array_equal(grads_p[k], grads[k]) for k in grads)
 
 
 def test_value_function_in_float32_stays_close_to_float64():

@@ -226,3 +226,23 @@ def test_ctrl_c_to_the_whole_process_group_with_async_environments(tmp_path, int
     time.sleep(0.5)
     with pytest.raises(ProcessLookupError):  # no worker outlived the run
         os.killpg(proc.pid, 0)
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_stops_a_value_fit_running_in_threads_at_once(tmp_path):
+    """With (64, 64) networks and 3,000 rows the value fit's three blocks run in two threads; the second
+    interrupt lands while the main thread waits for them, and the run still stops at once, cleanly."""
+    out = str(tmp_path / "run")
+    proc = subprocess.Popen([sys.executable, "-m", "nppg", "train", "--epochs", "200", "--steps-per-epoch", "3000",
+                             "--threads", "2", "--quiet", "--out", out],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while len(progress(out) if os.path.exists(os.path.join(out, "progress.csv")) else []) < 2:
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    for _ in range(2):
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+    stdout, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGINT and "Traceback" not in err, err
+    assert "stopped at once" in err
