@@ -21,6 +21,7 @@ from .optim import Adam
 from .policies import CategoricalPolicy, GaussianPolicy, ValueFunction
 from .rollout import Rollout, make_env, obs_dim_of
 from .checkpoint import restore_train_state
+from .memory import keep_freed_memory
 from .threads import set_threads
 
 
@@ -193,6 +194,7 @@ def vpg(env="CartPole-v1", *, callback=None, stop=None, resume=None, **hyperpara
     ``Result``, whose ``policy, value_fn, history`` also unpack as a tuple.
     """
     cfg = VPGConfig(env=env, **hyperparameters)
+    keep_freed_memory()  # the value fit's 512 KB blocks reuse memory instead of faulting it in (nppg.memory)
     rng = np.random.default_rng(cfg.seed)
     envs = make_env(cfg.env, cfg.num_envs, cfg.vectorization)
     threads_before, pool = None, None
