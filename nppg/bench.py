@@ -200,7 +200,8 @@ def run_setting(env_id, num_envs, epochs, threads, vectorization=None, steps_per
 
     # the limit, measured in the same process after training, with the same thread count:
     # each network's products at the throughput of its own precision
-    set_threads(threads)
+    if threads:  # 0: training left NumPy's BLAS as it found it (OPENBLAS_NUM_THREADS, say); so does the limit
+        set_threads(threads)
     n, widest = steps_per_epoch, max(hidden or policy.net.sizes)
     flops = epoch_flops(policy.net.sizes, value_fn.net.sizes, n, train_v_iters, hasattr(policy, "n_actions"))
     mm_pi = matmul_flops_per_s(n, widest)
@@ -241,8 +242,8 @@ def add_bench_args(p):
     p.add_argument("--vf-dtype", default=D.vf_dtype, choices=["float64", "float32"])
     p.add_argument("--vectorization", default=None, choices=["sync", "async"])
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2],
-                   help="values of train's --threads, one setting each; the limit uses as many BLAS threads "
-                        "(default: 1 2; 2 is nppg's default)")
+                   help="values of train's --threads, one setting each; the limit uses as many BLAS threads, "
+                        "0 NumPy's own setting (default: 1 2; 2 is nppg's default)")
     p.add_argument("--json", action="store_true", help='print one JSON object {"results": [...]}')
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
 
@@ -280,8 +281,8 @@ def format_table(results):
 
 
 def cmd_bench(args):
-    if min(args.epochs, args.steps_per_epoch, *args.num_envs, *args.threads) < 1:
-        raise ValueError("--epochs, --steps-per-epoch, --num-envs and --threads must be whole numbers >= 1")
+    if min(args.epochs, args.steps_per_epoch, *args.num_envs) < 1 or min(args.threads) < 0:
+        raise ValueError("--epochs, --steps-per-epoch and --num-envs must be whole numbers >= 1, --threads >= 0")
     results = []
     for env_id in args.env or default_envs():
         for num_envs in args.num_envs:

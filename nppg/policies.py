@@ -151,10 +151,11 @@ class ValueFunction:
         self.obs_dim = obs_dim
         self.net = MLP((obs_dim, *hidden_sizes, 1), activation, rng, out_gain=1.0, dtype=dtype)
         self.params = self.net.params
-        # rows per block in grad_mse: the widest activation array 512 KB (1024 rows of 64 float64s), large
-        # enough that two threads computing blocks at once seldom wait for each other on Python's lock,
-        # small enough to stay in the CPU's cache (README, Performance, has the measurements)
-        self.block = max(1, 2**19 // (max(self.net.sizes) * self.net.dtype.itemsize))
+        # rows per block in grad_mse: 1024 at width 64 (the widest array 512 KB in float64), large enough
+        # that two threads computing blocks at once seldom wait for each other on Python's lock, small
+        # enough to stay in the CPU's cache, and the same in float32 so that 2,000 rows still make two
+        # blocks (README, Performance, has the measurements)
+        self.block = max(1, 2**16 // max(self.net.sizes))
 
     def predict(self, obs):
         return self.net.forward(_obs(obs, self.obs_dim))[0][:, 0]          # (N,)

@@ -144,3 +144,33 @@ def test_the_hand_fused_value_gradient_benchmark_computes_grad_mse():
     np.testing.assert_allclose(loss_f, loss, rtol=1e-12)
     for k in grads:
         np.testing.assert_allclose(grads_f[k], grads[k], rtol=1e-9, atol=1e-15)
+
+
+def test_the_value_blocks_benchmark_prints_every_setting():
+    """benchmarks/value_blocks.py backs the README's block size and thread figures; it must keep running."""
+    import os
+    import subprocess
+    import sys
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "value_blocks.py")
+    proc = subprocess.run([sys.executable, script, "--rows", "64", "--blocks", "16", "64"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines()[2:]]
+    assert [(r[0], r[1], r[2]) for r in rows] == [(m, b, t) for m in ("as-is", "kept") for b in ("16", "64")
+                                                  for t in ("1", "2")]
+    assert all(float(r[3]) > 0 for r in rows)
+
+
+def test_bench_with_threads_0_leaves_the_blas_setting_alone():
+    """--threads 0 (with OPENBLAS_NUM_THREADS, say) measures NumPy's own BLAS setting, in training and limit."""
+    from nppg.threads import get_threads, set_threads
+    before = get_threads()
+    if before is None:
+        pytest.skip("this platform's BLAS thread count cannot be read")
+    set_threads(2)
+    try:
+        r = bench.run_setting("CartPole-v1", num_envs=2, epochs=2, threads=0, steps_per_epoch=100, train_v_iters=1,
+                              hidden=(8,))
+        assert r["threads"] == 0 and get_threads() == 2
+    finally:
+        set_threads(before)

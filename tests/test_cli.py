@@ -212,3 +212,10 @@ def test_an_interrupt_during_the_last_epoch_ends_the_run_as_done(tmp_path, capsy
                  "--steps-per-epoch", "200", "--hidden", "8", "--train-v-iters", "2"]) == 0
     out = capsys.readouterr()
     assert "interrupted" in out.err and "nppg: done." in out.out and "--resume" not in out.out
+
+
+@pytest.mark.parametrize("flags", [["--threads", "-1"], ["--epochs", "0"], ["--num-envs", "0"]])
+def test_bench_refuses_bad_settings_in_one_line(flags, capsys):
+    err = error_of(["bench", "--env", "CartPole-v1", *flags], capsys)
+    assert err.strip() == ("nppg bench: error: --epochs, --steps-per-epoch and --num-envs must be whole numbers >= 1, "
+                           "--threads >= 0")
