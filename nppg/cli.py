@@ -44,7 +44,7 @@ def add_train_args(p):
                    help="gymnasium vectorization (default: the environment's own vector version, else sync)")
     p.add_argument("--threads", type=int, default=D.threads,
                    help="threads for the value fit, each product on one BLAS thread; results are the same with "
-                        "any number (default: %(default)s; 0: one, and NumPy's BLAS setting left alone)")
+                        "any number >= 1 (default: %(default)s; 0: one, and NumPy's BLAS setting left alone)")
     p.add_argument("--out", default=None, help="run directory (default: runs/<env>-<weights>-s<seed>-<time>)")
     p.add_argument("--save-every", type=int, default=10, help="also write policy.npz every N epochs (0: only at the end)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch console line")

@@ -151,11 +151,10 @@ class ValueFunction:
         self.obs_dim = obs_dim
         self.net = MLP((obs_dim, *hidden_sizes, 1), activation, rng, out_gain=1.0, dtype=dtype)
         self.params = self.net.params
-        # rows per block in grad_mse: 1024 at width 64 (the widest array 512 KB in float64), large enough
+        # most rows per block in grad_mse: the widest array 1 MB (2048 rows of 64 float64s), large enough
         # that two threads computing blocks at once seldom wait for each other on Python's lock, small
-        # enough to stay in the CPU's cache, and the same in float32 so that 2,000 rows still make two
-        # blocks (README, Performance, has the measurements)
-        self.block = max(1, 2**16 // max(self.net.sizes))
+        # enough to stay in the CPU's cache (README, Performance, has the measurements)
+        self.block = max(1, 2**20 // (max(self.net.sizes) * self.net.dtype.itemsize))
 
     def predict(self, obs):
         return self.net.forward(_obs(obs, self.obs_dim))[0][:, 0]          # (N,)
@@ -172,9 +171,10 @@ class ValueFunction:
         """(20) L = mean_i (V(s_i) - R_hat_i)^2,  dL/dV(s_i) = 2 (V(s_i) - R_hat_i) / N.  -> (L, grads).
 
         L is a sum over rows, so its gradient is the sum of the gradients of row blocks: the batch
-        goes through the network ``block`` rows at a time (default ``self.block``), which is
-        faster than one pass over 4000 rows (README, Performance). ``block=len(obs)`` is the plain
-        one-pass form; a test pins the two together. ``pool``, a ``concurrent.futures`` executor,
+        goes through the network ``block`` rows at a time. By default it is cut into the fewest
+        equal blocks of at most ``self.block`` rows, and at least two, one for each of two threads
+        (README, Performance). ``block=len(obs)`` is the plain one-pass form; a test pins the
+        two together. ``pool``, a ``concurrent.futures`` executor,
         computes the blocks in its threads at once (NumPy lets go of Python's lock inside its
         loops); they are added up in the same order, so the result is the same to the last bit.
         """
@@ -182,7 +182,7 @@ class ValueFunction:
         targets, n = _targets(targets, len(obs)), len(obs)
         if n == 0:
             raise ValueError("obs must have at least one row for the value loss")
-        block = self.block if block is None else block
+        block = -(-n // max(2, -(-n // self.block))) if block is None else block  # ceil(n / blocks)
         if not (isinstance(block, (int, np.integer)) and block >= 1):
             raise ValueError(f"block must be a whole number >= 1 (or None for self.block); got {block!r}")
 

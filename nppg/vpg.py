@@ -65,9 +65,10 @@ class VPGConfig:
     else "sync"), "sync", or "async" (subprocesses; pays off only for slow environments, see README)."""
     threads: int = 2
     """Threads that compute the value fit's row blocks at once (``ValueFunction.grad_mse``); results
-    are the same to the bit with any number. While training, each of NumPy's matrix products runs on
-    one BLAS thread, the fastest for these small products, and the previous count is put back
-    afterwards (``nppg.threads``). 0: one thread, and NumPy's BLAS setting left alone. README, Performance."""
+    are the same to the bit with any number >= 1. While training, each of NumPy's matrix products runs
+    on one BLAS thread, the fastest for these small products, and the previous count is put back
+    afterwards (``nppg.threads``). 0: one thread, and NumPy's BLAS setting left alone (more BLAS threads
+    can change the last bits of a product). README, Performance."""
 
     def __post_init__(self):
         self.hidden = tuple(self.hidden)

@@ -18,14 +18,16 @@ def fit_threads():
 
 def test_a_run_is_the_same_to_the_bit_with_any_number_of_threads():
     """threads only shares the value fit's blocks out: every record and parameter is equal, not close.
-    Batches of 600 rows against blocks of 256 rows (width 256) give the threads three blocks to share."""
+    Batches of 600 rows at width 1024 make five blocks of 120 rows, which two or three threads share.
+    (threads=0 is not in the list: it leaves BLAS at its own thread count, and OpenBLAS's products of
+    this width differ in the last bits with two threads.)"""
     runs = {}
-    for threads in (0, 1, 2, 3):
-        cfg = dict(SMALL, epochs=3, steps_per_epoch=600, hidden=(256,), train_v_iters=5)
+    for threads in (1, 2, 3):
+        cfg = dict(SMALL, epochs=3, steps_per_epoch=600, hidden=(1024,), train_v_iters=5)
         result = nppg.vpg("Pendulum-v1", threads=threads, seed=4, **cfg)
-        assert result.value_fn.block == 256
+        assert result.value_fn.block == 128  # 600 rows: five blocks of 120
         runs[threads] = result
-    first = runs[0]
+    first = runs[1]
     drop_time = [{k: v for k, v in r.items() if k not in ("time_s", "steps_per_s")} for r in first.history]
     for threads, result in runs.items():
         assert [{k: v for k, v in r.items() if k not in ("time_s", "steps_per_s")} for r in result.history] == drop_time
