@@ -77,7 +77,7 @@ def given_settings(argv):
 
 def resumed_settings(args, header):
     """The saved run's settings. --epochs may extend it and --threads change (results do not depend on
-    it); any other setting given on the command line and unlike the saved one is refused, not ignored."""
+    it, from 1 up); any other setting given on the command line and unlike the saved one is refused, not ignored."""
     def as_json(x):  # as the saved config.json has it: tuples are lists
         return json.loads(json.dumps(x))
     saved, done = dict(header["config"]), header["epoch"]
