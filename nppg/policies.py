@@ -174,9 +174,9 @@ class ValueFunction:
         goes through the network ``block`` rows at a time. By default it is cut into the fewest
         equal blocks of at most ``self.block`` rows, and at least two, one for each of two threads
         (README, Performance). ``block=len(obs)`` is the plain one-pass form; a test pins the
-        two together. ``pool``, a ``concurrent.futures`` executor,
-        computes the blocks in its threads at once (NumPy lets go of Python's lock inside its
-        loops); they are added up in the same order, so the result is the same to the last bit.
+        two together. ``pool``, a ``concurrent.futures`` executor, computes the blocks in its
+        threads at once (NumPy lets go of Python's lock inside its loops); they are added up in
+        the same order, so the result is the same to the last bit.
         """
         obs = _obs(obs, self.obs_dim)
         targets, n = _targets(targets, len(obs)), len(obs)
@@ -184,7 +184,7 @@ class ValueFunction:
             raise ValueError("obs must have at least one row for the value loss")
         block = -(-n // max(2, -(-n // self.block))) if block is None else block  # ceil(n / blocks)
         if not (isinstance(block, (int, np.integer)) and block >= 1):
-            raise ValueError(f"block must be a whole number >= 1 (or None for self.block); got {block!r}")
+            raise ValueError(f"block must be a whole number >= 1 (or None for the default blocks); got {block!r}")
 
         def block_grad(i):  # rows i .. i + block: their share of L, and of its gradient
             v, cache = self.net.forward(obs[i:i + block])

@@ -195,7 +195,7 @@ def vpg(env="CartPole-v1", *, callback=None, stop=None, resume=None, **hyperpara
     ``Result``, whose ``policy, value_fn, history`` also unpack as a tuple.
     """
     cfg = VPGConfig(env=env, **hyperparameters)
-    keep_freed_memory()  # the value fit's 512 KB blocks reuse memory instead of faulting it in (nppg.memory)
+    keep_freed_memory()  # the value fit's blocks (up to 1 MB) reuse memory, not fault it in (nppg.memory)
     rng = np.random.default_rng(cfg.seed)
     envs = make_env(cfg.env, cfg.num_envs, cfg.vectorization)
     threads_before, pool = None, None
