@@ -3,15 +3,16 @@
 By default glibc serves an array of 128 KB or more straight from the operating system (or from the
 top of its heap, which it gives back as soon as a few hundred KB there are free). Each new array is
 then made of fresh pages, and the kernel faults them in and zeroes them one 4 KB page at a time:
-on this machine a value step on 2,000 rows took 940 page faults and 3.5 ms, against none and 2.2 ms
-once the memory is reused (README, Performance). The value fit's blocks of 1024 rows are 512 KB
-arrays, so this is most of what decides its speed on one thread.
+on this machine a value step on 2,000 rows took 940 page faults and 3.4 ms, against none and 2.3 ms
+once the memory is reused (README, Performance). The value fit's blocks are arrays of up to 1 MB,
+so this is most of what decides its speed on one thread.
 
 ``keep_freed_memory`` sets three of malloc's options: arrays up to 32 MB come from the heap, the
 heap is not shrunk until 256 MB at its top are free, and all threads share one heap (with a heap
 per thread, the value fit's two threads each kept their own freed memory, and a 200-epoch
-HalfCheetah run grew by 14 MB instead of 3). The price is that the process keeps the memory it has
-used at its peak (nppg's is a few tens of MB) until it exits. The setting lasts for the process; it
+HalfCheetah run went on growing). The price is that the process keeps the memory it has used at
+its peak until it exits: a HalfCheetah run settles about 20 MB above its first epoch (README,
+Performance, Memory). The setting lasts for the process; it
 is made on Linux with glibc only, elsewhere nothing changes.
 """
 import ctypes

@@ -1,10 +1,10 @@
 """How many threads NumPy's matrix products (its BLAS library) use.
 
-nppg's products are small: (N, 64) @ (64, 64) on blocks of about a thousand rows. On a 2-core
-machine, two BLAS threads make the epoch slower than one (the cost of handing work to a second
-thread exceeds the work; README, Performance, has the measurements); nppg's own threads compute
-whole blocks of the value fit at once instead (``VPGConfig.threads``). So ``vpg`` trains with one
-BLAS thread and puts the previous count back when it returns.
+nppg's products are small: (N, 64) @ (64, 64) on blocks of one or two thousand rows. On a 2-core
+machine, two BLAS threads split each product in two, and the epoch is slower than with nppg's own
+two threads, which compute whole blocks of the value fit at once (``VPGConfig.threads``; README,
+Performance, has the measurements). So ``vpg`` trains with one BLAS thread and puts the previous
+count back when it returns.
 
 The usual way, ``OPENBLAS_NUM_THREADS=1`` in the environment, works only if set before NumPy is
 imported. Here the BLAS already loaded is asked directly: OpenBLAS (what NumPy's wheels ship)
