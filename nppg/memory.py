@@ -7,20 +7,23 @@ on this machine a value step on 2,000 rows took 940 page faults and 3.4 ms, agai
 once the memory is reused (README, Performance). The value fit's blocks are arrays of up to 1 MB,
 so this is most of what decides its speed on one thread.
 
-``keep_freed_memory`` sets three of malloc's options: arrays up to 32 MB come from the heap, the
-heap is not shrunk until 256 MB at its top are free, and all threads share one heap (with a heap
-per thread, the value fit's two threads each kept their own freed memory, and a 200-epoch
-HalfCheetah run went on growing). The price is that the process keeps the memory it has used at
-its peak until it exits: a HalfCheetah run settles about 20 MB above its first epoch (README,
-Performance, Memory). The setting lasts for the process; it
-is made on Linux with glibc only, elsewhere nothing changes.
+``keep_freed_memory`` sets three of malloc's options: arrays up to 4 MB come from the heap (the
+value fit's blocks, and the policy update's whole-batch arrays: 2 MB at 4,000 rows of 64), the heap
+is not shrunk until 256 MB at its top are free, and all threads share one heap (with a heap per
+thread, each of the value fit's two threads kept its own freed memory). Anything larger keeps its
+own mapping, given back when freed. That bound matters: MuJoCo allocates a 6 MB work area per model
+it compiles and frees it again, mostly never written. Freed inside the heap (with a bound of 32 MB),
+those areas became free space that NumPy's arrays moved into page by page, and a HalfCheetah run's
+memory grew 10 to 20 MB over its first epochs; with 4 MB it grows about 3 (README, Performance,
+Memory). The price is that the process keeps the memory it has used at its peak until it exits.
+The setting lasts for the process; it is made on Linux with glibc only, elsewhere nothing changes.
 """
 import ctypes
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # mallopt's option numbers (glibc's malloc.h)
 
 
-def keep_freed_memory(largest=32 * 2**20, keep=256 * 2**20):
+def keep_freed_memory(largest=4 * 2**20, keep=256 * 2**20):
     """Serve arrays up to ``largest`` bytes from one heap for all threads, shrunk only past ``keep``
     free bytes. Returns True if glibc took the settings, False where there is no glibc (nothing changes)."""
     try:
