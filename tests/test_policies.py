@@ -7,6 +7,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from strategies import (act_dims, activations, assert_grads_match, away_from_kink, dims, hidden_sizes, n_actions,
@@ -210,6 +211,33 @@ def test_value_grad_mse_with_threads_is_the_same_to_the_bit(seed, n, block, work
     loss, grads = vf.grad_mse(obs, targets, block)
     assert loss_p == loss and all(np.array_equal(grads_p[k], grads[k]) for k in grads)
 
+
+
+@pytest.mark.parametrize("block", [0, -3, 2.5, "10"])
+def test_value_grad_mse_refuses_a_block_that_is_not_a_whole_number(block):
+    vf = nppg.ValueFunction(3, (8,), rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="block must be a whole number >= 1"):
+        vf.grad_mse(np.zeros((5, 3)), np.zeros(5), block=block)
+
+
+class RecordingPool:
+    """Computes the blocks in this thread, and keeps the row at which each one starts."""
+
+    def __init__(self):
+        self.starts = []
+
+    def map(self, f, starts):
+        self.starts = list(starts)
+        return map(f, self.starts)
+
+
+@pytest.mark.parametrize("n, starts", [(4000, [0, 2000]), (5000, [0, 1667, 3334]), (10, [0, 5]), (1, [0])])
+def test_value_grad_mse_default_blocks_are_the_fewest_equal_ones_and_at_least_two(n, starts):
+    vf = nppg.ValueFunction(3, (64, 64), rng=np.random.default_rng(0))
+    assert vf.block == 2048  # 1 MB of 64 float64s
+    pool = RecordingPool()
+    vf.grad_mse(np.zeros((n, 3)), np.zeros(n), pool=pool)
+    assert pool.starts == starts
 
 def test_value_function_in_float32_stays_close_to_float64():
     """dtype=float32 (the faster option) computes the same loss and gradient to single precision."""
