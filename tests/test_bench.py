@@ -175,3 +175,31 @@ def test_bench_with_threads_0_leaves_the_blas_setting_alone():
         assert r["threads"] == 0 and get_threads() == 2
     finally:
         set_threads(before)
+
+
+def test_the_value_step_floor_benchmark_times_the_real_passes():
+    """benchmarks/value_step_floor.py times a value step call by call: its products must be the ones the
+    limit counts, and its gradient products must give the network's own gradient."""
+    import importlib.util
+    import os
+    import nppg
+    from nppg.bench import mlp_flops
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "value_step_floor.py")
+    spec = importlib.util.spec_from_file_location("value_step_floor", path)
+    floor = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(floor)
+    rng = np.random.default_rng(0)
+    vf = nppg.ValueFunction(5, (16, 8), rng=rng)
+    obs = rng.standard_normal((50, 5))
+    ops = floor.value_step_ops(vf.params, obs, vf.net.n_layers)
+    sizes = vf.net.sizes
+    assert sum(f for _, kind, f, _ in ops if kind == "product") == mlp_flops(sizes, 50) + mlp_flops(sizes, 50, True)
+    # a bias addition and a bias gradient per layer; tanh and its derivative per hidden layer
+    assert sum(kind == "elementwise" for _, kind, _, _ in ops) == 2 * vf.net.n_layers + 2 * len(sizes[1:-1])
+    out, cache = vf.net.forward(obs)
+    grads, _ = vf.net.backward(np.ones((50, 1)) / 50, cache, input_grad=False)
+    results = {name.split(" = ")[0]: call() for name, _, _, call in ops}
+    np.testing.assert_allclose(results["x @ W2"] + vf.params["b2"], out, rtol=1e-12)
+    for i in range(3):
+        np.testing.assert_allclose(results[f"dW{i}"], grads[f"W{i}"], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(results[f"db{i}"], grads[f"b{i}"], rtol=1e-12, atol=1e-15)
