@@ -1,11 +1,24 @@
 """``nppg bench``: what it prints and how it counts, on tiny runs (no assertion about speed)."""
+import importlib.util
 import json
+import os
 
 import numpy as np
 import pytest
 
 from nppg import bench
 from nppg.nn import MLP
+
+BENCHMARKS = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks")
+
+
+def load_benchmark(name):
+    """benchmarks/<name>.py as a module (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(BENCHMARKS, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 TINY = ["--env", "CartPole-v1", "--epochs", "2", "--steps-per-epoch", "200", "--num-envs", "2",
         "--hidden", "8", "--train-v-iters", "2", "--threads", "1"]
@@ -101,10 +114,9 @@ def test_timers_restore_vpg_after_the_run():
 
 def test_the_learning_benchmark_script_runs_and_writes_what_it_prints(tmp_path):
     """benchmarks/learning.py measures the README's results; it must keep working as the flags change."""
-    import os
     import subprocess
     import sys
-    script = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "learning.py")
+    script = os.path.join(BENCHMARKS, "learning.py")
     out = tmp_path / "r.json"
     proc = subprocess.run([sys.executable, script, "--seeds", "0", "--threshold", "5", "--eval-episodes", "4",
                            "--json", str(out), "--", "--epochs", "2", "--steps-per-epoch", "200", "--hidden", "8",
@@ -117,12 +129,7 @@ def test_the_learning_benchmark_script_runs_and_writes_what_it_prints(tmp_path):
 
 def test_the_overlap_benchmark_measures_all_three():
     """benchmarks/overlap.py backs a README figure; it must keep running as nppg changes."""
-    import importlib.util
-    import os
-    path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "overlap.py")
-    spec = importlib.util.spec_from_file_location("overlap", path)
-    overlap = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(overlap)
+    overlap = load_benchmark("overlap")
     t = overlap.measure("CartPole-v1", steps=64, iters=2, repeats=1)
     assert set(t) == {"rollout", "V fit", "V fit, 2 threads", "at once", "at once, 2 threads"}
     assert all(v > 0 for v in t.values())
@@ -130,13 +137,8 @@ def test_the_overlap_benchmark_measures_all_three():
 
 def test_the_hand_fused_value_gradient_benchmark_computes_grad_mse():
     """benchmarks/fused_value_step.py backs a README claim only if it computes the same gradient."""
-    import importlib.util
-    import os
     import nppg
-    path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "fused_value_step.py")
-    spec = importlib.util.spec_from_file_location("fused_value_step", path)
-    fused = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fused)
+    fused = load_benchmark("fused_value_step")
     rng = np.random.default_rng(0)
     vf = nppg.ValueFunction(3, (16, 16), rng=rng)
     obs, targets = rng.standard_normal((500, 3)), rng.standard_normal(500)
@@ -149,10 +151,9 @@ def test_the_hand_fused_value_gradient_benchmark_computes_grad_mse():
 
 def test_the_value_blocks_benchmark_prints_every_setting():
     """benchmarks/value_blocks.py backs the README's block size and thread figures; it must keep running."""
-    import os
     import subprocess
     import sys
-    script = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "value_blocks.py")
+    script = os.path.join(BENCHMARKS, "value_blocks.py")
     proc = subprocess.run([sys.executable, script, "--rows", "64", "--blocks", "16", "64"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -180,14 +181,9 @@ def test_bench_with_threads_0_leaves_the_blas_setting_alone():
 def test_the_value_step_floor_benchmark_times_the_real_passes():
     """benchmarks/value_step_floor.py times a value step call by call: its products must be the ones the
     limit counts, and its gradient products must give the network's own gradient."""
-    import importlib.util
-    import os
     import nppg
     from nppg.bench import mlp_flops
-    path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "value_step_floor.py")
-    spec = importlib.util.spec_from_file_location("value_step_floor", path)
-    floor = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(floor)
+    floor = load_benchmark("value_step_floor")
     rng = np.random.default_rng(0)
     vf = nppg.ValueFunction(5, (16, 8), rng=rng)
     obs = rng.standard_normal((50, 5))
