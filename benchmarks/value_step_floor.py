@@ -23,9 +23,7 @@ def value_step_ops(params, obs, n_layers):
     """(name, kind, flops, call) for every NumPy call of one forward and backward pass over ``obs``,
     in the order ``MLP.forward`` and ``MLP.backward(input_grad=False)`` make them. Each call writes
     into an array of its own, so it can be timed again and again on the same inputs."""
-    ops, x = [], obs
-    n = len(obs)
-    ys = []
+    ops, ys, x, n = [], [], obs, len(obs)
     for i in range(n_layers):  # forward: y = x W (product), y += b, y = tanh(y)
         W, b = params[f"W{i}"], params[f"b{i}"]
         y = x @ W + b

@@ -11,11 +11,11 @@ so this is most of what decides its speed on one thread.
 value fit's blocks, and the policy update's whole-batch arrays: 2 MB at 4,000 rows of 64), the heap
 is not shrunk until 256 MB at its top are free, and all threads share one heap (with a heap per
 thread, each of the value fit's two threads kept its own freed memory). Anything larger keeps its
-own mapping, given back when freed. That bound matters: MuJoCo allocates a 6 MB work area per model
-it compiles and frees it again, mostly never written. Freed inside the heap (with a bound of 32 MB),
-those areas became free space that NumPy's arrays moved into page by page, and a HalfCheetah run's
-memory grew 10 to 20 MB over its first epochs; with 4 MB it grows about 3 (README, Performance,
-Memory). The price is that the process keeps the memory it has used at its peak until it exits.
+own mapping, given back when freed. That bound matters: MuJoCo allocates 6 MB work areas for each
+model it compiles and frees them again, mostly never written. Freed inside the heap (with a bound of
+32 MB), those areas became free space that NumPy's arrays moved into page by page, and a HalfCheetah
+run's memory grew by up to 20 MB over its first epochs; with 4 MB it grows about 1 MB in 200 epochs
+(README, Performance, Memory). The price is that the process keeps the memory it has used at its peak until it exits.
 The setting lasts for the process; it is made on Linux with glibc only, elsewhere nothing changes.
 """
 import ctypes
