@@ -19,6 +19,15 @@ from .vpg import DivergedError, VPGConfig, vpg
 D = VPGConfig()
 
 
+
+class StopNow(KeyboardInterrupt):
+    """A second interrupt or termination signal during training: stop at once, exiting 128 + its number."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def add_train_args(p):
     p.add_argument("--env", default=D.env, help="gymnasium id, or module:EnvName-v0 (default: %(default)s)")
     p.add_argument("--seed", type=int, default=D.seed)
@@ -124,7 +133,7 @@ def cmd_train(args):
             warnings.simplefilter("ignore")  # gymnasium's complaints about workers stopped mid-step
             if os.getpid() != pid:  # a worker ends with this exception, and its traceback says nothing
                 sys.stderr = open(os.devnull, "w")
-            raise KeyboardInterrupt
+            raise StopNow(signum)
         signals.append(signum)
         if os.getpid() == pid:
             print("\nnppg: interrupted; finishing this epoch and saving (interrupt again to stop at once)",
@@ -228,6 +237,6 @@ def main(argv=None):
     except (ValueError, gym.error.Error) as e:
         print(f"nppg {args.command}: error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, or train's StopNow (which may be a SIGTERM)
         print(f"nppg {args.command}: stopped at once; files written so far are intact", file=sys.stderr)
-        return 130
+        return 128 + getattr(e, "signum", signal.SIGINT)

@@ -202,11 +202,12 @@ def test_ctrl_c_in_a_real_training_process_then_resume_matches_an_uninterrupted_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("interrupts", [1, 2])
-def test_ctrl_c_to_the_whole_process_group_with_async_environments(tmp_path, interrupts):
-    """A terminal's Ctrl-C reaches the environments' worker processes too. One: the epoch is finished and
-    saved, with one message; two: everything stops at once. Either way no process is left, nothing hangs,
-    and no worker prints a traceback."""
+@pytest.mark.parametrize("interrupts, signum", [(1, signal.SIGINT), (2, signal.SIGINT), (1, signal.SIGTERM),
+                                                (2, signal.SIGTERM)])
+def test_ctrl_c_to_the_whole_process_group_with_async_environments(tmp_path, interrupts, signum):
+    """A terminal's Ctrl-C reaches the environments' worker processes too, and so does a SIGTERM sent to
+    the group (a job scheduler's, say). One: the epoch is finished and saved, with one message; two:
+    everything stops at once. Either way no process is left, nothing hangs, and no worker prints a traceback."""
     out = str(tmp_path / "run")
     proc = subprocess.Popen([sys.executable, "-m", "nppg", "train", "--epochs", "200", "--steps-per-epoch", "4000",
                              "--num-envs", "4", "--hidden", "8", "--train-v-iters", "2", "--vectorization", "async",
@@ -217,10 +218,10 @@ def test_ctrl_c_to_the_whole_process_group_with_async_environments(tmp_path, int
         assert time.time() < deadline and proc.poll() is None
         time.sleep(0.05)
     for _ in range(interrupts):
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, signum)
         time.sleep(0.05)
     stdout, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGINT and "Traceback" not in err, err
+    assert proc.returncode == 128 + signum and "Traceback" not in err, err
     assert err.count("nppg: interrupted; finishing this epoch") == 1
     assert ("stopped at once" in err) if interrupts == 2 else ("Continue with: nppg train --resume" in stdout)
     time.sleep(0.5)
