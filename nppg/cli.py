@@ -21,7 +21,7 @@ D = VPGConfig()
 
 
 class StopNow(KeyboardInterrupt):
-    """A second interrupt or termination signal during training: stop at once, exiting 128 + its number."""
+    """Training stopped at once by a second signal: main() exits with 128 + ``signum``."""
 
     def __init__(self, signum):
         super().__init__(signum)
@@ -129,12 +129,12 @@ def cmd_train(args):
     def on_signal(signum, frame):
         # async environments' workers are forked with this handler: they too go on after the first
         # signal (the epoch is finished) and stop at the second, but only this process says so
-        if signals:  # a second one: stop now; the last state.npz is whole (writes are atomic)
+        signals.append(signum)
+        if len(signals) > 1:  # a second one: stop now; the last state.npz is whole (writes are atomic)
             warnings.simplefilter("ignore")  # gymnasium's complaints about workers stopped mid-step
             if os.getpid() != pid:  # a worker ends with this exception, and its traceback says nothing
                 sys.stderr = open(os.devnull, "w")
-            raise StopNow(signum)
-        signals.append(signum)
+            raise KeyboardInterrupt  # it may come back re-made by gymnasium, from a worker's pipe
         if os.getpid() == pid:
             print("\nnppg: interrupted; finishing this epoch and saving (interrupt again to stop at once)",
                   file=sys.stderr, flush=True)
@@ -142,6 +142,8 @@ def cmd_train(args):
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = vpg(callback=logger, stop=lambda: bool(signals), resume=state, **hyper)
+    except KeyboardInterrupt:
+        raise StopNow(signals[-1] if signals else signal.SIGINT) from None
     except (NonFiniteError, DivergedError) as e:
         saved = os.path.join(out, "state.npz")
         where = (f"; the last good checkpoint is {saved}: resume with nppg train --resume {out}"
