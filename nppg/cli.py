@@ -19,7 +19,6 @@ from .vpg import DivergedError, VPGConfig, vpg
 D = VPGConfig()
 
 
-
 class StopNow(KeyboardInterrupt):
     """Training stopped at once by a second signal: main() exits with 128 + ``signum``."""
 

@@ -15,8 +15,9 @@ own mapping, given back when freed. That bound matters: MuJoCo allocates 6 MB wo
 model it compiles and frees them again, mostly never written. Freed inside the heap (with a bound of
 32 MB), those areas became free space that NumPy's arrays moved into page by page, and a HalfCheetah
 run's memory grew by up to 20 MB over its first epochs; with 4 MB it grows about 1 MB in 200 epochs
-(README, Performance, Memory). The price is that the process keeps the memory it has used at its peak until it exits.
-The setting lasts for the process; it is made on Linux with glibc only, elsewhere nothing changes.
+(README, Performance, Memory). The price is that the process keeps the memory it has used at its
+peak until it exits. The setting lasts for the process; it is made on Linux with glibc only,
+elsewhere nothing changes.
 """
 import ctypes
 

@@ -162,9 +162,7 @@ class ValueFunction:
     def mse(self, obs, targets):
         """(20) L = mean_i (V(s_i) - R_hat_i)^2, without its gradient."""
         v = self.predict(obs)
-        err = v - _targets(targets, len(v))
-        if len(err) == 0:
-            raise ValueError("obs must have at least one row for the value loss")
+        err = v - _targets(targets, len(v))  # refuses an empty batch
         return float(err @ err) / len(err)
 
     def grad_mse(self, obs, targets, block=None, pool=None):
@@ -179,9 +177,7 @@ class ValueFunction:
         the same order, so the result is the same to the last bit.
         """
         obs = _obs(obs, self.obs_dim)
-        targets, n = _targets(targets, len(obs)), len(obs)
-        if n == 0:
-            raise ValueError("obs must have at least one row for the value loss")
+        targets, n = _targets(targets, len(obs)), len(obs)  # refuses an empty batch
         block = -(-n // max(2, -(-n // self.block))) if block is None else block  # ceil(n / blocks)
         if not (isinstance(block, (int, np.integer)) and block >= 1):
             raise ValueError(f"block must be a whole number >= 1 (or None for the default blocks); got {block!r}")
