@@ -175,20 +175,14 @@ def episodes(envs, policy, quota, rng, seed=None, deterministic=False):
     each copy runs a fixed count of episodes back to back and is ignored once it is done: taking
     the first episodes to finish anywhere would favour short ones. ``seed`` seeds the reset.
     """
-    n = envs.num_envs
-    quota = np.broadcast_to(quota, (n,)).copy()
-    obs_space, act_space = envs.single_observation_space, envs.single_action_space
-    o = flatten_obs(obs_space, envs.reset(seed=seed)[0])               # (n, obs_dim)
-    resetting = np.zeros(n, dtype=bool)                                # this copy's next step only resets it
-    rows = []
+    quota = np.broadcast_to(quota, (envs.num_envs,)).copy()
+    rollout, rows = Rollout(envs, seed), []
     while (quota > 0).any():
-        a = policy.mode(o) if deterministic else policy.sample(o, rng)
-        o2, r, te, tr, _ = envs.step(env_action(act_space, a))
-        o2 = flatten_obs(obs_space, o2)
-        valid = ~resetting & (quota > 0)                               # a transition we keep
-        rows.append((o, a, np.asarray(r, dtype=np.float64), o2, valid, valid & te, valid & (te | tr)))
-        quota -= valid & (te | tr)
-        resetting, o = ~resetting & (te | tr), o2
+        a = policy.mode(rollout.obs) if deterministic else policy.sample(rollout.obs, rng)
+        s, s2, r, valid, term, ended, _, _ = rollout.step(a)
+        keep = valid & (quota > 0)                                     # a transition of an episode we count
+        rows.append((s, a, np.asarray(r, dtype=np.float64), s2, keep, term & keep, ended & keep))
+        quota -= ended & keep
     obs, act, rew, next_obs, valid, term, ended = (np.stack(c) for c in zip(*rows))  # (rows, n, ...)
     batch = to_batch(obs, act, rew, next_obs, valid, term, ended, [], [])
     batch.ep_returns = np.add.reduceat(batch.rew, batch.starts)       # (E,) undiscounted, one per segment

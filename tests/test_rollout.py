@@ -124,3 +124,13 @@ def test_whole_episode_returns_are_summed_in_float64():
     assert envs.step(np.zeros(2, dtype=np.int64))[1].dtype == np.float32
     batch = episodes(envs, CategoricalPolicy(4, 2, (8,), rng=np.random.default_rng(0)), 1, np.random.default_rng(0))
     assert batch.rew.dtype == np.float64 and batch.ep_returns.dtype == np.float64
+
+
+def test_whole_episodes_refuse_a_non_finite_reward_like_training_does():
+    """``episodes`` steps through ``Rollout.step``, so evaluation checks what the environment returns too."""
+    import gymnasium as gym
+    from nppg.rollout import NonFiniteError
+    envs = gym.make_vec("nppg_test_envs:Broken-v0", num_envs=1, vectorization_mode="sync")
+    policy = CategoricalPolicy(2, 2, (8,), rng=np.random.default_rng(0))
+    with pytest.raises(NonFiniteError, match="copy 0 returned a non-finite reward nan at step 3 of its episode"):
+        episodes(envs, policy, 3, np.random.default_rng(0), seed=0)
