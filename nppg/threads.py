@@ -36,32 +36,36 @@ def _openblas():
     return None
 
 
-def get_threads():
-    """The BLAS thread count now, or None if it cannot be read here."""
-    blas = _openblas()
-    if blas is not None:
-        return int(blas[0]())
+def _blas():
+    """(get, set) of the thread count: OpenBLAS's own, else threadpoolctl's if installed, else None."""
+    openblas = _openblas()
+    if openblas is not None:
+        return openblas
     try:
-        from threadpoolctl import threadpool_info
+        import threadpoolctl
     except ImportError:
         return None
-    counts = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
-    return counts[0] if counts else None
+
+    def get():
+        counts = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+        return counts[0] if counts else None
+    return get, lambda n: threadpoolctl.threadpool_limits(n, user_api="blas")
+
+
+def get_threads():
+    """The BLAS thread count now, or None if it cannot be read here."""
+    blas = _blas()
+    count = None if blas is None else blas[0]()
+    return None if count is None else int(count)
 
 
 def set_threads(n):
     """Use ``n`` BLAS threads from now on; returns the previous count, or None where that is not possible."""
     if isinstance(n, bool) or not (isinstance(n, (int, np.integer)) and n >= 1):
         raise ValueError(f"threads must be a whole number >= 1; got {n!r}")
-    blas = _openblas()
-    if blas is not None:
-        before = int(blas[0]())
-        blas[1](int(n))
-        return before
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
+    blas = _blas()
+    if blas is None:
         return None
     before = get_threads()
-    threadpool_limits(int(n), user_api="blas")
+    blas[1](int(n))
     return before

@@ -1,6 +1,8 @@
 """Threads: the value fit's blocks in a thread pool give the same run to the bit; ``nppg.threads``
 sets the BLAS thread count to one while training and puts the previous one back."""
+import sys
 import threading
+import types
 
 import numpy as np
 import pytest
@@ -85,3 +87,23 @@ def test_the_thread_count_and_the_pool_are_put_back_when_training_fails():
         assert get_threads() == 2 and fit_threads() == []
     finally:
         set_threads(before)
+
+
+def test_without_openblas_the_count_goes_through_threadpoolctl(monkeypatch):
+    """The fallback for a BLAS that is not OpenBLAS on Linux, with a stand-in for threadpoolctl."""
+    import nppg.threads
+    count = {"blas": 3}
+    fake = types.SimpleNamespace(
+        threadpool_info=lambda: [{"user_api": "openmp", "num_threads": 9}, {"user_api": "blas", "num_threads": count["blas"]}],
+        threadpool_limits=lambda n, user_api: count.update({user_api: n}))
+    monkeypatch.setattr(nppg.threads, "_openblas", lambda: None)
+    monkeypatch.setitem(sys.modules, "threadpoolctl", fake)
+    assert get_threads() == 3
+    assert set_threads(1) == 3 and get_threads() == 1 and count == {"blas": 1}
+
+
+def test_without_openblas_or_threadpoolctl_the_count_is_left_alone(monkeypatch):
+    import nppg.threads
+    monkeypatch.setattr(nppg.threads, "_openblas", lambda: None)
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import threadpoolctl raises ImportError
+    assert get_threads() is None and set_threads(1) is None
