@@ -70,6 +70,20 @@ def test_eval_json_reports_returns(run_dir, capsys):
     assert out["episodes"] == 5 and out["mean_return"] > 0 and {"std_return", "mean_return"} <= out.keys()
 
 
+def test_eval_render_shows_one_environment_in_human_mode(run_dir, capsys, monkeypatch):
+    """--render asks gymnasium for one sync copy that renders to a window; here none opens (render_mode=None)."""
+    import gymnasium as gym
+    made, make_vec = [], gym.make_vec
+
+    def no_window(env_id, **kwargs):
+        made.append(kwargs)
+        return make_vec(env_id, **{**kwargs, "render_mode": None})
+    monkeypatch.setattr(gym, "make_vec", no_window)
+    assert main(["eval", run_dir, "--episodes", "3", "--render", "--json"]) == 0
+    assert made == [{"num_envs": 1, "vectorization_mode": "sync", "render_mode": "human"}]
+    assert json.loads(capsys.readouterr().out)["episodes"] == 3
+
+
 def test_plot_writes_a_png(run_dir, tmp_path):
     pytest.importorskip("matplotlib")
     out = str(tmp_path / "curve.png")
