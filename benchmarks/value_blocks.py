@@ -2,7 +2,7 @@
 
     python benchmarks/value_blocks.py [--rows 4000] [--obs-dim 4] [--blocks 192 512 1024 2048 4000]
 
-For each block size, with one thread and with two (``ValueFunction.grad_mse(pool=...)``), prints
+For each block size, with one thread and with two (``ValueFunction.grad_mse_blocks(pool=...)``), prints
 milliseconds per value step (the gradient and an Adam step, best of 5 runs of 40 steps) and page
 faults per step. Twice, each in a fresh process: with glibc's malloc as it comes, and after
 ``nppg.memory.keep_freed_memory`` (what ``vpg`` does). One BLAS thread throughout.
@@ -36,7 +36,7 @@ def worker(args):
                 for _ in range(5):
                     f0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
                     for _ in range(40):
-                        opt.step(vf.grad_mse(obs, targets, block, pool if threads > 1 else None)[1])
+                        opt.step(vf.grad_mse_blocks(obs, targets, block, pool if threads > 1 else None)[1])
                     best = min(best, (time.perf_counter() - t0) / 40)
                     faults = min(faults, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 40)
             print(f"{args.worker:6} {block:6d} {threads:7d} {best * 1e3:8.2f} {faults:8.0f}", flush=True)

@@ -5,8 +5,8 @@
 ``nppg bench``'s limit counts an epoch's matrix products only. A value step also makes element-wise
 passes that no BLAS does for it: the bias additions and tanh of the forward pass, tanh's derivative,
 the output layer's outer product and the bias gradients' column sums of the backward pass (nppg/nn.py).
-This times each of them, and each product, on one block of ``rows`` rows (what one of ``grad_mse``'s
-two threads computes), one BLAS thread, best of 7; then ``grad_mse`` itself on those rows in one block.
+This times each of them, and each product, on one block of ``rows`` rows (what one of ``grad_mse_blocks``'s
+two threads computes), one BLAS thread, best of 7; then ``grad_mse`` itself on those rows (one pass).
 Prints milliseconds per call, the two sums, and what ``steps`` value steps on twice the rows (both
 threads' blocks) cost per epoch if two threads halved everything and Python cost nothing.
 """
@@ -74,7 +74,7 @@ def main(argv=None):
         ms = best_ms(call)
         total[kind] += ms
         print(f"  {name:24s} {kind:12s} {ms:7.3f}")
-    whole = best_ms(lambda: vf.grad_mse(obs, targets, block=args.rows))
+    whole = best_ms(lambda: vf.grad_mse(obs, targets))
     print(f"products {total['product']:.3f} ms, element-wise passes {total['elementwise']:.3f} ms, "
           f"grad_mse {whole:.3f} ms (the rest, {whole - sum(total.values()):.3f} ms, is Python and the loss)")
     floor = args.steps * sum(total.values()) / 1e3

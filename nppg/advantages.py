@@ -28,14 +28,14 @@ def reward_to_go(rew, last_value, gamma):
     return discount_cumsum(np.append(rew, last_value), gamma)[:-1]
 
 
-def gae(rewards, values, last_value, gamma, lam):
+def gae(rew, val, last_value, gamma, lam):
     """(10) delta_t = r_t + gamma V(s_{t+1}) - V(s_t);  (11) A_t = sum_l (gamma lam)^l delta_{t+l}.
 
-    rewards, values (T,): r_t and V(s_t) for one segment; last_value closes it (12).
+    rew, val (T,): r_t and V(s_t) for one segment; last_value closes it (12).
     lam = 0 gives delta_t; lam = 1 gives R_hat_t - V(s_t).
     """
-    values_next = np.append(values[1:], last_value)                 # V(s_{t+1}), (T,)
-    delta = rewards + gamma * values_next - values                  # (T,)
+    val_next = np.append(val[1:], last_value)                       # V(s_{t+1}), (T,)
+    delta = rew + gamma * val_next - val                            # (T,)
     return discount_cumsum(delta, gamma * lam)
 
 

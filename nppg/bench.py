@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import importlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -92,7 +93,7 @@ def env_steps_per_s(env_id, num_envs, vectorization, steps, repeats=3, seed=0):
     envs = vpg_module.make_env(env_id, num_envs, vectorization)
     try:
         envs.action_space.seed(seed)
-        vector_steps = -(-steps // num_envs)
+        vector_steps = math.ceil(steps / num_envs)
         actions = [envs.action_space.sample() for _ in range(vector_steps)]
         envs.reset(seed=seed)
         best = np.inf

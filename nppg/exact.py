@@ -104,8 +104,8 @@ def gridworld(size=3, slip=0.2, horizon=8, reward_std=0.5):
 # ---- exact J, V^pi, Q^pi and grad J --------------------------------------------------
 
 def make_policy(mdp, rng, hidden=(8,), scale=1.0):
-    """pi_theta(a|s) = softmax(MLP(onehot(s))). nppg starts a policy near uniform; ``scale`` > 0
-    redraws the output layer N(0, scale^2 / fan_in), a generic policy where no term cancels by symmetry."""
+    """pi_theta(a|s) = softmax(MLP(onehot(s))). nppg starts a policy near uniform; ``scale`` > 0 adds
+    N(0, scale^2 / fan_in) noise to the output layer's weights: a generic policy, where no term cancels by symmetry."""
     policy = CategoricalPolicy(mdp.S, mdp.A, hidden, "tanh", rng)
     W = policy.params[f"W{len(hidden)}"]
     W[...] += scale * rng.standard_normal(W.shape) / np.sqrt(W.shape[0])

@@ -5,9 +5,11 @@ Gaussian) that optimizers update in place. ``grad_log_prob(obs, act, weights)`` 
 gradient of ``sum_i weights[i] * log pi(act[i] | obs[i])``: the closed-form score of the
 distribution with respect to its parameters (14, 16), then backpropagation through the MLP.
 """
+import math
+
 import numpy as np
 
-from . import distributions as D
+from . import distributions as dist
 from .nn import MLP
 
 
@@ -64,29 +66,29 @@ class CategoricalPolicy:
         return self.net.forward(_obs(obs, self.obs_dim))[0]                # (N, K)
 
     def sample(self, obs, rng):
-        return D.categorical_sample(self.logits(obs), rng)                 # (N,)
+        return dist.categorical_sample(self.logits(obs), rng)              # (N,)
 
     def mode(self, obs):
         return self.logits(obs).argmax(axis=-1)                            # (N,)
 
     def log_prob(self, obs, act):
         z = self.logits(obs)
-        return D.categorical_log_prob(z, self._actions(act, len(z)))       # (N,)
+        return dist.categorical_log_prob(z, self._actions(act, len(z)))    # (N,)
 
     def entropy(self, obs):
-        return D.categorical_entropy(self.logits(obs))                     # (N,)
+        return dist.categorical_entropy(self.logits(obs))                  # (N,)
 
     def grad_log_prob(self, obs, act, weights):
         """Gradient of sum_i weights[i] log pi(act[i]|obs[i]): (14), then backprop."""
         z, cache = self.net.forward(_obs(obs, self.obs_dim))
         act, weights = self._actions(act, len(z)), _weights(weights, len(z))
-        dz = weights[:, None] * D.categorical_score(z, act)                # (N, K)
+        dz = weights[:, None] * dist.categorical_score(z, act)             # (N, K)
         return self.net.backward(dz, cache, input_grad=False)[0]
 
     def grad_entropy(self, obs, weights=None):
         """Gradient of sum_i weights[i] H(pi(.|obs[i])) (weights default to ones): (17), then backprop."""
         z, cache = self.net.forward(_obs(obs, self.obs_dim))
-        dz = D.categorical_entropy_grad(z)                                 # (N, K)
+        dz = dist.categorical_entropy_grad(z)                              # (N, K)
         if weights is not None:
             dz *= _weights(weights, len(z))[:, None]
         return self.net.backward(dz, cache, input_grad=False)[0]
@@ -113,20 +115,20 @@ class GaussianPolicy:
     mode = mean
 
     def sample(self, obs, rng):
-        return D.gaussian_sample(self.mean(obs), self.params["log_std"], rng)  # (N, n)
+        return dist.gaussian_sample(self.mean(obs), self.params["log_std"], rng)  # (N, n)
 
     def log_prob(self, obs, act):
         mu = self.mean(obs)
-        return D.gaussian_log_prob(mu, self.params["log_std"], self._actions(act, len(mu)))  # (N,)
+        return dist.gaussian_log_prob(mu, self.params["log_std"], self._actions(act, len(mu)))  # (N,)
 
     def entropy(self, obs):
-        return D.gaussian_entropy(self.params["log_std"], len(_obs(obs, self.obs_dim)))  # (N,)
+        return dist.gaussian_entropy(self.params["log_std"], len(_obs(obs, self.obs_dim)))  # (N,)
 
     def grad_log_prob(self, obs, act, weights):
         """Gradient of sum_i weights[i] log pi(act[i]|obs[i]): (16), then backprop for mu."""
         mu, cache = self.net.forward(_obs(obs, self.obs_dim))
         act, weights = self._actions(act, len(mu)), _weights(weights, len(mu))
-        dmu, dlog_std = D.gaussian_score(mu, self.params["log_std"], act)  # (N, n), (N, n)
+        dmu, dlog_std = dist.gaussian_score(mu, self.params["log_std"], act)  # (N, n), (N, n)
         grads = self.net.backward(weights[:, None] * dmu, cache, input_grad=False)[0]
         grads["log_std"] = weights @ dlog_std                              # (n,)
         return grads
@@ -151,9 +153,9 @@ class ValueFunction:
         self.obs_dim = obs_dim
         self.net = MLP((obs_dim, *hidden_sizes, 1), activation, rng, out_gain=1.0, dtype=dtype)
         self.params = self.net.params
-        # most rows per block in grad_mse: the widest array 1 MB (2048 rows of 64 float64s), large enough
-        # that two threads computing blocks at once seldom wait for each other on Python's lock, small
-        # enough to stay in the CPU's cache (README, Performance, has the measurements)
+        # most rows per block in grad_mse_blocks: the widest array 1 MB (2048 rows of 64 float64s), large
+        # enough that two threads computing blocks at once seldom wait for each other on Python's lock,
+        # small enough to stay in the CPU's cache (README, Performance, has the measurements)
         self.block = max(1, 2**20 // (max(self.net.sizes) * self.net.dtype.itemsize))
 
     def predict(self, obs):
@@ -165,30 +167,41 @@ class ValueFunction:
         err = v - _targets(targets, len(v))  # refuses an empty batch
         return float(err @ err) / len(err)
 
-    def grad_mse(self, obs, targets, block=None, pool=None):
+    def grad_mse(self, obs, targets):
         """(20) L = mean_i (V(s_i) - R_hat_i)^2,  dL/dV(s_i) = 2 (V(s_i) - R_hat_i) / N.  -> (L, grads).
 
-        L is a sum over rows, so its gradient is the sum of the gradients of row blocks: the batch
-        goes through the network ``block`` rows at a time. By default it is cut into the fewest
-        equal blocks of at most ``self.block`` rows, and at least two, one for each of two threads
-        (README, Performance). ``block=len(obs)`` is the plain one-pass form; a test pins the
-        two together. ``pool``, a ``concurrent.futures`` executor, computes the blocks in its
-        threads at once (NumPy lets go of Python's lock inside its loops); they are added up in
-        the same order, so the result is the same to the last bit.
+        One pass over the whole batch. ``grad_mse_blocks`` is the same sum, faster: training uses it.
+        """
+        obs = _obs(obs, self.obs_dim)
+        return self._share(obs, _targets(targets, len(obs)), len(obs))  # refuses an empty batch
+
+    def _share(self, obs, targets, n):
+        """These rows' share of (20) in a batch of n rows: sum_i (V(s_i) - R_hat_i)^2 / n, and its gradient."""
+        v, cache = self.net.forward(obs)
+        err = v[:, 0] - targets                                              # (B,)
+        return float(err @ err) / n, self.net.backward((2.0 / n) * err[:, None], cache, input_grad=False)[0]
+
+    def grad_mse_blocks(self, obs, targets, block=None, pool=None):
+        """``grad_mse``, with the batch going through the network ``block`` rows at a time.
+
+        L is a sum over rows, so its gradient is the sum of the gradients of row blocks. By default
+        the batch is cut into the fewest equal blocks of at most ``self.block`` rows, and at least two,
+        one for each of two threads (README, Performance); a test pins the sum to ``grad_mse``.
+        ``pool``, a ``concurrent.futures`` executor, computes the blocks in its threads at once (NumPy
+        lets go of Python's lock inside its loops); they are added up in the same order, so the result
+        is the same to the last bit.
         """
         obs = _obs(obs, self.obs_dim)
         targets, n = _targets(targets, len(obs)), len(obs)  # refuses an empty batch
-        block = -(-n // max(2, -(-n // self.block))) if block is None else block  # ceil(n / blocks)
+        block = math.ceil(n / max(2, math.ceil(n / self.block))) if block is None else block
         if not (isinstance(block, (int, np.integer)) and block >= 1):
             raise ValueError(f"block must be a whole number >= 1 (or None for the default blocks); got {block!r}")
 
-        def block_grad(i):  # rows i .. i + block: their share of L, and of its gradient
-            v, cache = self.net.forward(obs[i:i + block])
-            err = v[:, 0] - targets[i:i + block]                                 # (B,)
-            return float(err @ err) / n, self.net.backward((2.0 / n) * err[:, None], cache, input_grad=False)[0]
+        def share(i):  # rows i .. i + block
+            return self._share(obs[i:i + block], targets[i:i + block], n)
 
         starts = range(0, n, block)
-        parts = map(block_grad, starts) if pool is None else pool.map(block_grad, starts)
+        parts = map(share, starts) if pool is None else pool.map(share, starts)
         loss, grads = next(parts)
         for loss_i, g in parts:
             loss += loss_i

@@ -10,6 +10,7 @@ The batch comes out as *segments* (see ``advantages.py``): consecutive steps of 
 from one environment copy. A segment ends when its episode terminates, is truncated, or is
 cut at the end of the batch; ``terminated`` and ``final_obs`` say how to close each one (12).
 """
+import math
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -121,26 +122,26 @@ class Rollout:
     def collect(self, policy, steps, rng):
         """Step until at least ``steps`` transitions are stored; returns a ``Batch``."""
         n, d = self.n, self.obs.shape[1]
-        rows = 2 * (-(-steps // n)) + 2  # enough rows even if every other step were a reset step
+        rows = 2 * math.ceil(steps / n) + 2  # enough rows even if every other step were a reset step
         obs = np.empty((rows, n, d))
         next_obs = np.empty((rows, n, d))
         rew = np.empty((rows, n))
         valid, term, ended = (np.zeros((rows, n), dtype=bool) for _ in range(3))
         act = None
         ep_returns, ep_lengths = [], []
-        stored, r = 0, 0
+        stored, row = 0, 0
         while stored < steps:
             a = policy.sample(self.obs, rng)                             # (n,) or (n, act_dim)
             if act is None:
                 act = np.empty((rows,) + a.shape, dtype=a.dtype)
-            act[r] = a
-            obs[r], next_obs[r], rew[r], valid[r], term[r], ended[r], R, L = self.step(a)
-            ep_returns.extend(R)
-            ep_lengths.extend(L)
-            stored += int(valid[r].sum())
-            r += 1
-        self.last_actions = act[:r]
-        return to_batch(obs[:r], act[:r], rew[:r], next_obs[:r], valid[:r], term[:r], ended[:r],
+            act[row] = a
+            obs[row], next_obs[row], rew[row], valid[row], term[row], ended[row], ep_R, ep_L = self.step(a)
+            ep_returns.extend(ep_R)
+            ep_lengths.extend(ep_L)
+            stored += int(valid[row].sum())
+            row += 1
+        self.last_actions = act[:row]
+        return to_batch(obs[:row], act[:row], rew[:row], next_obs[:row], valid[:row], term[:row], ended[:row],
                         ep_returns, ep_lengths)
 
     def replay(self, actions):
@@ -151,7 +152,7 @@ class Rollout:
 
 def to_batch(obs, act, rew, next_obs, valid, term, ended, ep_returns, ep_lengths):
     """Flatten a (rows, n) grid of steps env by env, keeping only valid ones, and find the segments."""
-    t_idx, e_idx = np.nonzero(valid.T)[::-1]                         # ordered by env, then time
+    e_idx, t_idx = np.nonzero(valid.T)                               # (M,), (M,) ordered by env, then time
     last = np.append(e_idx[1:] != e_idx[:-1], True)                 # last stored step of each env: cut
     seg_end = ended[t_idx, e_idx] | last                            # (M,)
     stops = np.flatnonzero(seg_end) + 1
@@ -179,9 +180,9 @@ def episodes(envs, policy, quota, rng, seed=None, deterministic=False):
     rollout, rows = Rollout(envs, seed), []
     while (quota > 0).any():
         a = policy.mode(rollout.obs) if deterministic else policy.sample(rollout.obs, rng)
-        s, s2, r, valid, term, ended, _, _ = rollout.step(a)
+        s, s2, rew, valid, term, ended, _, _ = rollout.step(a)
         keep = valid & (quota > 0)                                     # a transition of an episode we count
-        rows.append((s, a, np.asarray(r, dtype=np.float64), s2, keep, term & keep, ended & keep))
+        rows.append((s, a, np.asarray(rew, dtype=np.float64), s2, keep, term & keep, ended & keep))
         quota -= ended & keep
     obs, act, rew, next_obs, valid, term, ended = (np.stack(c) for c in zip(*rows))  # (rows, n, ...)
     batch = to_batch(obs, act, rew, next_obs, valid, term, ended, [], [])

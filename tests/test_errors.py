@@ -47,7 +47,7 @@ def test_observation_of_the_wrong_width_is_rejected(categorical, gaussian, bad_o
         lambda: gaussian.grad_log_prob(bad_obs, np.zeros((len(bad_obs), 2)), np.ones(len(bad_obs))),
         lambda: gaussian.grad_entropy(bad_obs),
         lambda: vf.predict(bad_obs), lambda: vf.grad_mse(bad_obs, np.zeros(len(bad_obs))),
-        lambda: vf.mse(bad_obs, np.zeros(len(bad_obs))),
+        lambda: vf.grad_mse_blocks(bad_obs, np.zeros(len(bad_obs))), lambda: vf.mse(bad_obs, np.zeros(len(bad_obs))),
     ]
     for call in calls:
         with pytest.raises(ValueError, match=r"obs must have shape \(N, 4\); got shape " + shape):
@@ -103,7 +103,7 @@ def test_policies_reject_weights_of_the_wrong_shape(categorical, gaussian, obs, 
 ])
 def test_value_function_rejects_targets_of_the_wrong_shape(obs, targets, message):
     vf = nppg.ValueFunction(4, (6,), rng=np.random.default_rng(1))
-    for loss in (vf.grad_mse, vf.mse):
+    for loss in (vf.grad_mse, vf.grad_mse_blocks, vf.mse):
         with pytest.raises(ValueError, match=message):
             loss(obs, targets)
 
@@ -111,7 +111,7 @@ def test_value_function_rejects_targets_of_the_wrong_shape(obs, targets, message
 def test_value_loss_of_no_rows_is_refused_not_nan():
     """(20) is a mean: over zero rows it has no value, and both forms say so."""
     vf = nppg.ValueFunction(4, (6,), rng=np.random.default_rng(1))
-    for loss in (vf.grad_mse, vf.mse):
+    for loss in (vf.grad_mse, vf.grad_mse_blocks, vf.mse):
         with pytest.raises(ValueError, match=r"obs must have at least one row"):
             loss(np.zeros((0, 4)), np.zeros(0))
 

@@ -20,7 +20,7 @@ vf = ValueFunction(4, (64, 64), rng=rng)
 for step in range(20):
     if step == 10:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    vf.grad_mse(obs, targets)
+    vf.grad_mse_blocks(obs, targets)
 print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
 """
 

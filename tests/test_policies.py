@@ -170,7 +170,7 @@ def test_optimizer_steps_on_params_move_the_policy():
 # ---- value function ------------------------------------------------------------------------
 
 @given(seed=seeds, obs_dim=dims, hidden=hidden_sizes, activation=activations, n=rows,
-       block=st.one_of(st.none(), st.integers(1, 6)))
+       block=st.one_of(st.just("one pass"), st.none(), st.integers(1, 6)))
 def test_value_grad_mse_matches_finite_differences(seed, obs_dim, hidden, activation, n, block):
     """(20) L = mean_i (V(s_i) - R_hat_i)^2 equals its definition, and its gradient matches finite
     differences, whether the rows go through the network in one pass or in blocks."""
@@ -179,21 +179,25 @@ def test_value_grad_mse_matches_finite_differences(seed, obs_dim, hidden, activa
     redraw_params(vf.params, rng)
     obs, targets = rng.standard_normal((n, obs_dim)), rng.standard_normal(n)
     assume(away_from_kink(vf.net, obs))
-    loss, grads = vf.grad_mse(obs, targets, block)
+    grad_mse = vf.grad_mse if block == "one pass" else lambda obs, targets: vf.grad_mse_blocks(obs, targets, block)
+    loss, grads = grad_mse(obs, targets)
     assert vf.predict(obs).shape == (n,)
     np.testing.assert_allclose(loss, np.mean((vf.predict(obs) - targets) ** 2), rtol=1e-13)
     np.testing.assert_allclose(vf.mse(obs, targets), loss, rtol=1e-13)
-    assert_grads_match(lambda: vf.grad_mse(obs, targets, block)[0], vf.params, grads)
+    assert_grads_match(lambda: grad_mse(obs, targets)[0], vf.params, grads)
 
 
 @given(seed=seeds, n=st.integers(1, 3000), block=st.integers(1, 1200))
 def test_value_grad_mse_in_blocks_is_the_one_pass_gradient(seed, n, block):
-    """The blocked form (the fast one) sums to the plain one-pass gradient, up to rounding."""
+    """The blocked form (the fast one) sums to the plain one-pass gradient, up to rounding; one block
+    of all the rows is the one-pass gradient exactly."""
     rng = np.random.default_rng(seed)
     vf = nppg.ValueFunction(4, (16, 16), rng=rng)
     obs, targets = rng.standard_normal((n, 4)), rng.standard_normal(n)
-    loss, grads = vf.grad_mse(obs, targets, block)
-    loss_1, grads_1 = vf.grad_mse(obs, targets, n)
+    loss, grads = vf.grad_mse_blocks(obs, targets, block)
+    loss_1, grads_1 = vf.grad_mse(obs, targets)
+    loss_n, grads_n = vf.grad_mse_blocks(obs, targets, n)
+    assert loss_n == loss_1 and all(np.array_equal(grads_n[k], grads_1[k]) for k in grads_1)
     np.testing.assert_allclose(loss, loss_1, rtol=1e-12)
     for k in grads_1:
         np.testing.assert_allclose(grads[k], grads_1[k], rtol=1e-10, atol=1e-14 * np.abs(grads_1[k]).max())
@@ -207,8 +211,8 @@ def test_value_grad_mse_with_threads_is_the_same_to_the_bit(seed, n, block, work
     vf = nppg.ValueFunction(3, (16, 16), rng=rng)
     obs, targets = rng.standard_normal((n, 3)), rng.standard_normal(n)
     with ThreadPoolExecutor(workers) as pool:
-        loss_p, grads_p = vf.grad_mse(obs, targets, block, pool=pool)
-    loss, grads = vf.grad_mse(obs, targets, block)
+        loss_p, grads_p = vf.grad_mse_blocks(obs, targets, block, pool=pool)
+    loss, grads = vf.grad_mse_blocks(obs, targets, block)
     assert loss_p == loss and all(np.array_equal(grads_p[k], grads[k]) for k in grads)
 
 
@@ -217,7 +221,7 @@ def test_value_grad_mse_with_threads_is_the_same_to_the_bit(seed, n, block, work
 def test_value_grad_mse_refuses_a_block_that_is_not_a_whole_number(block):
     vf = nppg.ValueFunction(3, (8,), rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="block must be a whole number >= 1"):
-        vf.grad_mse(np.zeros((5, 3)), np.zeros(5), block=block)
+        vf.grad_mse_blocks(np.zeros((5, 3)), np.zeros(5), block=block)
 
 
 class RecordingPool:
@@ -236,7 +240,7 @@ def test_value_grad_mse_default_blocks_are_the_fewest_equal_ones_and_at_least_tw
     vf = nppg.ValueFunction(3, (64, 64), rng=np.random.default_rng(0))
     assert vf.block == 2048  # 1 MB of 64 float64s
     pool = RecordingPool()
-    vf.grad_mse(np.zeros((n, 3)), np.zeros(n), pool=pool)
+    vf.grad_mse_blocks(np.zeros((n, 3)), np.zeros(n), pool=pool)
     assert pool.starts == starts
 
 def test_value_function_in_float32_stays_close_to_float64():
