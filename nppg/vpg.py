@@ -64,7 +64,7 @@ class VPGConfig:
     """gymnasium's vectorization mode: None (the environment's own vector version if it has one,
     else "sync"), "sync", or "async" (subprocesses; pays off only for slow environments, see README)."""
     threads: int = 2
-    """Threads that compute the value fit's row blocks at once (``ValueFunction.grad_mse``); results
+    """Threads that compute the value fit's row blocks at once (``ValueFunction.grad_mse_blocks``); results
     are the same to the bit with any number >= 1. While training, each of NumPy's matrix products runs
     on one BLAS thread, the fastest for these small products, and the previous count is put back
     afterwards (``nppg.threads``). 0: one thread, and NumPy's BLAS setting left alone (more BLAS threads
@@ -137,6 +137,9 @@ def make_policy(obs_space, act_space, cfg, rng):
 def update_policy(policy, opt, obs, act, phi):
     """Steps 6-7: one Adam step on L_pi = -mean_t(log pi(a_t|s_t) Phi_t), i.e. ascent on (8).
 
+    The mean is over the batch's N steps, where (8) divides by its |D| episodes, as Spinning Up's code
+    does too. Adam's step is the same for any constant factor; |D|/N drifts as episodes lengthen,
+    which is all of the difference that reaches the steps (README, "Three conventions").
     Diagnostics are measured on the same batch after the step (the KL and the loss change
     would read 0 before it): kl ~= mean(log pi_old - log pi_new), the sample estimate of
     KL(pi_old || pi_new).
@@ -152,10 +155,10 @@ def update_policy(policy, opt, obs, act, phi):
 
 def fit_value(value_fn, opt, obs, rtg, iters, pool=None):
     """Step 8: (9) phi = argmin mean_t (V_phi(s_t) - R_hat_t)^2, by ``iters`` full-batch Adam steps
-    (``pool``: threads for the gradient's row blocks, see ``ValueFunction.grad_mse``)."""
+    (``pool``: threads for the gradient's row blocks, see ``ValueFunction.grad_mse_blocks``)."""
     loss_old = value_fn.mse(obs, rtg)
     for _ in range(iters):
-        opt.step(value_fn.grad_mse(obs, rtg, pool=pool)[1])
+        opt.step(value_fn.grad_mse_blocks(obs, rtg, pool=pool)[1])
     return {"loss_v": loss_old, "delta_loss_v": value_fn.mse(obs, rtg) - loss_old}
 
 
@@ -193,6 +196,9 @@ def vpg(env="CartPole-v1", *, callback=None, stop=None, resume=None, **hyperpara
     ends the run early when it returns True (the command line's Ctrl-C). ``resume``, a state
     from ``checkpoint.load_train_state``, continues a run exactly where it was saved. Returns
     ``Result``, whose ``policy, value_fn, history`` also unpack as a tuple.
+
+    Two settings of the process change while it runs: NumPy's BLAS threads (put back when it returns)
+    and glibc's malloc (``memory.keep_freed_memory``, which lasts until the process exits).
     """
     cfg = VPGConfig(env=env, **hyperparameters)
     keep_freed_memory()  # the value fit's blocks (up to 1 MB) reuse memory, not fault it in (nppg.memory)

@@ -94,7 +94,8 @@ def test_without_openblas_the_count_goes_through_threadpoolctl(monkeypatch):
     import nppg.threads
     count = {"blas": 3}
     fake = types.SimpleNamespace(
-        threadpool_info=lambda: [{"user_api": "openmp", "num_threads": 9}, {"user_api": "blas", "num_threads": count["blas"]}],
+        threadpool_info=lambda: [{"user_api": "openmp", "num_threads": 9},
+                                 {"user_api": "blas", "num_threads": count["blas"]}],
         threadpool_limits=lambda n, user_api: count.update({user_api: n}))
     monkeypatch.setattr(nppg.threads, "_openblas", lambda: None)
     monkeypatch.setitem(sys.modules, "threadpoolctl", fake)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import nppg
-from nppg.vpg import VPGConfig, update_policy
+from nppg.vpg import VPGConfig, fit_value, update_policy
 
 SMALL = dict(epochs=3, steps_per_epoch=200, num_envs=2, hidden=(16,), train_v_iters=5)
 
@@ -39,10 +39,10 @@ def test_kl_and_loss_change_are_measured_after_the_update():
     policy = nppg.CategoricalPolicy(3, 4, (16,), rng=rng)
     obs = rng.standard_normal((20000, 3))
     act, phi = policy.sample(obs, rng), rng.standard_normal(20000)  # kl's estimator needs a ~ pi_old
-    logp_old = np.exp(nppg.distributions.log_softmax(policy.logits(obs)))
+    logp_old = nppg.distributions.log_softmax(policy.logits(obs))                   # (N, K) every action's
     stats = update_policy(policy, nppg.Adam(policy.params, lr=1e-2), obs, act, phi)
     logp_new = nppg.distributions.log_softmax(policy.logits(obs))
-    exact_kl = np.mean(np.sum(logp_old * (np.log(logp_old) - logp_new), axis=1))  # KL(pi_old || pi_new)
+    exact_kl = np.mean(np.sum(np.exp(logp_old) * (logp_old - logp_new), axis=1))  # KL(pi_old || pi_new)
     assert exact_kl > 1e-5, "the step did not change the policy"
     assert stats["kl"] == pytest.approx(exact_kl, rel=0.3), "kl read before the update is exactly 0"
     assert stats["delta_loss_pi"] < 0, "an ascent step on the surrogate must lower -mean(logp * phi)"
@@ -88,3 +88,17 @@ def test_gaussian_policy_learns_a_continuous_contextual_bandit():
     assert np.max(np.abs(policy.mean(s)[:, 0] - s[:, 0] / 2)) < 0.1
     assert policy.params["log_std"][0] < -1.0
     assert history[-1]["mean_return"] > 0.5 * history[0]["mean_return"]
+
+
+def test_fit_value_regresses_v_on_the_targets_and_reports_the_loss_before_and_after():
+    """(9) fit_value's Adam steps lower mean_t (V(s_t) - R_hat_t)^2 on the batch, and its record holds
+    the loss before the fit and the change the fit made."""
+    rng = np.random.default_rng(0)
+    vf = nppg.ValueFunction(3, (16,), rng=rng)
+    obs = rng.standard_normal((500, 3))
+    rtg = obs @ np.array([1.0, -2.0, 0.5]) + 3.0
+    before = vf.mse(obs, rtg)
+    stats = fit_value(vf, nppg.Adam(vf.params, 1e-2), obs, rtg, iters=200)
+    after = vf.mse(obs, rtg)
+    assert stats["loss_v"] == before and stats["delta_loss_v"] == after - before
+    assert after < 0.01 * before, (before, after)
