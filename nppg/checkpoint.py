@@ -49,7 +49,10 @@ def save_checkpoint(path, policy, value_fn, env_id, obs_space, act_space, epoch,
     arrays.update(extra or {})
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; give it the mode open() would, like the run's other files
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
@@ -137,11 +140,27 @@ def _config_dict(cfg):
     return json.loads(json.dumps(asdict(cfg)))
 
 
+def config_differences(a, b):
+    """The settings two configurations (as JSON gives them back) both have and set differently, except
+    epochs (a resume may extend a run) and threads (results are the same with any number)."""
+    return sorted(k for k in a.keys() & b.keys() if k not in ("epochs", "threads") and a[k] != b[k])
+
+
 def load_train_state(run_dir):
     """(header, arrays, actions) from ``run_dir``'s state.npz and env_actions.bin, checked for consistency."""
     header, arrays = read_checkpoint(os.path.join(run_dir, "state.npz"))
     if header.get("kind") != "train-state":
         raise CheckpointError(f"{run_dir}/state.npz is not a training state (written by an older nppg?)")
+    try:  # the logger's config.json; a directory without a readable one (older nppg) is not checked
+        with open(os.path.join(run_dir, "config.json")) as f:
+            config = json.load(f)
+    except (OSError, ValueError):
+        config = None
+    if isinstance(config, dict):
+        differ = config_differences(config, {**header["config"], "env": header["env"]})
+        if differ:
+            raise CheckpointError(f"{run_dir}/state.npz does not belong to this run directory: it differs from "
+                                  f"{run_dir}/config.json in {', '.join(differ)} (copied from another run?)")
     actions = read_actions(os.path.join(run_dir, "env_actions.bin"), header["vector_steps"], header)
     return header, arrays, actions
 
@@ -155,15 +174,19 @@ def read_actions(path, rows, header):
     have = os.path.getsize(path) // np.dtype(dtype).itemsize if os.path.isfile(path) else 0
     if have < count:
         raise CheckpointError(f"{path} holds {have} actions; resuming needs {count} (the file is incomplete)")
-    return np.fromfile(path, dtype=dtype, count=count).reshape(shape)
+    actions = np.fromfile(path, dtype=dtype, count=count).reshape(shape)
+    if header["policy"] == "categorical" and not ((0 <= actions) & (actions < header["act_dim"])).all():
+        raise CheckpointError(f"{path} holds actions outside 0..{header['act_dim'] - 1} (corrupt, or from another run)")
+    if header["policy"] != "categorical" and not np.isfinite(actions).all():
+        raise CheckpointError(f"{path} holds NaN or infinite actions (corrupt, or from another run)")
+    return actions
 
 
 def restore_train_state(result, state):
     """Put a saved training state into a freshly built ``result``, replaying the environments."""
     header, arrays, actions = state
-    cfg, default = _config_dict(result.config), _config_dict(type(result.config)())
-    # epochs may grow and threads do not change results; a setting older nppg did not save was at its default
-    changed = sorted(k for k in cfg if k not in ("epochs", "threads") and header["config"].get(k, default[k]) != cfg[k])
+    # a setting older nppg did not save was at its default
+    changed = config_differences({**_config_dict(type(result.config)()), **header["config"]}, _config_dict(result.config))
     if changed:
         raise CheckpointError(f"the saved run's configuration differs in {changed}; resume with the same settings")
     _fill(result.policy.params, arrays, "pi", "state.npz")
@@ -178,5 +201,6 @@ def restore_train_state(result, state):
     for k in ("obs", "ep_ret", "ep_len", "resetting"):
         if not np.array_equal(getattr(ro, k), arrays[f"rollout.{k}"]):
             raise CheckpointError(f"replaying the saved actions did not reproduce the environments' state ({k} "
-                                  f"differs): is {header['env']} deterministic given its seed and actions?")
+                                  f"differs): is {header['env']} deterministic given its seed and actions, or "
+                                  "were env_actions.bin or state.npz altered or copied from another run?")
     result.epoch, result.env_steps, result.time_s = header["epoch"], header["env_steps"], header["time_s"]
