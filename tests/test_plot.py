@@ -1,0 +1,94 @@
+"""``nppg plot``: what it says when a run or the output path is wrong, and what it writes."""
+import json
+import os
+
+import pytest
+
+from nppg.cli import main
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def fake_run(path, epochs, steps_per_epoch=200, env="CartPole-v1", weights="gae"):
+    """A run directory as ``nppg train`` leaves it, with only the columns that plot reads."""
+    os.makedirs(path)
+    with open(os.path.join(path, "progress.csv"), "w") as f:
+        f.write("epoch,env_steps,mean_return\n")
+        f.writelines(f"{k},{k * steps_per_epoch},{10.0 + k}\n" for k in range(1, epochs + 1))
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump({"env": env, "weights": weights, "epochs": epochs}, f)
+    return str(path)
+
+
+def error_of(args, capsys):
+    """Run ``nppg ARGS``, expect exit 1, and return its one error line."""
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_a_path_that_is_not_a_run_directory_is_named_first(tmp_path, capsys):
+    """Not 'cannot write nosuch/learning_curve.png': the run is the mistake, so it is reported first."""
+    nosuch, bare = str(tmp_path / "nosuch"), str(tmp_path / "bare")
+    os.mkdir(bare)
+    assert error_of(["plot", nosuch], capsys).endswith(f"{nosuch} is not a run directory: it does not exist")
+    assert error_of(["plot", bare], capsys).endswith(f"{bare} is not a run directory: it has no progress.csv")
+    run = fake_run(tmp_path / "run", 3)
+    assert "is not a run directory" in error_of(["plot", run, nosuch, "--out", str(tmp_path / "no" / "a.png")],
+                                                capsys)
+
+
+def test_an_output_folder_that_is_a_file_is_called_a_file(tmp_path, capsys):
+    run = fake_run(tmp_path / "run", 3)
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    err = error_of(["plot", run, "--out", str(afile / "x.png")], capsys)
+    assert err.endswith(f"{afile} is a file, not a folder") and "does not exist" not in err
+    assert error_of(["plot", run, "--out", run], capsys).endswith(
+        f"it is a folder; give a file name such as {os.path.join(run, 'learning_curve.png')}")
+
+
+def test_the_path_reported_is_the_file_written(tmp_path, capsys):
+    """matplotlib adds .png to a name without an extension; the path printed must say so."""
+    pytest.importorskip("matplotlib")
+    run = fake_run(tmp_path / "run", 3)
+    noext = str(tmp_path / "noext")
+    assert main(["plot", run, "--out", noext]) == 0
+    assert capsys.readouterr().out == f"nppg: wrote {noext}.png\n"
+    assert not os.path.exists(noext) and open(noext + ".png", "rb").read(8) == PNG
+    assert main(["plot", run, "--out", str(tmp_path / "curve.svg")]) == 0  # an extension is kept as given
+    assert capsys.readouterr().out == f"nppg: wrote {tmp_path / 'curve.svg'}\n"
+
+
+def test_runs_cut_to_the_shortest_are_named_on_stderr(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    long, short = fake_run(tmp_path / "long", 150), fake_run(tmp_path / "short", 4)
+    other = fake_run(tmp_path / "other", 10, weights="rtg")  # alone in its setting: nothing to cut
+    assert main(["plot", long, short, other, "--out", str(tmp_path / "c.png")]) == 0
+    assert capsys.readouterr().err == (f"nppg plot: note: CartPole-v1 gae is averaged up to 800 env steps, where its "
+                                       f"shortest run ends; cut there: {long} (30000 steps)\n")
+    assert main(["plot", long, long, "--out", str(tmp_path / "c.png")]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_broken_files_are_named_in_one_line(tmp_path, capsys):
+    run = fake_run(tmp_path / "run", 3)
+    progress, config = os.path.join(run, "progress.csv"), os.path.join(run, "config.json")
+    good = open(progress).read()
+    with open(config, "w") as f:
+        f.write("{'env': 'CartPole-v1'}")
+    assert f"{config} is not valid JSON: Expecting property name" in error_of(["plot", run], capsys)
+    with open(config, "w") as f:
+        f.write("[1, 2]")
+    assert error_of(["plot", run], capsys).endswith(f"{config} is not a JSON object of settings")
+    os.remove(config)
+    with open(progress, "w") as f:
+        f.write(good.replace("2,400,12.0", "2,400,abc"))
+    assert error_of(["plot", run], capsys).endswith(f"{progress} line 3, column mean_return: 'abc' is not a number")
+    with open(progress, "w") as f:
+        f.write(good + "4,800\n")  # a row cut short
+    assert error_of(["plot", run], capsys).endswith(f"{progress} line 5 has 2 cells, the header has 3")
+    with open(progress, "wb") as f:
+        f.write(b"epoch,env_steps,mean_return\n1,200,\xff\n")
+    assert progress in error_of(["plot", run], capsys)  # not UTF-8 (in a UTF-8 locale) or not a number
