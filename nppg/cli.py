@@ -1,18 +1,20 @@
 """The command line: ``nppg train``, ``nppg eval``, ``nppg plot`` (also ``python -m nppg ...``)."""
 import argparse
+import contextlib
+import csv
 import json
 import os
 import signal
 import sys
 import time
 import warnings
-from dataclasses import fields
+from dataclasses import asdict, fields
 
 import gymnasium as gym
 import numpy as np
 
-from .checkpoint import load_checkpoint, load_train_state
-from .logger import RunLogger, default_run_dir
+from .checkpoint import config_differences, load_checkpoint, load_train_state
+from .logger import COLUMNS, RunLogger, default_run_dir
 from .rollout import NonFiniteError, evaluate, make_env, obs_dim_of
 from .vpg import DivergedError, VPGConfig, vpg
 
@@ -63,14 +65,40 @@ def add_train_args(p):
 RUN_FILES = ("config.json", "progress.csv", "env_actions.bin", "policy.npz", "state.npz")
 
 
-def fresh_run_dir(out):
-    """A new run needs a directory of its own: two runs' files in one would be mixed up on resume or eval."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise ValueError(f"--out {out} is a file, not a directory")
-    held = [f for f in RUN_FILES if os.path.exists(os.path.join(out, f))]
-    if held:
-        raise ValueError(f"{out} already holds a run ({', '.join(held)}): continue it with --resume {out}, "
-                         "or choose another --out")
+def claim_run_dir(out, cfg, numbered=False):
+    """A new run's directory of its own (two runs' files in one would be mixed up on resume or eval),
+    claimed by creating its config.json exclusively, so that two runs started at once cannot share it.
+    ``numbered``: a default name already taken becomes name-2, name-3, ... Returns (path, made), made
+    True if the directory itself was created here."""
+    path, k = out, 1
+    while True:
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise ValueError(f"--out {path} is a file, not a directory")
+        held = [f for f in RUN_FILES if os.path.exists(os.path.join(path, f))]
+        if not held:
+            made = not os.path.isdir(path)
+            try:
+                os.makedirs(path, exist_ok=True)
+                with open(os.path.join(path, "config.json"), "x") as f:
+                    json.dump(asdict(cfg), f, indent=2)
+                return path, made
+            except FileExistsError:  # another run claimed it since the check above
+                held = ["config.json"]
+            except OSError as e:
+                raise ValueError(f"cannot create the run directory {path}: {e.strerror or e}") from None
+        if not numbered:
+            raise ValueError(f"{path} already holds a run ({', '.join(held)}): continue it with --resume {path}, "
+                             "or choose another --out")
+        k += 1
+        path = f"{out}-{k}"
+
+
+def unclaim_run_dir(out, made):
+    """Undo ``claim_run_dir`` for a run that failed before its first epoch was written."""
+    with contextlib.suppress(OSError):
+        os.remove(os.path.join(out, "config.json"))
+        if made:
+            os.rmdir(out)  # only if nothing else is in it
 
 
 def given_settings(argv):
@@ -86,12 +114,10 @@ def given_settings(argv):
 def resumed_settings(args, header):
     """The saved run's settings. --epochs may extend it and --threads change (results do not depend on
     it, from 1 up); any other setting given on the command line and unlike the saved one is refused, not ignored."""
-    def as_json(x):  # as the saved config.json has it: tuples are lists
-        return json.loads(json.dumps(x))
     saved, done = dict(header["config"]), header["epoch"]
     given = given_settings(getattr(args, "argv", []))
-    changed = sorted(k for k, v in given.items()
-                     if k not in ("epochs", "threads") and as_json(v) != as_json(saved.get(k, getattr(D, k))))
+    as_json = json.loads(json.dumps({**asdict(D), **saved}))  # a setting older nppg did not save was at its default
+    changed = config_differences(json.loads(json.dumps(given)), as_json)
     if changed:
         raise ValueError(f"--resume continues a run with its saved settings; {', '.join(changed)} differ from them "
                          "(only --epochs and --threads may change)")
@@ -101,15 +127,24 @@ def resumed_settings(args, header):
     saved["threads"] = given.get("threads", saved.get("threads", D.threads))
     if saved["epochs"] <= done:
         raise ValueError(f"{args.resume} has already run {done} epochs: pass --epochs N with N > {done} to extend it")
-    if not os.path.isfile(os.path.join(args.resume, "progress.csv")):
-        raise ValueError(f"{args.resume}/progress.csv is missing; resuming appends to it")
+    progress = os.path.join(args.resume, "progress.csv")
+    if not os.path.isfile(progress):
+        raise ValueError(f"{progress} is missing; resuming appends to it")
+    with open(progress, newline="") as f:
+        rows = list(csv.reader(f))
+    epochs = [(row or [""])[0] for row in rows[1:done + 1]]
+    if not rows or rows[0] != COLUMNS or epochs != [str(k) for k in range(1, done + 1)]:
+        raise ValueError(f"{progress} does not hold the {done} saved epochs under its header (cut short or "
+                         "edited?); resuming appends to it")
     return saved
 
 
 def cmd_train(args):
     if args.save_every < 0:
         raise ValueError(f"--save-every must be >= 0 (0: only at the end); got {args.save_every}")
-    if args.resume:
+    if args.resume is not None:
+        if not args.resume:
+            raise ValueError("--resume needs a run directory; got an empty string")
         state = load_train_state(args.resume)
         hyper, out, done = resumed_settings(args, state[0]), args.resume, state[0]["epoch"]
         print(f"nppg: resuming {out} after epoch {done} of {hyper['epochs']} (replaying "
@@ -120,7 +155,7 @@ def cmd_train(args):
         hyper["epochs"] = D.epochs if args.epochs is None else args.epochs
         cfg = VPGConfig(**hyper)  # a bad setting fails here, before anything is written
         out = args.out or default_run_dir(cfg, time.strftime("%Y%m%d-%H%M%S"))
-        fresh_run_dir(out)
+        out, made = claim_run_dir(out, cfg, numbered=args.out is None)
         print(f"nppg: training {cfg.env} with weights={cfg.weights}, seed {cfg.seed}; run directory {out}")
     logger = RunLogger(out, args.save_every, verbose=not args.quiet, resume_epoch=done)
     signals, pid = [], os.getpid()
@@ -144,14 +179,16 @@ def cmd_train(args):
     except KeyboardInterrupt:
         raise StopNow(signals[-1] if signals else signal.SIGINT) from None
     except (NonFiniteError, DivergedError) as e:
+        # no advice to resume: the run is deterministic, so resuming would reach the same step again
         saved = os.path.join(out, "state.npz")
-        where = (f"; the last good checkpoint is {saved}: resume with nppg train --resume {out}"
-                 if os.path.isfile(saved) else "")
+        where = f"; the last good checkpoint, {saved}, is intact" if os.path.isfile(saved) else ""
         raise ValueError(f"{e}{where}") from None
     finally:
         logger.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if state is None and not os.path.exists(os.path.join(out, "progress.csv")):
+            unclaim_run_dir(out, made)  # failed before its first epoch: leave nothing behind
     if signals and result.epoch < hyper["epochs"]:
         print(f"nppg: stopped after epoch {result.epoch}; everything is saved in {out}. "
               f"Continue with: nppg train --resume {out}")
@@ -165,6 +202,8 @@ def cmd_train(args):
 def cmd_eval(args):
     if args.episodes < 1 or args.num_envs < 1:
         raise ValueError(f"--episodes and --num-envs must be >= 1; got {args.episodes} and {args.num_envs}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0; got {args.seed}")
     path = os.path.join(args.run, "policy.npz") if os.path.isdir(args.run) else args.run
     policy, _, header = load_checkpoint(path)
     env_id = args.env or header["env"]
@@ -219,7 +258,8 @@ def build_parser():
     ev.set_defaults(func=cmd_eval)
     pl = sub.add_parser("plot", help="plot learning curves of run directories to a PNG (needs matplotlib)")
     pl.add_argument("runs", nargs="+", help="run directories; runs of the same env and weights are averaged")
-    pl.add_argument("--out", default=None, help="PNG path (default: RUN/learning_curve.png for one run)")
+    pl.add_argument("--out", default=None, help="image file; .png is added when the name has no extension "
+                    "(default: RUN/learning_curve.png for one run, else learning_curves.png)")
     pl.add_argument("--y", default="mean_return", help="progress.csv column to plot (default: %(default)s)")
     pl.set_defaults(func=cmd_plot)
     from .bench import add_bench_args, cmd_bench
@@ -237,6 +277,9 @@ def main(argv=None):
         return args.func(args)
     except (ValueError, gym.error.Error) as e:
         print(f"nppg {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except MemoryError as e:  # e.g. --steps-per-epoch or --hidden far too large for this machine
+        print(f"nppg {args.command}: error: out of memory: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:  # Ctrl-C, or train's StopNow (which may be a SIGTERM)
         print(f"nppg {args.command}: stopped at once; files written so far are intact", file=sys.stderr)

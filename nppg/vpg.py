@@ -73,17 +73,19 @@ class VPGConfig:
     def __post_init__(self):
         self.hidden = tuple(self.hidden)
         checks = [
+            (isinstance(self.seed, int) and self.seed >= 0, "seed", "a whole number >= 0"),
             (isinstance(self.epochs, int) and self.epochs >= 1, "epochs", "a whole number >= 1"),
             (isinstance(self.steps_per_epoch, int) and self.steps_per_epoch >= 1, "steps_per_epoch", "a whole number >= 1"),
             (isinstance(self.num_envs, int) and 1 <= self.num_envs, "num_envs", "a whole number >= 1"),
             (self.weights in WEIGHTS, "weights", f"one of {sorted(WEIGHTS)}"),
             (0 < self.gamma <= 1, "gamma", "in (0, 1]"),
             (0 <= self.lam <= 1, "lam", "in [0, 1]"),
-            (self.pi_lr > 0, "pi_lr", "> 0"),
-            (self.vf_lr > 0, "vf_lr", "> 0"),
+            (0 < self.pi_lr < np.inf, "pi_lr", "> 0 and finite"),
+            (0 < self.vf_lr < np.inf, "vf_lr", "> 0 and finite"),
             (isinstance(self.train_v_iters, int) and self.train_v_iters >= 0, "train_v_iters", "a whole number >= 0"),
             (all(isinstance(h, (int, np.integer)) and h >= 1 for h in self.hidden), "hidden", "widths >= 1 (or none)"),
             (self.activation in ("tanh", "relu"), "activation", '"tanh" or "relu"'),
+            (np.isfinite(self.log_std_init), "log_std_init", "finite"),
             (self.vf_dtype in ("float64", "float32"), "vf_dtype", '"float64" or "float32"'),
             (self.vectorization in (None, "sync", "async"), "vectorization", 'None, "sync" or "async"'),
             (isinstance(self.threads, int) and self.threads >= 0, "threads", "a whole number >= 0"),

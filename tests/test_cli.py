@@ -233,3 +233,57 @@ def test_bench_refuses_bad_settings_in_one_line(flags, capsys):
     err = error_of(["bench", "--env", "CartPole-v1", *flags], capsys)
     assert err.strip() == ("nppg bench: error: --epochs, --steps-per-epoch and --num-envs must be whole numbers >= 1, "
                            "--threads >= 0")
+
+
+def test_two_runs_started_at_once_never_share_a_directory(tmp_path, monkeypatch):
+    """The directory is claimed by creating config.json exclusively: a run that comes second, even after
+    passing the check for an existing run, is refused (an explicit --out) or numbered (the default name)."""
+    from nppg import cli
+    cfg = nppg.VPGConfig()
+    out = str(tmp_path / "run")
+    assert cli.claim_run_dir(out, cfg) == (out, True)
+    monkeypatch.setattr(cli, "RUN_FILES", ())  # as if the second run had checked before the first claimed
+    with pytest.raises(ValueError, match="already holds a run \\(config.json\\)"):
+        cli.claim_run_dir(out, cfg)
+    assert cli.claim_run_dir(out, cfg, numbered=True) == (out + "-2", True)
+    assert cli.claim_run_dir(out, cfg, numbered=True) == (out + "-3", True)
+    assert json.load(open(os.path.join(out + "-3", "config.json")))["env"] == "CartPole-v1"
+
+
+def test_a_run_that_fails_before_its_first_epoch_leaves_no_directory(tmp_path, capsys):
+    out = tmp_path / "typo"
+    assert "unknown environment 'CartPoel-v1'" in error_of(["train", "--env", "CartPoel-v1", "--out", str(out)], capsys)
+    assert not out.exists()
+    (tmp_path / "mine").mkdir()  # a directory the user made stays, empty
+    error_of(["train", "--env", "CartPoel-v1", "--out", str(tmp_path / "mine")], capsys)
+    assert os.listdir(tmp_path / "mine") == []
+
+
+def test_an_out_that_cannot_be_made_is_one_line_before_training(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    err = error_of(["train", "--out", str(tmp_path / "afile" / "sub"), *TINY], capsys)
+    assert "cannot create the run directory" in err and "Not a directory" in err
+
+
+def test_resume_refuses_an_empty_name_and_a_progress_file_that_lost_saved_epochs(tmp_path, capsys):
+    assert "--resume needs a run directory" in error_of(["train", "--resume", ""], capsys)
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--quiet", *TINY]) == 0
+    progress = run / "progress.csv"
+    lines = progress.read_text().splitlines(keepends=True)
+    for cut in (lines[:2], [], lines[1:]):  # epochs 2 and 3 gone; an empty file; no header
+        progress.write_text("".join(cut))
+        err = error_of(["train", "--resume", str(run), "--epochs", "5"], capsys)
+        assert "does not hold the 3 saved epochs" in err
+    progress.write_text("".join(lines))
+    assert main(["train", "--resume", str(run), "--epochs", "4", "--quiet"]) == 0
+
+
+def test_eval_refuses_a_negative_seed(run_dir, capsys):
+    assert "--seed must be >= 0; got -5" in error_of(["eval", run_dir, "--seed", "-5"], capsys)
+
+
+def test_out_of_memory_is_one_line(tmp_path, capsys):
+    # a (4, 10^14) weight matrix is 3 PB: more than any machine's address space, so malloc always refuses
+    err = error_of(["train", "--hidden", str(10**14), "--epochs", "1", "--out", str(tmp_path / "big")], capsys)
+    assert "out of memory" in err and not (tmp_path / "big").exists()

@@ -40,6 +40,8 @@ def assert_same_run(a, b):
     ("gamma", 0.0, "gamma must be in \\(0, 1\\]; got 0.0"), ("gamma", 1.5, "gamma must be in"),
     ("lam", -0.1, "lam must be in \\[0, 1\\]"), ("lam", 1.01, "lam must be in"),
     ("pi_lr", 0.0, "pi_lr must be > 0"), ("vf_lr", -1e-3, "vf_lr must be > 0"),
+    ("pi_lr", float("inf"), "pi_lr must be > 0 and finite; got inf"), ("vf_lr", float("nan"), "vf_lr must be"),
+    ("log_std_init", float("nan"), "log_std_init must be finite; got nan"), ("seed", -1, "seed must be a whole number >= 0"),
     ("steps_per_epoch", 0, "steps_per_epoch must be"), ("epochs", 0, "epochs must be"),
     ("hidden", (64, 0), "hidden must be widths >= 1"), ("num_envs", 0, "num_envs must be"),
     ("num_envs", 5000, r"num_envs \(5000\) must not exceed steps_per_epoch \(2000\)"),
@@ -73,7 +75,8 @@ def test_a_nan_reward_stops_the_run_naming_the_step_and_keeps_the_last_good_chec
                  "--steps-per-epoch", "4", "--epochs", "10", "--save-every", "1", "--hidden", "4", "--quiet"])
     err = capsys.readouterr().err
     assert code == 1 and "non-finite reward nan at step 3 of its episode" in err
-    assert f"resume with nppg train --resume {out}" in err
+    # no advice to resume: the run is deterministic, and resuming would reach the same NaN again
+    assert f"the last good checkpoint, {out}/state.npz, is intact" in err and "resume" not in err
     # 4 transitions an epoch, episodes of 5: the 3rd episode's 3rd step is transition 13, in epoch 4
     assert checkpoint.read_checkpoint(os.path.join(out, "state.npz"))[0]["epoch"] == 3
     with pytest.raises(NonFiniteError):
