@@ -3,6 +3,7 @@ import json
 import os
 
 import pytest
+from test_cli import error_of
 
 from nppg.cli import main
 
@@ -18,14 +19,6 @@ def fake_run(path, epochs, steps_per_epoch=200, env="CartPole-v1", weights="gae"
     with open(os.path.join(path, "config.json"), "w") as f:
         json.dump({"env": env, "weights": weights, "epochs": epochs}, f)
     return str(path)
-
-
-def error_of(args, capsys):
-    """Run ``nppg ARGS``, expect exit 1, and return its one error line."""
-    assert main(args) == 1
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    return err
 
 
 def test_a_path_that_is_not_a_run_directory_is_named_first(tmp_path, capsys):
