@@ -116,8 +116,8 @@ def resumed_settings(args, header):
     it, from 1 up); any other setting given on the command line and unlike the saved one is refused, not ignored."""
     saved, done = dict(header["config"]), header["epoch"]
     given = given_settings(getattr(args, "argv", []))
-    as_json = json.loads(json.dumps({**asdict(D), **saved}))  # a setting older nppg did not save was at its default
-    changed = config_differences(json.loads(json.dumps(given)), as_json)
+    # compared as config.json has them (tuples are lists); a setting older nppg did not save was at its default
+    changed = config_differences(json.loads(json.dumps(given)), json.loads(json.dumps({**asdict(D), **saved})))
     if changed:
         raise ValueError(f"--resume continues a run with its saved settings; {', '.join(changed)} differ from them "
                          "(only --epochs and --threads may change)")
