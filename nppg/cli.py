@@ -69,14 +69,16 @@ def claim_run_dir(out, cfg, numbered=False):
     """A new run's directory of its own (two runs' files in one would be mixed up on resume or eval),
     claimed by creating its config.json exclusively, so that two runs started at once cannot share it.
     ``numbered``: a default name already taken becomes name-2, name-3, ... Returns (path, made), made
-    True if the directory itself was created here."""
+    the folders created here, deepest first (``runs/`` too, the first time)."""
     path, k = out, 1
     while True:
         if os.path.exists(path) and not os.path.isdir(path):
             raise ValueError(f"--out {path} is a file, not a directory")
         held = [f for f in RUN_FILES if os.path.exists(os.path.join(path, f))]
         if not held:
-            made = not os.path.isdir(path)
+            made, d = [], os.path.abspath(path)
+            while not os.path.exists(d):
+                made, d = made + [d], os.path.dirname(d)
             try:
                 os.makedirs(path, exist_ok=True)
                 with open(os.path.join(path, "config.json"), "x") as f:
@@ -97,8 +99,8 @@ def unclaim_run_dir(out, made):
     """Undo ``claim_run_dir`` for a run that failed before its first epoch was written."""
     with contextlib.suppress(OSError):
         os.remove(os.path.join(out, "config.json"))
-        if made:
-            os.rmdir(out)  # only if nothing else is in it
+        for d in made:
+            os.rmdir(d)  # only if nothing else is in it
 
 
 def given_settings(argv):

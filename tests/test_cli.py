@@ -102,8 +102,8 @@ def test_unknown_environment_is_a_one_line_error_with_a_suggestion(capsys, tmp_p
     err = capsys.readouterr().err
     assert err.startswith("nppg train: error:") and "CartPoel" in err and "Did you mean" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
-    assert main(["train", "--env", "no_such_module:Env-v0", "--quiet", *TINY]) == 1
-    assert "no_such_module" in capsys.readouterr().err
+    assert main(["train", "--env", "no_such_module:Env-v0", "--out", str(tmp_path / "y" / "z"), "--quiet", *TINY]) == 1
+    assert "no_such_module" in capsys.readouterr().err and not (tmp_path / "y").exists()  # nor the folders above
 
 
 def test_python_dash_m_and_console_script(tmp_path):
@@ -241,12 +241,12 @@ def test_two_runs_started_at_once_never_share_a_directory(tmp_path, monkeypatch)
     from nppg import cli
     cfg = nppg.VPGConfig()
     out = str(tmp_path / "run")
-    assert cli.claim_run_dir(out, cfg) == (out, True)
+    assert cli.claim_run_dir(out, cfg) == (out, [out])
     monkeypatch.setattr(cli, "RUN_FILES", ())  # as if the second run had checked before the first claimed
     with pytest.raises(ValueError, match="already holds a run \\(config.json\\)"):
         cli.claim_run_dir(out, cfg)
-    assert cli.claim_run_dir(out, cfg, numbered=True) == (out + "-2", True)
-    assert cli.claim_run_dir(out, cfg, numbered=True) == (out + "-3", True)
+    assert cli.claim_run_dir(out, cfg, numbered=True) == (out + "-2", [out + "-2"])
+    assert cli.claim_run_dir(out, cfg, numbered=True) == (out + "-3", [out + "-3"])
     assert json.load(open(os.path.join(out + "-3", "config.json")))["env"] == "CartPole-v1"
 
 
