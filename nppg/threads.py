@@ -55,8 +55,7 @@ def _blas():
 def get_threads():
     """The BLAS thread count now, or None if it cannot be read here."""
     blas = _blas()
-    count = None if blas is None else blas[0]()
-    return None if count is None else int(count)
+    return None if blas is None else blas[0]()  # ctypes gives OpenBLAS's C int as a Python int
 
 
 def set_threads(n):
@@ -66,6 +65,6 @@ def set_threads(n):
     blas = _blas()
     if blas is None:
         return None
-    before = get_threads()
+    before = blas[0]()
     blas[1](int(n))
     return before
