@@ -52,7 +52,7 @@ def save_checkpoint(path, policy, value_fn, env_id, obs_space, act_space, epoch,
     umask = os.umask(0)
     os.umask(umask)
     try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; give it the mode open() would, like the run's other files
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; give it the mode open() gives the run's other files
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
@@ -186,7 +186,8 @@ def restore_train_state(result, state):
     """Put a saved training state into a freshly built ``result``, replaying the environments."""
     header, arrays, actions = state
     # a setting older nppg did not save was at its default
-    changed = config_differences({**_config_dict(type(result.config)()), **header["config"]}, _config_dict(result.config))
+    saved = {**_config_dict(type(result.config)()), **header["config"]}
+    changed = config_differences(saved, _config_dict(result.config))
     if changed:
         raise CheckpointError(f"the saved run's configuration differs in {changed}; resume with the same settings")
     _fill(result.policy.params, arrays, "pi", "state.npz")
