@@ -1,5 +1,5 @@
 """How much faster could the value fit's gradient be, hand-fused in NumPy? Times
-``ValueFunction.grad_mse_blocks`` (the layers' forward/backward pairs, in row blocks) against one
+``FastValueFunction.grad_mse`` (the layers' forward/backward pairs, in row blocks) against one
 function written for a (D, 64, 64, 1) tanh network alone: every array preallocated, the first
 two biases folded into the products (a column of ones), tanh's derivative and the output
 layer's outer product computed in place. It checks that both give the same loss and gradient.
@@ -13,8 +13,8 @@ import timeit
 
 import numpy as np
 
-from nppg.policies import ValueFunction
-from nppg.threads import set_threads
+from nppg.engine.threads import set_threads
+from nppg.engine.value import FastValueFunction
 
 
 def fused_grad_mse(params, obs, targets, block):
@@ -64,12 +64,12 @@ def main():
     set_threads(1)
     rng = np.random.default_rng(0)
     obs, targets = rng.standard_normal((4000, args.obs_dim)), rng.standard_normal(4000)
-    vf = ValueFunction(args.obs_dim, (64, 64), rng=rng)
+    vf = FastValueFunction(args.obs_dim, (64, 64), rng=rng)
     loss, grads = vf.grad_mse(obs, targets)
     loss_f, grads_f = fused_grad_mse(vf.params, obs, targets, args.block)
     assert np.isclose(loss, loss_f, rtol=1e-12) and all(np.allclose(grads[k], grads_f[k], rtol=1e-9, atol=1e-15)
                                                        for k in grads), "the fused gradient differs"
-    for name, f in (("grad_mse (nppg)", lambda: vf.grad_mse_blocks(obs, targets)),
+    for name, f in (("grad_mse (nppg)", lambda: vf.grad_mse(obs, targets)),
                     ("fused by hand", lambda: fused_grad_mse(vf.params, obs, targets, args.block))):
         ms = min(timeit.repeat(f, number=50, repeat=7)) / 50 * 1e3
         print(f"{name:16} {ms:.2f} ms per value step (4000 rows, obs dim {args.obs_dim})")

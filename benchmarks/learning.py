@@ -9,15 +9,15 @@ Prints one line per seed and a summary; ``--json FILE`` also writes every number
 import argparse
 import json
 import time
-from dataclasses import fields
 
 import numpy as np
 
 import nppg
-from nppg.cli import add_train_args
-from nppg.logger import RunLogger
-from nppg.rollout import evaluate, make_env
-from nppg.vpg import VPGConfig
+from nppg.algorithm import VPGConfig
+from nppg.engine import make_env
+from nppg.tools.cli import SETTINGS, add_train_args
+from nppg.tools.evaluate import evaluate
+from nppg.tools.logger import RunLogger
 
 
 def main():
@@ -33,22 +33,22 @@ def main():
     train = argparse.ArgumentParser()
     add_train_args(train)
     targs = train.parse_args([a for a in rest if a != "--"] + ["--env", args.env])
-    hyper = {f.name: getattr(targs, f.name) for f in fields(VPGConfig)}
+    hyper = {name: getattr(targs, name) for name in SETTINGS}
     hyper["epochs"] = targs.epochs or VPGConfig.epochs  # --epochs has no default of its own (it serves --resume)
     rows = []
     for seed in args.seeds:
         hyper["seed"] = seed
         t0 = time.perf_counter()
-        run_log = RunLogger(f"{args.runs}/seed{seed}", verbose=False) if args.runs else None
-        screen = RunLogger() if args.every else None
+        run_log = RunLogger(hyper, f"{args.runs}/seed{seed}", verbose=False) if args.runs else None
+        screen = RunLogger(hyper) if args.every else None
 
-        def callback(record, result):
+        def callback(record, state):
             if run_log:
-                run_log(record, result)
+                run_log(record, state)
             if screen and (record["epoch"] - 1) % args.every == 0:
-                screen(record, result)
+                screen(record, state)
 
-        res = nppg.vpg(callback=callback, **hyper)
+        res = nppg.train(callback=callback, **hyper)
         wall = time.perf_counter() - t0
         hit = [r["env_steps"] for r in res.history if r["mean_return"] >= args.threshold]
         envs = make_env(args.env, 8)

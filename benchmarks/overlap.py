@@ -5,12 +5,11 @@ this measures whether two Python threads on two cores actually overlap them:
     python benchmarks/overlap.py CartPole-v1 HalfCheetah-v5
 
 Prints, per environment: one rollout of 4,000 steps; one value fit (80 steps) in one thread and in
-two (nppg's default, ``fit_value(pool=...)``); the rollout and the two-thread fit one after the
-other (what ``vpg`` does); and the rollout with the fit at once, the fit in a thread of its own
+two (nppg's default, ``FastValueFunction(pool=...)``); the rollout and the two-thread fit one after the
+other (what ``nppg.train`` does); and the rollout with the fit at once, the fit in a thread of its own
 (one-thread fit, or two-thread fit). Spinning Up's settings, one BLAS thread, memory kept as
-``vpg`` keeps it.
+``nppg.train`` keeps it.
 """
-import importlib
 import sys
 import threading
 import time
@@ -18,30 +17,32 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from nppg.memory import keep_freed_memory
+from nppg.algorithm import VPGConfig, fit_value, make_policy
+from nppg.engine import FastValueFunction, make_env
+from nppg.engine.memory import keep_freed_memory
+from nppg.engine.threads import set_threads
 from nppg.optim import Adam
-from nppg.policies import ValueFunction
 from nppg.rollout import Rollout
-from nppg.threads import set_threads
-
-vpg_module = importlib.import_module("nppg.vpg")
 
 
 def measure(env_id, steps=4000, iters=80, repeats=3):
-    cfg = vpg_module.VPGConfig(env=env_id)
+    cfg = VPGConfig(env=env_id)
     rng = np.random.default_rng(0)
-    envs = vpg_module.make_env(env_id, cfg.num_envs, None)
+    envs = make_env(env_id, cfg.num_envs, None)
     try:
-        policy = vpg_module.make_policy(envs.single_observation_space, envs.single_action_space, cfg, rng)
-        value_fn = ValueFunction(policy.obs_dim, cfg.hidden, cfg.activation, rng)
-        opt, rollout = Adam(value_fn.params, cfg.vf_lr), Rollout(envs, seed=0)
+        policy = make_policy(envs.single_observation_space, envs.single_action_space, cfg.hidden, cfg.activation,
+                             rng=rng)
+        pool = ThreadPoolExecutor(2)
+        value_fns = {None: FastValueFunction(policy.obs_dim, cfg.hidden, cfg.activation, np.random.default_rng(1)),
+                     pool: FastValueFunction(policy.obs_dim, cfg.hidden, cfg.activation, np.random.default_rng(1),
+                                             pool=pool)}
+        rollout = Rollout(envs, seed=0)
         batch = rollout.collect(policy, steps, rng)
         targets = rng.standard_normal(len(batch.rew))
 
-        pool = ThreadPoolExecutor(2)
-
         def fit(pool=None):
-            vpg_module.fit_value(value_fn, opt, batch.obs, targets, iters, pool)
+            value_fn = value_fns[pool]
+            fit_value(value_fn, Adam(value_fn.params, cfg.vf_lr), batch.obs, targets, iters)
 
         def collect():
             rollout.collect(policy, steps, rng)

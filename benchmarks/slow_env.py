@@ -34,7 +34,7 @@ if __name__ != "__main__":  # registered when gymnasium imports this module for 
 
 
 def main():
-    from nppg.bench import env_steps_per_s
+    from nppg.tools.bench import env_steps_per_s
     for us in COSTS_US:
         row = [f"{us:5d} us a step"]
         for mode in ("sync", "async"):

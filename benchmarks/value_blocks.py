@@ -2,10 +2,10 @@
 
     python benchmarks/value_blocks.py [--rows 4000] [--obs-dim 4] [--blocks 192 512 1024 2048 4000]
 
-For each block size, with one thread and with two (``ValueFunction.grad_mse_blocks(pool=...)``), prints
+For each block size, with one thread and with two (``FastValueFunction(pool=...).grad_mse``), prints
 milliseconds per value step (the gradient and an Adam step, best of 5 runs of 40 steps) and page
 faults per step. Twice, each in a fresh process: with glibc's malloc as it comes, and after
-``nppg.memory.keep_freed_memory`` (what ``vpg`` does). One BLAS thread throughout.
+``nppg.engine.memory.keep_freed_memory`` (what ``nppg.train`` does). One BLAS thread throughout.
 """
 import argparse
 import resource
@@ -18,10 +18,10 @@ import numpy as np
 
 
 def worker(args):
-    from nppg.memory import keep_freed_memory
+    from nppg.engine.memory import keep_freed_memory
+    from nppg.engine.threads import set_threads
+    from nppg.engine.value import FastValueFunction
     from nppg.optim import Adam
-    from nppg.policies import ValueFunction
-    from nppg.threads import set_threads
     if args.worker == "kept":
         keep_freed_memory()
     set_threads(1)
@@ -29,14 +29,15 @@ def worker(args):
     obs, targets = rng.standard_normal((args.rows, args.obs_dim)), rng.standard_normal(args.rows)
     for block in args.blocks:
         for threads in (1, 2):
-            vf = ValueFunction(args.obs_dim, (64, 64), rng=np.random.default_rng(1))
-            opt = Adam(vf.params, 1e-3)
             with ThreadPoolExecutor(threads) as pool:
+                vf = FastValueFunction(args.obs_dim, (64, 64), rng=np.random.default_rng(1),
+                                       pool=pool if threads > 1 else None)
+                opt = Adam(vf.params, 1e-3)
                 best, faults = np.inf, np.inf
                 for _ in range(5):
                     f0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
                     for _ in range(40):
-                        opt.step(vf.grad_mse_blocks(obs, targets, block, pool if threads > 1 else None)[1])
+                        opt.step(vf.grad_mse(obs, targets, block)[1])
                     best = min(best, (time.perf_counter() - t0) / 40)
                     faults = min(faults, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 40)
             print(f"{args.worker:6} {block:6d} {threads:7d} {best * 1e3:8.2f} {faults:8.0f}", flush=True)

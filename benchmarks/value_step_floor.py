@@ -5,7 +5,7 @@
 ``nppg bench``'s limit counts an epoch's matrix products only. A value step also makes element-wise
 passes that no BLAS does for it: the bias additions and tanh of the forward pass, tanh's derivative,
 the output layer's outer product and the bias gradients' column sums of the backward pass (nppg/nn.py).
-This times each of them, and each product, on one block of ``rows`` rows (what one of ``grad_mse_blocks``'s
+This times each of them, and each product, on one block of ``rows`` rows (what one of ``FastValueFunction.grad_mse``'s
 two threads computes), one BLAS thread, best of 7; then ``grad_mse`` itself on those rows (one pass).
 Prints milliseconds per call, the two sums, and what ``steps`` value steps on twice the rows (both
 threads' blocks) cost per epoch if two threads halved everything and Python cost nothing.
@@ -15,8 +15,8 @@ import timeit
 
 import numpy as np
 
+from nppg.engine.threads import set_threads
 from nppg.policies import ValueFunction
-from nppg.threads import set_threads
 
 
 def value_step_ops(params, obs, n_layers):

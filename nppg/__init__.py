@@ -1,10 +1,20 @@
-"""nppg: Vanilla Policy Gradient from scratch in NumPy, with manual backprop and closed-form scores."""
-__version__ = "0.1.0"
+"""nppg: Vanilla Policy Gradient from scratch in NumPy, with manual backprop and closed-form scores.
+
+The algorithm, in reading order: ``nn``, ``distributions``, ``policies``, ``advantages``, ``optim``,
+``rollout``, ``algorithm`` (``vpg``). ``nppg.train`` runs the same ``vpg`` with the engine's faster
+and safer pieces (``nppg/engine``); the command line uses it (``nppg/tools``).
+"""
+__version__ = "0.2.0"
 
 from .advantages import WEIGHTS, batch_weights, discount_cumsum, gae, reward_to_go
-from .gradcheck import check_grads, numerical_grad, rel_error
+from .algorithm import State, VPGConfig, make_policy, vpg
 from .nn import MLP
 from .optim import SGD, Adam
 from .policies import CategoricalPolicy, GaussianPolicy, ValueFunction
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .vpg import Result, VPGConfig, vpg
+from .engine import train
+from .checks.gradcheck import check_grads, numerical_grad, rel_error
+from .tools.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+__all__ = ["WEIGHTS", "batch_weights", "discount_cumsum", "gae", "reward_to_go", "State", "VPGConfig", "make_policy",
+           "vpg", "MLP", "SGD", "Adam", "CategoricalPolicy", "GaussianPolicy", "ValueFunction", "train", "check_grads",
+           "numerical_grad", "rel_error", "CheckpointError", "load_checkpoint", "save_checkpoint"]

@@ -1,16 +1,12 @@
 """The weights Phi_t that multiply grad log pi(a_t|s_t) in the policy gradient (8).
 
-Every weight is computed one *segment* at a time: a run of consecutive steps of one
-episode inside one batch. ``last_value`` closes the segment (12):
-
-    last_value = 0            if the episode terminated (a true ending: no reward follows);
-    last_value = V(s_T)       if it was truncated by a time limit, or cut at the end of the
-                              batch, where s_T is the true observation that follows the last step.
-
-All four weights share one signature, ``phi(rew, val, last_value, gamma, lam) -> (T,)``,
-and ``WEIGHTS[name]`` picks one: going from R(tau) to reward-to-go is a one-word change.
+Every weight is computed one *segment* at a time: a run of consecutive steps of one episode inside
+one batch, closed by ``last_value`` (12): 0 if the episode terminated, else V(s_T) of the observation
+that follows its last step (a time-limit truncation, or the batch's end).
 """
 import numpy as np
+
+WEIGHTS = ("return", "reward-to-go", "baseline", "gae")  # the choices of Phi_t, named as in VPGConfig.weights
 
 
 def discount_cumsum(x, discount):
@@ -39,43 +35,32 @@ def gae(rew, val, last_value, gamma, lam):
     return discount_cumsum(delta, gamma * lam)
 
 
-# ---- the weights Phi_t (8) -------------------------------------------------------------
-
-def phi_return(rew, val, last_value, gamma, lam):
-    """(4) Phi_t = R(tau): every step of the segment weighted by the segment's whole return, closed
-    by (12); for a segment that continues an episode from the last batch, its return from here on."""
-    R = discount_cumsum(np.append(rew, last_value), gamma)[0]  # R_hat_0, defined even when T = 0
-    return np.full(len(rew), R)
-
-
-def phi_reward_to_go(rew, val, last_value, gamma, lam):
-    """(6) Phi_t = R_hat_t: only rewards that follow a_t."""
-    return reward_to_go(rew, last_value, gamma)
-
-
-def phi_baseline(rew, val, last_value, gamma, lam):
-    """(7) Phi_t = R_hat_t - V(s_t)."""
-    return reward_to_go(rew, last_value, gamma) - val
-
-
-def phi_gae(rew, val, last_value, gamma, lam):
-    """(11) Phi_t = A_t^GAE(gamma, lam)."""
-    return gae(rew, val, last_value, gamma, lam)
-
-
-WEIGHTS = {"return": phi_return, "reward-to-go": phi_reward_to_go, "baseline": phi_baseline, "gae": phi_gae}
-
-
 def batch_weights(rew, val, segments, weights, gamma, lam):
-    """Phi_t and the value targets R_hat_t (9) for a whole batch, one segment at a time.
+    """Phi_t (8) and the value targets R_hat_t (9) for a whole batch, one segment at a time.
 
-    rew, val (N,); segments: ``(start, stop, last_value)`` triples that tile [0, N).
+    rew, val (N,): r_t and V(s_t); segments: ``(start, stop, last_value)`` triples that tile [0, N);
+    weights: which Phi_t, one of ``WEIGHTS``:
+
+        "return"        (4) R(tau): every step weighted by the discounted return from its segment's
+                        first step, closed by (12). For a segment that is a whole episode this is
+                        exactly R(tau); a segment that goes on from the last batch, or is cut at this
+                        batch's end, counts only its own steps' rewards (and V(s_T) for the rest).
+        "reward-to-go"  (6) R_hat_t: only the rewards that follow a_t.
+        "baseline"      (7) R_hat_t - V(s_t).
+        "gae"           (11) A_t^GAE(gamma, lam).
     """
     if weights not in WEIGHTS:
-        raise ValueError(f"weights must be one of {sorted(WEIGHTS)}; got {weights!r}")
-    phi, rtg = np.empty(len(rew)), np.empty(len(rew))
+        raise ValueError(f"weights must be one of {list(WEIGHTS)}; got {weights!r}")
+    Phi, R_hat = np.empty(len(rew)), np.empty(len(rew))
     for start, stop, last_value in segments:
         s = slice(start, stop)
-        phi[s] = WEIGHTS[weights](rew[s], val[s], last_value, gamma, lam)
-        rtg[s] = reward_to_go(rew[s], last_value, gamma)
-    return phi, rtg
+        R_hat[s] = reward_to_go(rew[s], last_value, gamma)                # (6), also the targets of (9)
+        if weights == "return":
+            Phi[s] = R_hat[s][:1]                                         # (4) R_hat at the segment's start
+        elif weights == "reward-to-go":
+            Phi[s] = R_hat[s]                                             # (6)
+        elif weights == "baseline":
+            Phi[s] = R_hat[s] - val[s]                                    # (7)
+        else:
+            Phi[s] = gae(rew[s], val[s], last_value, gamma, lam)          # (11)
+    return Phi, R_hat

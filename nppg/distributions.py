@@ -42,14 +42,6 @@ def categorical_entropy(z):
     return -(np.exp(logp) * logp).sum(axis=-1)
 
 
-def categorical_entropy_grad(z):
-    """(17) dH/dz_j = -pi_j (log pi_j + H).  -> (N, K)."""
-    logp = log_softmax(z)
-    p = np.exp(logp)
-    H = -(p * logp).sum(axis=-1, keepdims=True)
-    return -p * (logp + H)
-
-
 # ---- diagonal Gaussian ----------------------------------------------------------------
 
 def gaussian_sample(mu, log_std, rng):
@@ -72,6 +64,6 @@ def gaussian_score(mu, log_std, a):
 
 
 def gaussian_entropy(log_std, n_rows):
-    """(17) H = sum_i log sigma_i + n/2 (1 + log 2pi), the same for every state; dH/dlog sigma_i = 1."""
+    """(17) H = sum_i log sigma_i + n/2 (1 + log 2pi), the same for every state.  -> (N,)."""
     H = log_std.sum() + 0.5 * log_std.shape[0] * (1.0 + LOG_2PI)
     return np.full(n_rows, H)

@@ -1,54 +1,39 @@
-"""Layers as forward/backward pairs, and a multilayer perceptron built from them.
+"""Layers as forward/backward pairs, and a multilayer perceptron built from them, in float64.
 
-Every ``*_forward`` returns ``(out, cache)``; the matching ``*_backward`` takes the
-upstream gradient ``dout`` (the gradient of some scalar loss with respect to ``out``)
-and that cache, and returns the gradients with respect to the forward's inputs.
-Nothing is stored on objects between calls: the cache is the only memory.
-All arrays are float64, unless an MLP is built with ``dtype=np.float32`` (see README, Performance).
+Every ``*_forward`` returns ``(out, cache)``; the matching ``*_backward`` takes the upstream gradient
+``dout`` (of some scalar loss with respect to ``out``) and that cache, and returns the gradients with
+respect to the forward's inputs. The cache is the only memory: nothing is stored on objects.
 """
 import numpy as np
 
 
 def linear_forward(x, W, b):
     """(18) y = x W + b.  x (N, D), W (D, H), b (H,) -> y (N, H)."""
-    y = x @ W
-    y += b  # in place: a fresh (N, H) array costs more than the addition (see README, Performance)
-    return y, (x, W)
+    return x @ W + b, (x, W)
 
 
-def linear_backward(dy, cache, input_grad=True):
-    """(18) dx = dy W^T, dW = x^T dy, db = sum_n dy.  dy (N, H) -> dx (N, D), dW (D, H), db (H,).
-
-    ``input_grad=False`` skips dx (returns None): a network's first layer needs no gradient
-    with respect to the data, and that product costs as much as dW.
-    """
+def linear_backward(dy, cache):
+    """(18) dx = dy W^T, dW = x^T dy, db = sum_n dy.  dy (N, H) -> dx (N, D), dW (D, H), db (H,)."""
     x, W = cache
-    dx = dy @ W.T if input_grad else None
-    return dx, x.T @ dy, dy.sum(axis=0)
+    return dy @ W.T, x.T @ dy, dy.sum(axis=0)
 
 
-def tanh_forward(x, out=None):
-    """y = tanh(x); ``out=x`` overwrites x instead of allocating y (the MLP does, on its own arrays)."""
-    y = np.tanh(x, out=out)
-    return y, y  # the backward needs only the output, see (19)
+def tanh_forward(x):
+    y = np.tanh(x)
+    return y, y  # the backward needs only the output
 
 
 def tanh_backward(dy, y):
-    # (19) d tanh(x)/dx = 1 - tanh(x)^2; computed as dy * (1 - y * y) with one temporary, not three
-    dx = y * y
-    np.subtract(1.0, dx, out=dx)
-    dx *= dy
-    return dx
+    return dy * (1 - y**2)  # (19) d tanh(x)/dx = 1 - tanh(x)^2
 
 
-def relu_forward(x, out=None):
+def relu_forward(x):
     mask = x > 0
-    return np.multiply(x, mask, out=out), mask
+    return x * mask, mask
 
 
 def relu_backward(dy, mask):
-    # (19) d relu(x)/dx = [x > 0]
-    return dy * mask
+    return dy * mask  # (19) d relu(x)/dx = [x > 0]
 
 
 ACTIVATIONS = {"tanh": (tanh_forward, tanh_backward), "relu": (relu_forward, relu_backward)}
@@ -66,56 +51,47 @@ class MLP:
     """A fully connected network: ``sizes = (in, hidden..., out)``.
 
     Hidden layers apply ``activation`` ("tanh" or "relu"); the output layer is linear.
-    ``params`` holds ``W0, b0, W1, b1, ...`` with ``W_i`` of shape ``(sizes[i], sizes[i+1])``.
-    ``len(sizes) == 2`` is a linear model (no hidden layer).
-
-    Initialisation: orthogonal weights with gain sqrt(2) in hidden layers and zero biases,
-    which keeps activations at a steady scale through depth; the output layer's gain is
-    ``out_gain`` (policies use 0.01 so every action starts nearly equally likely, which
-    Andrychowicz et al., 2021, "What matters in on-policy RL", found to help the most).
-    ``dtype`` is the precision of the parameters and of every pass (float64 unless asked).
+    ``params`` holds ``W0, b0, W1, b1, ...`` with ``W_i`` of shape ``(sizes[i], sizes[i+1])``;
+    ``len(sizes) == 2`` is a linear model. Initialisation: orthogonal weights with gain sqrt(2)
+    in hidden layers and zero biases, which keeps activations at a steady scale through depth;
+    the output layer's gain is ``out_gain`` (policies use 0.01 so every action starts nearly
+    equally likely, which Andrychowicz et al., 2021, "What matters in on-policy RL", found to help most).
     """
 
-    def __init__(self, sizes, activation="tanh", rng=None, out_gain=1.0, dtype=np.float64):
+    def __init__(self, sizes, activation="tanh", rng=None, out_gain=1.0):
         sizes = tuple(sizes)
         if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
             raise ValueError(f"sizes must be two or more positive integers (in, hidden..., out); got {sizes}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
         rng = np.random.default_rng() if rng is None else rng
-        self.sizes, self.activation, self.dtype = tuple(int(s) for s in sizes), activation, np.dtype(dtype)
-        self.n_layers = len(sizes) - 1
+        self.sizes, self.activation, self.n_layers = tuple(int(s) for s in sizes), activation, len(sizes) - 1
         self.params = {}
         for i in range(self.n_layers):
             gain = out_gain if i == self.n_layers - 1 else np.sqrt(2.0)
-            self.params[f"W{i}"] = orthogonal((sizes[i], sizes[i + 1]), gain, rng).astype(self.dtype, copy=False)
-            self.params[f"b{i}"] = np.zeros(sizes[i + 1], self.dtype)
+            self.params[f"W{i}"] = orthogonal((sizes[i], sizes[i + 1]), gain, rng)
+            self.params[f"b{i}"] = np.zeros(sizes[i + 1])
 
     def forward(self, x):
         """x (N, sizes[0]) -> y (N, sizes[-1]), cache (one entry per layer)."""
-        x = np.asarray(x, dtype=self.dtype)
+        x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
-            raise ValueError(f"x must have shape (N, {self.sizes[0]}); got {x.shape}")
+            raise ValueError(f"input must have shape (N, {self.sizes[0]}); got shape {x.shape}")
         act_forward, _ = ACTIVATIONS[self.activation]
         h, cache = x, []
         for i in range(self.n_layers):
             h, lin_cache = linear_forward(h, self.params[f"W{i}"], self.params[f"b{i}"])  # (N, sizes[i+1])
-            act_cache = None
-            if i < self.n_layers - 1:
-                h, act_cache = act_forward(h, out=h)  # in place: h is this layer's own new array
+            h, act_cache = act_forward(h) if i < self.n_layers - 1 else (h, None)        # the output is linear
             cache.append((lin_cache, act_cache))
         return h, cache
 
-    def backward(self, dy, cache, input_grad=True):
-        """dy (N, sizes[-1]) -> grads (keyed like ``params``), dx (N, sizes[0]).
-
-        ``input_grad=False`` returns dx = None and skips its product, when only ``grads`` are wanted.
-        """
+    def backward(self, dy, cache):
+        """dy (N, sizes[-1]) -> grads (keyed like ``params``), dx (N, sizes[0])."""
         _, act_backward = ACTIVATIONS[self.activation]
-        grads, dh = {}, np.asarray(dy, dtype=self.dtype)
+        grads, dh = {}, dy
         for i in reversed(range(self.n_layers)):
             lin_cache, act_cache = cache[i]
             if act_cache is not None:
                 dh = act_backward(dh, act_cache)
-            dh, grads[f"W{i}"], grads[f"b{i}"] = linear_backward(dh, lin_cache, input_grad or i > 0)
+            dh, grads[f"W{i}"], grads[f"b{i}"] = linear_backward(dh, lin_cache)
         return grads, dh

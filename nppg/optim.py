@@ -48,11 +48,8 @@ class Adam:
         _check(self.params, grads)
         self.t += 1
         for k, g in grads.items():
-            m, v = self.m[k], self.v[k]
-            m *= self.beta1
-            m += (1.0 - self.beta1) * g
-            v *= self.beta2
-            v += (1.0 - self.beta2) * g * g
-            m_hat = m / (1.0 - self.beta1 ** self.t)
-            v_hat = v / (1.0 - self.beta2 ** self.t)
+            self.m[k] = self.beta1 * self.m[k] + (1.0 - self.beta1) * g
+            self.v[k] = self.beta2 * self.v[k] + (1.0 - self.beta2) * g * g
+            m_hat = self.m[k] / (1.0 - self.beta1 ** self.t)
+            v_hat = self.v[k] / (1.0 - self.beta2 ** self.t)
             self.params[k] -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)

@@ -52,7 +52,7 @@ def gae_definition(rew, val, last_value, gamma, lam):
 
 
 PHI_DEFINITIONS = {
-    # (4) R(tau): every step weighted by the whole segment's discounted return, incl. gamma^T V(s_T)
+    # (4) R(tau): every step weighted by the discounted return from the segment's start, incl. gamma^T V(s_T)
     "return": lambda rew, val, last, gamma, lam: [
         sum(gamma**t * r for t, r in enumerate(rew)) + gamma ** len(rew) * last] * len(rew),
     # (6) R_hat_t
@@ -104,24 +104,26 @@ def test_gae_with_lam_0_is_the_td_residual(seed, T, gamma):
     close(gae(rew, val, last_value, gamma, 0.0), td_residual_definition(rew, val, last_value, gamma))
 
 
-def test_weights_offers_the_four_choices_of_phi():
+def test_weights_offers_the_four_choices_of_Phi():
     assert set(WEIGHTS) == set(PHI_DEFINITIONS)
 
 
 @pytest.mark.parametrize("name", sorted(PHI_DEFINITIONS))
 @given(seed=seeds, T=lengths, gamma=unit, lam=unit)
 def test_each_weight_matches_its_definition(name, seed, T, gamma, lam):
-    """WEIGHTS[name](rew, val, last_value, gamma, lam) is Phi_t as the derivation defines it."""
+    """batch_weights on one segment gives Phi_t as the derivation defines it, and R_hat_t (6)."""
     rew, val, last_value = segment(seed, T)
-    phi = WEIGHTS[name](rew, val, last_value, gamma, lam)
-    assert phi.shape == (T,)
-    close(phi, PHI_DEFINITIONS[name](rew, val, last_value, gamma, lam))
+    Phi, R_hat = batch_weights(rew, val, [(0, T, last_value)], name, gamma, lam)
+    assert Phi.shape == R_hat.shape == (T,)
+    close(Phi, PHI_DEFINITIONS[name](rew, val, last_value, gamma, lam))
+    close(R_hat, reward_to_go_definition(rew, last_value, gamma))
 
 
 @pytest.mark.parametrize("name", sorted(PHI_DEFINITIONS))
 def test_each_weight_of_an_empty_segment_is_empty(name):
     """T = 0 (a segment that ends where it starts) gives no weights rather than an error."""
-    assert WEIGHTS[name](np.zeros(0), np.zeros(0), 1.5, 0.99, 0.95).shape == (0,)
+    Phi, R_hat = batch_weights(np.zeros(0), np.zeros(0), [(0, 0, 1.5)], name, 0.99, 0.95)
+    assert Phi.shape == R_hat.shape == (0,)
 
 
 # ---- a whole batch --------------------------------------------------------------------------
@@ -135,17 +137,17 @@ def test_batch_weights_is_one_call_per_segment(name, seed, segment_lengths, gamm
     rew, val = rng.standard_normal(N), rng.standard_normal(N)
     stops = np.cumsum(segment_lengths)
     segments = [(int(stop - T), int(stop), float(rng.standard_normal())) for T, stop in zip(segment_lengths, stops)]
-    phi, rtg = batch_weights(rew, val, segments, name, gamma, lam)
-    assert phi.shape == rtg.shape == (N,)
+    Phi, R_hat = batch_weights(rew, val, segments, name, gamma, lam)
+    assert Phi.shape == R_hat.shape == (N,)
     for start, stop, last_value in segments:
-        close(phi[start:stop], PHI_DEFINITIONS[name](rew[start:stop], val[start:stop], last_value, gamma, lam))
-        close(rtg[start:stop], reward_to_go_definition(rew[start:stop], last_value, gamma))
+        close(Phi[start:stop], PHI_DEFINITIONS[name](rew[start:stop], val[start:stop], last_value, gamma, lam))
+        close(R_hat[start:stop], reward_to_go_definition(rew[start:stop], last_value, gamma))
 
 
 def test_batch_weights_does_not_leak_across_segments():
     """A terminated segment (last_value 0) ignores the rewards of the episode that follows it."""
     rew, val = np.array([1.0, 1.0, 100.0]), np.zeros(3)
-    phi, rtg = batch_weights(rew, val, [(0, 2, 0.0), (2, 3, 0.0)], "reward-to-go", 0.5, 1.0)
-    assert np.array_equal(rtg, [1.5, 1.0, 100.0]) and np.array_equal(phi, rtg)
-    phi, _ = batch_weights(rew, val, [(0, 2, 0.0), (2, 3, 0.0)], "return", 0.5, 1.0)
-    assert np.array_equal(phi, [1.5, 1.5, 100.0])
+    Phi, R_hat = batch_weights(rew, val, [(0, 2, 0.0), (2, 3, 0.0)], "reward-to-go", 0.5, 1.0)
+    assert np.array_equal(R_hat, [1.5, 1.0, 100.0]) and np.array_equal(Phi, R_hat)
+    Phi, _ = batch_weights(rew, val, [(0, 2, 0.0), (2, 3, 0.0)], "return", 0.5, 1.0)
+    assert np.array_equal(Phi, [1.5, 1.5, 100.0])

@@ -6,8 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from nppg import bench
-from nppg.nn import MLP
+from nppg.tools import bench
 
 BENCHMARKS = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks")
 
@@ -87,28 +86,15 @@ def test_epoch_flops_match_the_passes_of_an_epoch():
     assert gaussian["update_pi"] == f["update_pi"] - fwd_pi                        # its entropy needs no forward
 
 
-def test_the_skipped_input_gradient_is_the_one_the_count_leaves_out():
-    """The count assumes nppg's backward skips the first layer's dx; check that it does."""
-    net = MLP((3, 5, 2), rng=np.random.default_rng(0))
-    x = np.random.default_rng(1).standard_normal((7, 3))
-    y, cache = net.forward(x)
-    dy = np.random.default_rng(2).standard_normal(y.shape)
-    grads, dx = net.backward(dy, cache, input_grad=False)
-    full, dx_full = net.backward(dy, cache)
-    assert dx is None and dx_full.shape == x.shape
-    for k in full:
-        assert np.array_equal(grads[k], full[k])
-
-
-def test_timers_restore_vpg_after_the_run():
-    vpg_module = bench.vpg_module
-    before = (vpg_module.make_env, vpg_module.make_policy, vpg_module.update_policy, vpg_module.fit_value,
-              vpg_module.Rollout.collect)
+def test_timers_restore_what_they_wrapped_after_the_run():
+    from nppg import algorithm
+    from nppg.engine import CheckedRollout, run
+    parts = lambda: (run.make_env, algorithm.make_policy, algorithm.update_policy, algorithm.fit_value,  # noqa: E731
+                     CheckedRollout.collect)
+    before = parts()
     r = bench.run_setting("CartPole-v1", num_envs=2, epochs=2, threads=1, steps_per_epoch=100, train_v_iters=1,
                           hidden=(4,))
-    after = (vpg_module.make_env, vpg_module.make_policy, vpg_module.update_policy, vpg_module.fit_value,
-             vpg_module.Rollout.collect)
-    assert before == after
+    assert parts() == before
     assert r["epoch_s"] > 0 and r["split_s"]["fit_v"] > 0
 
 
@@ -165,7 +151,7 @@ def test_the_value_blocks_benchmark_prints_every_setting():
 
 def test_bench_with_threads_0_leaves_the_blas_setting_alone():
     """--threads 0 (with OPENBLAS_NUM_THREADS, say) measures NumPy's own BLAS setting, in training and limit."""
-    from nppg.threads import get_threads, set_threads
+    from nppg.engine.threads import get_threads, set_threads
     before = get_threads()
     if before is None:
         pytest.skip("this platform's BLAS thread count cannot be read")
@@ -182,7 +168,7 @@ def test_the_value_step_floor_benchmark_times_the_real_passes():
     """benchmarks/value_step_floor.py times a value step call by call: its products must be the ones the
     limit counts, and its gradient products must give the network's own gradient."""
     import nppg
-    from nppg.bench import mlp_flops
+    from nppg.tools.bench import mlp_flops
     floor = load_benchmark("value_step_floor")
     rng = np.random.default_rng(0)
     vf = nppg.ValueFunction(5, (16, 8), rng=rng)
@@ -193,7 +179,7 @@ def test_the_value_step_floor_benchmark_times_the_real_passes():
     # a bias addition and a bias gradient per layer; tanh and its derivative per hidden layer
     assert sum(kind == "elementwise" for _, kind, _, _ in ops) == 2 * vf.net.n_layers + 2 * len(sizes[1:-1])
     out, cache = vf.net.forward(obs)
-    grads, _ = vf.net.backward(np.ones((50, 1)) / 50, cache, input_grad=False)
+    grads, _ = vf.net.backward(np.ones((50, 1)) / 50, cache)
     results = {name.split(" = ")[0]: call() for name, _, _, call in ops}
     np.testing.assert_allclose(results["x @ W2"] + vf.params["b2"], out, rtol=1e-12)
     for i in range(3):

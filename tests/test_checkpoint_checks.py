@@ -6,11 +6,11 @@ import stat
 
 import numpy as np
 import pytest
+from run_dirs import logger
 
 import nppg
-from nppg import checkpoint
-from nppg.cli import main
-from nppg.logger import RunLogger
+from nppg.tools import checkpoint
+from nppg.tools.cli import main
 
 SMALL = dict(epochs=2, steps_per_epoch=200, num_envs=2, hidden=(8,), train_v_iters=2)
 
@@ -20,7 +20,7 @@ def runs(tmp_path_factory):
     """One finished CartPole run and one Pendulum run, made once; tests work on copies."""
     base = tmp_path_factory.mktemp("runs")
     for env in ("CartPole-v1", "Pendulum-v1"):
-        nppg.vpg(env, callback=RunLogger(str(base / env), verbose=False), **SMALL)
+        nppg.train(env, callback=logger(str(base / env), dict(SMALL, env=env), save_every=10), **SMALL)
     return base
 
 
@@ -104,7 +104,7 @@ def test_a_replay_that_does_not_match_names_both_causes(runs, tmp_path):
     arrays["rollout.obs"] = arrays["rollout.obs"] + 1.0  # state.npz altered
     with pytest.raises(checkpoint.CheckpointError, match="deterministic .* or were env_actions.bin or state.npz "
                                                          "altered or copied from another run"):
-        nppg.vpg("CartPole-v1", **{**SMALL, "epochs": 3}, resume=(header, arrays, actions))
+        nppg.train("CartPole-v1", **{**SMALL, "epochs": 3}, resume=(header, arrays, actions))
 
 
 def mode(path):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import nppg
-from nppg.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
-from nppg.cli import main
+from nppg.tools.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from nppg.tools.cli import main
 
 TINY = ["--epochs", "3", "--steps-per-epoch", "200", "--num-envs", "2", "--hidden", "8", "--train-v-iters", "2"]
 
@@ -38,7 +38,7 @@ def test_checkpoint_round_trip_reproduces_the_policy(run_dir):
     policy, value_fn, header = load_checkpoint(os.path.join(run_dir, "policy.npz"))
     assert header["env"] == "CartPole-v1" and header["epoch"] == 3 and header["nppg_version"] == nppg.__version__
     assert header["action_space"] == "Discrete(2)" and header["hidden"] == [8]
-    again = nppg.vpg("CartPole-v1", epochs=3, steps_per_epoch=200, num_envs=2, hidden=(8,), train_v_iters=2)
+    again = nppg.train("CartPole-v1", epochs=3, steps_per_epoch=200, num_envs=2, hidden=(8,), train_v_iters=2)
     for k in again.policy.params:
         assert np.array_equal(policy.params[k], again.policy.params[k])
     for k in again.value_fn.params:
@@ -163,9 +163,9 @@ def test_resume_refuses_settings_it_would_ignore_and_extends_with_epochs(tmp_pat
 
 def test_the_console_header_comes_first_on_resume_too():
     import io
-    from nppg.logger import RunLogger
+    from nppg.tools.logger import RunLogger
     stream = io.StringIO()
-    logger = RunLogger(None, verbose=True, stream=stream, resume_epoch=2)
+    logger = RunLogger({}, None, verbose=True, stream=stream, resume_epoch=2)
     record = {c: 1.0 for c in ("mean_return", "std_return", "mean_ep_len", "loss_pi", "loss_v", "entropy", "kl",
                                "steps_per_s", "time_s")}
     logger({**record, "epoch": 3, "env_steps": 600, "episodes": 2}, None)
@@ -215,13 +215,14 @@ def test_bench_of_an_unknown_environment_is_one_line(capsys):
 def test_an_interrupt_during_the_last_epoch_ends_the_run_as_done(tmp_path, capsys, monkeypatch):
     """The run is complete: telling the user to --resume it would only earn an error."""
     import signal
-    import nppg.cli as cli
-    real = cli.vpg
+    import nppg.tools.cli as cli
+    real = cli.train
 
-    def interrupted_vpg(stop, **kwargs):  # Ctrl-C arrives while each epoch runs, so before stop() is asked
-        return real(stop=lambda: (os.kill(os.getpid(), signal.SIGINT), stop())[1], **kwargs)
+    def interrupted_train(callback, **kwargs):  # Ctrl-C arrives while each epoch runs, so before stop() is asked
+        return real(callback=lambda record, state: (os.kill(os.getpid(), signal.SIGINT), callback(record, state))[1],
+                    **kwargs)
 
-    monkeypatch.setattr(cli, "vpg", interrupted_vpg)
+    monkeypatch.setattr(cli, "train", interrupted_train)
     assert main(["train", "--out", str(tmp_path / "run"), "--quiet", "--epochs", "1",
                  "--steps-per-epoch", "200", "--hidden", "8", "--train-v-iters", "2"]) == 0
     out = capsys.readouterr()
@@ -238,8 +239,9 @@ def test_bench_refuses_bad_settings_in_one_line(flags, capsys):
 def test_two_runs_started_at_once_never_share_a_directory(tmp_path, monkeypatch):
     """The directory is claimed by creating config.json exclusively: a run that comes second, even after
     passing the check for an existing run, is refused (an explicit --out) or numbered (the default name)."""
-    from nppg import cli
-    cfg = nppg.VPGConfig()
+    from nppg.engine.run import EngineConfig, settings
+    from nppg.tools import cli
+    cfg = settings(nppg.VPGConfig(), EngineConfig())
     out = str(tmp_path / "run")
     assert cli.claim_run_dir(out, cfg) == (out, [out])
     monkeypatch.setattr(cli, "RUN_FILES", ())  # as if the second run had checked before the first claimed

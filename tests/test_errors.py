@@ -7,6 +7,7 @@ import pytest
 
 import nppg
 from nppg import numerical_grad, rel_error
+from nppg.engine import FastValueFunction
 
 N = 5
 
@@ -36,21 +37,19 @@ def obs(rng):
 @pytest.mark.parametrize("bad_obs, shape", [(np.zeros((N, 3)), r"\(5, 3\)"), (np.zeros(4), r"\(4,\)"),
                                             (np.zeros((N, 4, 1)), r"\(5, 4, 1\)")])
 def test_observation_of_the_wrong_width_is_rejected(categorical, gaussian, bad_obs, shape):
-    vf = nppg.ValueFunction(4, (6,), rng=np.random.default_rng(1))
+    vf, fast = nppg.ValueFunction(4, (6,), rng=np.random.default_rng(1)), FastValueFunction(4, (6,))
     calls = [
         lambda: categorical.logits(bad_obs), lambda: categorical.sample(bad_obs, np.random.default_rng(0)),
         lambda: categorical.log_prob(bad_obs, np.zeros(len(bad_obs), dtype=int)), lambda: categorical.entropy(bad_obs),
         lambda: categorical.grad_log_prob(bad_obs, np.zeros(len(bad_obs), dtype=int), np.ones(len(bad_obs))),
-        lambda: categorical.grad_entropy(bad_obs),
         lambda: gaussian.mean(bad_obs), lambda: gaussian.sample(bad_obs, np.random.default_rng(0)),
         lambda: gaussian.log_prob(bad_obs, np.zeros((len(bad_obs), 2))), lambda: gaussian.entropy(bad_obs),
         lambda: gaussian.grad_log_prob(bad_obs, np.zeros((len(bad_obs), 2)), np.ones(len(bad_obs))),
-        lambda: gaussian.grad_entropy(bad_obs),
         lambda: vf.predict(bad_obs), lambda: vf.grad_mse(bad_obs, np.zeros(len(bad_obs))),
-        lambda: vf.grad_mse_blocks(bad_obs, np.zeros(len(bad_obs))), lambda: vf.mse(bad_obs, np.zeros(len(bad_obs))),
+        lambda: fast.predict(bad_obs), lambda: fast.grad_mse(bad_obs, np.zeros(len(bad_obs))),
     ]
     for call in calls:
-        with pytest.raises(ValueError, match=r"obs must have shape \(N, 4\); got shape " + shape):
+        with pytest.raises(ValueError, match=r"input must have shape \(N, 4\); got shape " + shape):
             call()
 
 
@@ -77,41 +76,36 @@ def test_policies_reject_bad_actions(request, obs, kind, act, message):
         policy.grad_log_prob(obs, act, np.ones(N))
 
 
-# ---- weights ---------------------------------------------------------------------------------
+# ---- the weights Phi_t ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("weights, message", [
-    (np.ones(3), r"weights must have one row per row of obs \(5\); got shape \(3,\)"),
-    (np.ones(N + 1), r"weights must have one row per row of obs \(5\); got shape \(6,\)"),
-    (np.ones((N, 1)), r"weights must be 1-d, one per row of obs \(5\); got shape \(5, 1\)"),
+@pytest.mark.parametrize("Phi, message", [
+    (np.ones(3), r"Phi must have one row per row of obs \(5\); got shape \(3,\)"),
+    (np.ones(N + 1), r"Phi must have one row per row of obs \(5\); got shape \(6,\)"),
+    (np.ones((N, 1)), r"Phi must be 1-d, one per row of obs \(5\); got shape \(5, 1\)"),
 ])
-def test_policies_reject_weights_of_the_wrong_shape(categorical, gaussian, obs, weights, message):
+def test_policies_reject_Phi_of_the_wrong_shape(categorical, gaussian, obs, Phi, message):
     with pytest.raises(ValueError, match=message):
-        categorical.grad_log_prob(obs, np.zeros(N, dtype=int), weights)
+        categorical.grad_log_prob(obs, np.zeros(N, dtype=int), Phi)
     with pytest.raises(ValueError, match=message):
-        categorical.grad_entropy(obs, weights)
-    with pytest.raises(ValueError, match=message):
-        gaussian.grad_log_prob(obs, np.zeros((N, 2)), weights)
-    with pytest.raises(ValueError, match=message):
-        gaussian.grad_entropy(obs, weights)
+        gaussian.grad_log_prob(obs, np.zeros((N, 2)), Phi)
 
 
 # ---- value function --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("targets, message", [
-    (np.zeros(N - 1), r"targets must have one row per row of obs \(5\); got shape \(4,\)"),
-    (np.zeros((N, 1)), r"targets must be 1-d, one per row of obs \(5\); got shape \(5, 1\)"),
+@pytest.mark.parametrize("R_hat, message", [
+    (np.zeros(N - 1), r"R_hat must have one row per row of obs \(5\); got shape \(4,\)"),
+    (np.zeros((N, 1)), r"R_hat must be 1-d, one per row of obs \(5\); got shape \(5, 1\)"),
 ])
-def test_value_function_rejects_targets_of_the_wrong_shape(obs, targets, message):
-    vf = nppg.ValueFunction(4, (6,), rng=np.random.default_rng(1))
-    for loss in (vf.grad_mse, vf.grad_mse_blocks, vf.mse):
+def test_value_function_rejects_targets_of_the_wrong_shape(obs, R_hat, message):
+    for vf in (nppg.ValueFunction(4, (6,), rng=np.random.default_rng(1)), FastValueFunction(4, (6,))):
         with pytest.raises(ValueError, match=message):
-            loss(obs, targets)
+            vf.grad_mse(obs, R_hat)
 
 
 def test_value_loss_of_no_rows_is_refused_not_nan():
     """(20) is a mean: over zero rows it has no value, and both forms say so."""
-    vf = nppg.ValueFunction(4, (6,), rng=np.random.default_rng(1))
-    for loss in (vf.grad_mse, vf.grad_mse_blocks, vf.mse):
+    vf, fast = nppg.ValueFunction(4, (6,), rng=np.random.default_rng(1)), FastValueFunction(4, (6,))
+    for loss in (vf.grad_mse, fast.grad_mse):
         with pytest.raises(ValueError, match=r"obs must have at least one row"):
             loss(np.zeros((0, 4)), np.zeros(0))
 
@@ -140,7 +134,7 @@ def test_mlp_rejects_an_unknown_activation():
 
 
 def test_mlp_rejects_input_of_the_wrong_width():
-    with pytest.raises(ValueError, match=r"x must have shape \(N, 3\); got \(5, 2\)"):
+    with pytest.raises(ValueError, match=r"input must have shape \(N, 3\); got shape \(5, 2\)"):
         nppg.MLP((3, 4, 2)).forward(np.zeros((N, 2)))
 
 
@@ -184,7 +178,7 @@ def test_adam_rejects_betas_outside_0_1(beta1, beta2, shown):
 # ---- advantages and the gradient checker -----------------------------------------------------
 
 def test_batch_weights_rejects_an_unknown_weights_name():
-    names = r"\['baseline', 'gae', 'return', 'reward-to-go'\]"
+    names = r"\['return', 'reward-to-go', 'baseline', 'gae'\]"
     with pytest.raises(ValueError, match=rf"weights must be one of {names}; got 'advantage'"):
         nppg.batch_weights(np.zeros(3), np.zeros(3), [(0, 3, 0.0)], "advantage", 0.99, 0.95)
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import nppg
-from nppg import exact
-from nppg.gradcheck import numerical_grad, rel_error
+from nppg.checks import exact
+from nppg.checks.gradcheck import numerical_grad, rel_error
 
 MDPS = {"bandit": exact.bandit, "chain": exact.chain, "gridworld": exact.gridworld}
 Z_MAX = 5.0    # above this, the mean of the estimates is not the exact gradient
@@ -28,7 +28,7 @@ BATCH = 10     # |D|, episodes per independent estimate
 
 def setup(name, seed=0):
     mdp = MDPS[name]()
-    policy = exact.make_policy(mdp, np.random.default_rng(seed))
+    policy = exact.generic_policy(mdp, np.random.default_rng(seed))
     return mdp, policy
 
 
@@ -129,18 +129,18 @@ def sampled():
             V_blind = np.tile((d_ts * V.reshape(mdp.T, mdp.S)).sum(0) / np.maximum(d_ts.sum(0), 1e-300), mdp.T)
             t = np.arange(len(batch.rew)) - np.repeat(batch.starts, batch.stops - batch.starts)
             v, v_blind = exact.step_values(mdp, V, batch), exact.step_values(mdp, V_blind, batch)
-            rtg = exact.weights(batch, "reward-to-go")
+            rtg = exact.Phi_of(batch, "reward-to-go")
             phis = {
-                "return": exact.weights(batch, "return"),
+                "return": exact.Phi_of(batch, "return"),
                 "reward-to-go": rtg,
-                "baseline exact V": exact.weights(batch, "baseline", v),
-                "baseline time-blind V": exact.weights(batch, "baseline", v_blind),
-                "gae lam=1 exact V": exact.weights(batch, "gae", v, 1.0),
-                "gae lam=0.5 exact V": exact.weights(batch, "gae", v, 0.5),
-                "gae lam=0 exact V": exact.weights(batch, "gae", v, 0.0),
-                "gae lam=1 time-blind V": exact.weights(batch, "gae", v_blind, 1.0),
-                "gae lam=0.5 time-blind V": exact.weights(batch, "gae", v_blind, 0.5),
-                "gae lam=0 time-blind V": exact.weights(batch, "gae", v_blind, 0.0),
+                "baseline exact V": exact.Phi_of(batch, "baseline", v),
+                "baseline time-blind V": exact.Phi_of(batch, "baseline", v_blind),
+                "gae lam=1 exact V": exact.Phi_of(batch, "gae", v, 1.0),
+                "gae lam=0.5 exact V": exact.Phi_of(batch, "gae", v, 0.5),
+                "gae lam=0 exact V": exact.Phi_of(batch, "gae", v, 0.0),
+                "gae lam=1 time-blind V": exact.Phi_of(batch, "gae", v_blind, 1.0),
+                "gae lam=0.5 time-blind V": exact.Phi_of(batch, "gae", v_blind, 0.5),
+                "gae lam=0 time-blind V": exact.Phi_of(batch, "gae", v_blind, 0.0),
                 # planted bugs, to show the test has power
                 "BUG reward-to-go without r_t": rtg - batch.rew,
                 "BUG baseline Q(s_t, a_t)": rtg - Q[mdp.x_of(batch.obs.argmax(1), t), batch.act],
@@ -215,7 +215,7 @@ def test_gae_variance_need_not_fall_all_the_way_to_lam_0_on_the_chain(sampled):
 
 def test_gradient_ascent_with_the_exact_gradient_reaches_the_best_arm():
     mdp = exact.bandit()
-    policy = exact.make_policy(mdp, np.random.default_rng(0), scale=0.0)  # nppg's near-uniform start
+    policy = exact.generic_policy(mdp, np.random.default_rng(0), scale=0.0)  # nppg's near-uniform start
     opt = nppg.SGD(policy.params, lr=1.0)
     for _ in range(200):
         opt.step({k: -g for k, g in exact.exact_gradient(mdp, policy).items()})  # ascent on J
@@ -225,7 +225,7 @@ def test_gradient_ascent_with_the_exact_gradient_reaches_the_best_arm():
 
 def test_vpg_from_samples_reaches_the_best_arm():
     mdp = exact.bandit()
-    result = nppg.vpg("nppg.exact:nppg/Bandit-v0", seed=0, epochs=30, steps_per_epoch=200, num_envs=4,
+    result = nppg.vpg("nppg.checks.exact:nppg/Bandit-v0", seed=0, epochs=30, steps_per_epoch=200, num_envs=4,
                       hidden=(8,), weights="reward-to-go")
     pi = exact.probs(mdp, result.policy)[0]
     assert pi.argmax() == mdp.R[0, :, 0].argmax() and pi.max() > 0.8

@@ -1,26 +1,26 @@
-"""``nppg.memory``: with glibc asked to keep freed memory, the value fit stops faulting in fresh pages."""
+"""``nppg.engine.memory``: with glibc asked to keep freed memory, the value fit stops faulting in fresh pages."""
 import subprocess
 import sys
 
 import pytest
 
-from nppg.memory import keep_freed_memory
+from nppg.engine.memory import keep_freed_memory
 
 # 20 value steps on 2,000 rows (two 512 KB blocks), counting the page faults of the last 10
 SCRIPT = """
 import resource, sys
 import numpy as np
-from nppg.memory import keep_freed_memory
-from nppg.policies import ValueFunction
+from nppg.engine.memory import keep_freed_memory
+from nppg.engine import FastValueFunction
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
 rng = np.random.default_rng(0)
 obs, targets = rng.standard_normal((2000, 4)), rng.standard_normal(2000)
-vf = ValueFunction(4, (64, 64), rng=rng)
+vf = FastValueFunction(4, (64, 64), rng=rng)
 for step in range(20):
     if step == 10:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    vf.grad_mse_blocks(obs, targets)
+    vf.grad_mse(obs, targets)
 print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
 """
 
@@ -42,7 +42,7 @@ def test_kept_memory_is_reused_instead_of_faulted_in_again():
 HEAP_SCRIPT = """
 import ctypes, sys
 import numpy as np
-from nppg.memory import keep_freed_memory
+from nppg.engine.memory import keep_freed_memory
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in
                 "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]

@@ -5,7 +5,7 @@ import os
 import pytest
 from test_cli import error_of
 
-from nppg.cli import main
+from nppg.tools.cli import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

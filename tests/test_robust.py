@@ -8,13 +8,14 @@ import time
 
 import numpy as np
 import pytest
+from run_dirs import logger
 
 import nppg
-from nppg import checkpoint
-from nppg.cli import main
-from nppg.logger import RunLogger
-from nppg.rollout import NonFiniteError
-from nppg.vpg import DivergedError, VPGConfig, check_finite
+from nppg.algorithm import VPGConfig
+from nppg.engine import EngineConfig, NonFiniteError
+from nppg.engine.run import ENGINE_SETTINGS, DivergedError, check_finite
+from nppg.tools import checkpoint
+from nppg.tools.cli import main
 
 SMALL = dict(steps_per_epoch=300, num_envs=3, hidden=(8,), train_v_iters=3)
 
@@ -47,10 +48,11 @@ def assert_same_run(a, b):
     ("num_envs", 5000, r"num_envs \(5000\) must not exceed steps_per_epoch \(2000\)"),
     ("weights", "advantage", "weights must be one of"), ("activation", "sigmoid", "activation must be"),
     ("train_v_iters", -1, "train_v_iters must be"), ("vf_dtype", "float16", 'vf_dtype must be "float64" or "float32"'),
+    ("threads", -1, "threads must be a whole number >= 0"), ("vectorization", "spawn", "vectorization must be"),
 ])
 def test_out_of_range_settings_are_refused_by_name(field, value, message):
     with pytest.raises(ValueError, match=message):
-        VPGConfig(**{field: value})
+        (EngineConfig if field in ENGINE_SETTINGS else VPGConfig)(**{field: value})
 
 
 def test_cli_refuses_bad_settings_before_writing_anything(capsys, tmp_path):
@@ -80,7 +82,7 @@ def test_a_nan_reward_stops_the_run_naming_the_step_and_keeps_the_last_good_chec
     # 4 transitions an epoch, episodes of 5: the 3rd episode's 3rd step is transition 13, in epoch 4
     assert checkpoint.read_checkpoint(os.path.join(out, "state.npz"))[0]["epoch"] == 3
     with pytest.raises(NonFiniteError):
-        nppg.vpg("nppg_test_envs:Broken-v0", epochs=5, steps_per_epoch=4, num_envs=1, hidden=(4,))
+        nppg.train("nppg_test_envs:Broken-v0", epochs=5, steps_per_epoch=4, num_envs=1, hidden=(4,))
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflows that lead to the NaN
@@ -89,7 +91,7 @@ def test_diverged_parameters_stop_the_run():
     with pytest.raises(DivergedError, match="epoch 7: policy parameter log_std is not finite"):
         check_finite(7, policy=params)
     with pytest.raises(DivergedError, match="not finite"):
-        nppg.vpg("nppg_test_envs:Target-v0", epochs=5, pi_lr=1e300, **SMALL)
+        nppg.train("nppg_test_envs:Target-v0", epochs=5, pi_lr=1e300, **SMALL)
 
 
 def test_a_crash_mid_write_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):
@@ -131,35 +133,35 @@ def test_architecture_mismatch_is_refused(tmp_path):
 def test_stop_and_resume_gives_the_same_run_number_for_number(tmp_path, env, more):
     cfg = dict(env=env, seed=5, epochs=6, **SMALL, **more)
     whole, part = str(tmp_path / "whole"), str(tmp_path / "part")
-    nppg.vpg(callback=RunLogger(whole, save_every=0, verbose=False), **cfg)
-    nppg.vpg(callback=RunLogger(part, save_every=0, verbose=False), stop=lambda: True, **cfg)  # stops after epoch 1
+    nppg.train(callback=logger(whole, cfg), **cfg)
+    nppg.train(callback=logger(part, cfg, stop=lambda: True), **cfg)  # stops after epoch 1
     assert len(progress(part)) == 1
     for done in (1, 3):  # resume, stop again after epoch 3, resume to the end
-        state = checkpoint.load_train_state(part)
-        assert state[0]["epoch"] == done
-        result = nppg.vpg(callback=RunLogger(part, save_every=0, verbose=False, resume_epoch=done), resume=state,
-                          stop=_stop_after(3) if done == 1 else None, **cfg)
-        assert result.epoch == (3 if done == 1 else 6)
+        saved = checkpoint.load_train_state(part)
+        assert saved[0]["epoch"] == done
+        state = nppg.train(callback=logger(part, cfg, resume_epoch=done, stop=_stop_after(3) if done == 1 else None),
+                           resume=saved, **cfg)
+        assert state.epoch == (3 if done == 1 else 6)
     assert_same_run(whole, part)
 
 
 def test_a_float32_value_function_is_saved_and_loaded_as_float32(tmp_path):
-    out = str(tmp_path / "run")
-    nppg.vpg("CartPole-v1", epochs=2, vf_dtype="float32", callback=RunLogger(out, verbose=False), **SMALL)
+    out, cfg = str(tmp_path / "run"), dict(env="CartPole-v1", epochs=2, vf_dtype="float32", **SMALL)
+    nppg.train(callback=logger(out, cfg), **cfg)
     policy, value_fn, _ = checkpoint.load_checkpoint(os.path.join(out, "policy.npz"))
     assert all(p.dtype == np.float32 for p in value_fn.params.values())
     assert all(p.dtype == np.float64 for p in policy.params.values())
 
 
 def test_a_run_saved_before_a_setting_existed_resumes_with_its_default(tmp_path):
-    out = str(tmp_path / "run")
-    nppg.vpg("CartPole-v1", epochs=2, callback=RunLogger(out, verbose=False), **SMALL)
+    out, cfg = str(tmp_path / "run"), dict(env="CartPole-v1", epochs=2, **SMALL)
+    nppg.train(callback=logger(out, cfg), **cfg)
     header, arrays, actions = checkpoint.load_train_state(out)
     del header["config"]["vf_dtype"], header["config"]["threads"]   # as an older nppg wrote it
-    result = nppg.vpg("CartPole-v1", epochs=3, resume=(header, arrays, actions), **SMALL)
-    assert result.epoch == 3
+    state = nppg.train("CartPole-v1", epochs=3, resume=(header, arrays, actions), **SMALL)
+    assert state.epoch == 3
     with pytest.raises(checkpoint.CheckpointError, match=r"differs in \['vf_dtype'\]"):
-        nppg.vpg("CartPole-v1", epochs=3, vf_dtype="float32", resume=(header, arrays, actions), **SMALL)
+        nppg.train("CartPole-v1", epochs=3, vf_dtype="float32", resume=(header, arrays, actions), **SMALL)
 
 
 def _stop_after(epoch):
@@ -168,11 +170,11 @@ def _stop_after(epoch):
 
 
 def test_resume_refuses_changed_settings(tmp_path):
-    out = str(tmp_path / "run")
-    nppg.vpg("CartPole-v1", epochs=2, callback=RunLogger(out, verbose=False), **SMALL)
-    state = checkpoint.load_train_state(out)
+    out, cfg = str(tmp_path / "run"), dict(env="CartPole-v1", epochs=2, **SMALL)
+    nppg.train(callback=logger(out, cfg), **cfg)
+    saved = checkpoint.load_train_state(out)
     with pytest.raises(checkpoint.CheckpointError, match=r"differs in \['pi_lr'\]"):
-        nppg.vpg("CartPole-v1", epochs=4, pi_lr=0.5, resume=state, **SMALL)
+        nppg.train("CartPole-v1", epochs=4, pi_lr=0.5, resume=saved, **SMALL)
 
 
 def test_same_command_twice_gives_identical_files(tmp_path):

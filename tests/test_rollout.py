@@ -4,8 +4,9 @@ import pytest
 from nppg_test_envs import clock_envs
 
 from nppg import CategoricalPolicy, GaussianPolicy
-from nppg.rollout import Rollout, episodes, evaluate
-from nppg.vpg import closing_values
+from nppg.algorithm import closing_values
+from nppg.rollout import Rollout
+from nppg.tools.evaluate import episodes, evaluate
 
 
 class ObsValue:
@@ -118,7 +119,7 @@ def test_whole_episodes_store_each_step_own_observation(copy):
 
 def test_whole_episode_returns_are_summed_in_float64():
     """CartPole's own vector env returns float32 rewards; eval's means would carry float32 noise."""
-    from nppg.rollout import make_env
+    from nppg.engine import make_env
     envs = make_env("CartPole-v1", 2)
     envs.reset(seed=0)
     assert envs.step(np.zeros(2, dtype=np.int64))[1].dtype == np.float32
@@ -129,8 +130,19 @@ def test_whole_episode_returns_are_summed_in_float64():
 def test_whole_episodes_refuse_a_non_finite_reward_like_training_does():
     """``episodes`` steps through ``Rollout.step``, so evaluation checks what the environment returns too."""
     import gymnasium as gym
-    from nppg.rollout import NonFiniteError
+    from nppg.engine import NonFiniteError
     envs = gym.make_vec("nppg_test_envs:Broken-v0", num_envs=1, vectorization_mode="sync")
     policy = CategoricalPolicy(2, 2, (8,), rng=np.random.default_rng(0))
     with pytest.raises(NonFiniteError, match="copy 0 returned a non-finite reward nan at step 3 of its episode"):
         episodes(envs, policy, 3, np.random.default_rng(0), seed=0)
+
+
+def test_a_vector_env_that_resets_on_the_same_step_is_refused():
+    """Rollout's bookkeeping is written for NEXT_STEP autoreset; SAME_STEP would mix episodes silently."""
+    import gymnasium as gym
+    from gymnasium.vector import AutoresetMode
+    envs = gym.make_vec("CartPole-v1", 2, vectorization_mode="sync",
+                        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP})
+    with pytest.raises(ValueError, match="autoreset mode NEXT_STEP; got .*SAME_STEP"):
+        Rollout(envs, seed=0)
+    envs.close()

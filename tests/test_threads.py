@@ -1,4 +1,4 @@
-"""Threads: the value fit's blocks in a thread pool give the same run to the bit; ``nppg.threads``
+"""Threads: the value fit's blocks in a thread pool give the same run to the bit; ``nppg.engine.threads``
 sets the BLAS thread count to one while training and puts the previous one back."""
 import sys
 import threading
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import nppg
-from nppg.threads import get_threads, set_threads
+from nppg.engine.threads import get_threads, set_threads
 
 needs_control = pytest.mark.skipif(get_threads() is None, reason="this platform's BLAS thread count cannot be set")
 SMALL = dict(epochs=2, steps_per_epoch=200, num_envs=2, hidden=(8,), train_v_iters=2)
@@ -26,16 +26,16 @@ def test_a_run_is_the_same_to_the_bit_with_any_number_of_threads():
     runs = {}
     for threads in (1, 2, 3):
         cfg = dict(SMALL, epochs=3, steps_per_epoch=600, hidden=(1024,), train_v_iters=5)
-        result = nppg.vpg("Pendulum-v1", threads=threads, seed=4, **cfg)
-        assert result.value_fn.block == 128  # 600 rows: five blocks of 120
-        runs[threads] = result
+        state = nppg.train("Pendulum-v1", threads=threads, seed=4, **cfg)
+        assert state.value_fn.block == 128  # 600 rows: five blocks of 120
+        runs[threads] = state
     first = runs[1]
     drop_time = [{k: v for k, v in r.items() if k not in ("time_s", "steps_per_s")} for r in first.history]
-    for threads, result in runs.items():
-        assert [{k: v for k, v in r.items() if k not in ("time_s", "steps_per_s")} for r in result.history] == drop_time
-        for net, first_net in ((result.policy, first.policy), (result.value_fn, first.value_fn)):
+    for threads, state in runs.items():
+        assert [{k: v for k, v in r.items() if k not in ("time_s", "steps_per_s")} for r in state.history] == drop_time
+        for net, first_net in ((state.policy, first.policy), (state.value_fn, first.value_fn)):
             assert all(np.array_equal(net.params[k], first_net.params[k]) for k in net.params)
-    assert fit_threads() == []  # the pool is shut down when vpg returns
+    assert fit_threads() == []  # the pool is shut down when train returns
 
 
 @needs_control
@@ -50,14 +50,14 @@ def test_set_threads_sets_and_returns_the_previous_count():
 
 @needs_control
 @pytest.mark.parametrize("threads", [1, 2])
-def test_vpg_trains_with_one_blas_thread_and_restores_the_previous_count(threads):
+def test_train_trains_with_one_blas_thread_and_restores_the_previous_count(threads):
     before = get_threads()
     set_threads(2)
     seen = []
     try:
-        nppg.vpg("CartPole-v1", threads=threads, callback=lambda record, result: seen.append(get_threads()), **SMALL)
+        nppg.train("CartPole-v1", threads=threads, callback=lambda record, state: seen.append(get_threads()), **SMALL)
         assert seen == [1, 1] and get_threads() == 2
-        nppg.vpg("CartPole-v1", threads=0, callback=lambda record, result: seen.append(get_threads()), **SMALL)
+        nppg.train("CartPole-v1", threads=0, callback=lambda record, state: seen.append(get_threads()), **SMALL)
         assert seen[2:] == [2, 2]  # 0: left alone
     finally:
         set_threads(before)
@@ -69,9 +69,9 @@ def test_a_thread_count_that_is_not_a_positive_whole_number_is_refused(bad):
         set_threads(bad)
 
 
-def test_vpg_refuses_a_negative_thread_count():
+def test_train_refuses_a_negative_thread_count():
     with pytest.raises(ValueError, match="threads must be a whole number >= 0; got -1"):
-        nppg.vpg("CartPole-v1", threads=-1, **SMALL)
+        nppg.train("CartPole-v1", threads=-1, **SMALL)
 
 
 @needs_control
@@ -79,11 +79,11 @@ def test_the_thread_count_and_the_pool_are_put_back_when_training_fails():
     before = get_threads()
     set_threads(2)
     try:
-        def fail(record, result):
+        def fail(record, state):
             assert len(fit_threads()) == 2  # the value fit ran in the pool
             raise RuntimeError("a callback that breaks")
         with pytest.raises(RuntimeError, match="a callback that breaks"):
-            nppg.vpg("CartPole-v1", threads=2, callback=fail, **dict(SMALL, steps_per_epoch=2000, hidden=(64,)))
+            nppg.train("CartPole-v1", threads=2, callback=fail, **dict(SMALL, steps_per_epoch=2000, hidden=(64,)))
         assert get_threads() == 2 and fit_threads() == []
     finally:
         set_threads(before)
@@ -91,20 +91,20 @@ def test_the_thread_count_and_the_pool_are_put_back_when_training_fails():
 
 def test_without_openblas_the_count_goes_through_threadpoolctl(monkeypatch):
     """The fallback for a BLAS that is not OpenBLAS on Linux, with a stand-in for threadpoolctl."""
-    import nppg.threads
+    import nppg.engine.threads
     count = {"blas": 3}
     fake = types.SimpleNamespace(
         threadpool_info=lambda: [{"user_api": "openmp", "num_threads": 9},
                                  {"user_api": "blas", "num_threads": count["blas"]}],
         threadpool_limits=lambda n, user_api: count.update({user_api: n}))
-    monkeypatch.setattr(nppg.threads, "_openblas", lambda: None)
+    monkeypatch.setattr(nppg.engine.threads, "_openblas", lambda: None)
     monkeypatch.setitem(sys.modules, "threadpoolctl", fake)
     assert get_threads() == 3
     assert set_threads(1) == 3 and get_threads() == 1 and count == {"blas": 1}
 
 
 def test_without_openblas_or_threadpoolctl_the_count_is_left_alone(monkeypatch):
-    import nppg.threads
-    monkeypatch.setattr(nppg.threads, "_openblas", lambda: None)
+    import nppg.engine.threads
+    monkeypatch.setattr(nppg.engine.threads, "_openblas", lambda: None)
     monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import threadpoolctl raises ImportError
     assert get_threads() is None and set_threads(1) is None

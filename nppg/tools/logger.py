@@ -4,9 +4,8 @@ import json
 import math
 import os
 import sys
-from dataclasses import asdict
 
-from .checkpoint import save_checkpoint, save_train_state
+from .checkpoint import as_json, save_checkpoint, save_train_state
 
 COLUMNS = ["epoch", "env_steps", "episodes", "mean_return", "std_return", "min_return", "max_return",
            "mean_ep_len", "loss_pi", "loss_v", "entropy", "kl", "delta_loss_pi", "delta_loss_v",
@@ -34,43 +33,46 @@ def console_line(record):
     return "  ".join(cells)
 
 
-def default_run_dir(cfg, stamp):
-    env = cfg.env.replace(":", "_").replace("/", "_")
-    return os.path.join("runs", f"{env}-{cfg.weights}-s{cfg.seed}-{stamp}")
+def default_run_dir(config, stamp):
+    env = config["env"].replace(":", "_").replace("/", "_")
+    return os.path.join("runs", f"{env}-{config['weights']}-s{config['seed']}-{stamp}")
 
 
 class RunLogger:
-    """A ``vpg`` callback that writes a run directory and prints one aligned line per epoch.
+    """A callback of ``nppg.train`` that writes a run directory and prints one aligned line per epoch.
 
-    ``out=None`` only prints (the examples use that). Every epoch appends to progress.csv and
-    env_actions.bin; every ``save_every`` epochs, at the last one, and at the epoch where the run
-    is being stopped (``result.stopping``), it writes policy.npz and state.npz (see checkpoint.py).
-    ``resume_epoch=k`` continues a run directory saved after epoch k, first dropping what was
-    written after that save.
+    ``config``: the run's settings (``engine.run.settings``); ``out=None`` only prints. Every epoch
+    appends to progress.csv and env_actions.bin; every ``save_every`` epochs, at the last one, and at
+    the epoch where the run is being stopped, it writes policy.npz and state.npz (see checkpoint.py).
+    ``stop()``, if given, is asked once after each epoch: when it returns True, that epoch is saved and
+    the callback returns True, which ends the run. ``resume_epoch=k`` continues a run directory saved
+    after epoch k, first dropping what was written after that save.
     """
 
-    def __init__(self, out=None, save_every=0, verbose=True, stream=None, resume_epoch=None):
-        self.out, self.save_every, self.verbose = out, save_every, verbose
+    def __init__(self, config, out=None, save_every=0, verbose=True, stream=None, resume_epoch=None, stop=None):
+        self.config, self.out, self.save_every, self.verbose = config, out, save_every, verbose
         self.stream = stream or sys.stdout
-        self.resume_epoch = resume_epoch
+        self.resume_epoch, self.stop = resume_epoch, stop
         self._csv_file = self._writer = self._actions = None
         self._lines = 0  # console lines printed: the header comes first and every 25 lines
 
-    def __call__(self, record, result):
+    def __call__(self, record, state):
+        stopping = self.stop is not None and bool(self.stop())
         if self.verbose:
             if self._lines % 25 == 0:
                 print(console_header(), file=self.stream)
             self._lines += 1
             print(console_line(record), file=self.stream, flush=True)
         if self.out is not None:
-            self.write(record, result)
+            self.write(record, state, stopping)
+        return stopping
 
-    def _open(self, result):
+    def _open(self, state):
         """First epoch: the directory, config.json and the headers; or, resuming, the files cut back."""
         os.makedirs(self.out, exist_ok=True)
         csv_path, actions_path = os.path.join(self.out, "progress.csv"), os.path.join(self.out, "env_actions.bin")
         with open(os.path.join(self.out, "config.json"), "w") as f:  # resuming: --epochs may have grown
-            json.dump(asdict(result.config), f, indent=2)
+            json.dump(self.config, f, indent=2)
         if self.resume_epoch is None:
             self._csv_file = open(csv_path, "w", newline="")
             csv.writer(self._csv_file).writerow(COLUMNS)
@@ -81,34 +83,32 @@ class RunLogger:
             self._csv_file = open(csv_path, "w", newline="")
             csv.writer(self._csv_file).writerows(rows)
         self._writer = csv.writer(self._csv_file)
+        ro = state.rollout
         self._actions = open(actions_path, "r+b")
-        self._actions.truncate(self._actions_bytes(result, result.rollout.vector_steps - len(result.rollout.last_actions)))
+        self._actions.truncate((ro.vector_steps - len(ro.last_actions)) * ro.last_actions[0].nbytes)
         self._actions.seek(0, os.SEEK_END)
 
-    @staticmethod
-    def _actions_bytes(result, vector_steps):
-        return vector_steps * result.rollout.last_actions[0].nbytes
-
-    def write(self, record, result):
+    def write(self, record, state, stopping=False):
         if self._writer is None:
-            self._open(result)
+            self._open(state)
         self._writer.writerow(["" if isinstance(record[c], float) and math.isnan(record[c]) else record[c]
                                for c in COLUMNS])
         self._csv_file.flush()
-        self._actions.write(result.rollout.last_actions.tobytes())  # the replay that resuming needs
+        self._actions.write(state.rollout.last_actions.tobytes())  # the replay that resuming needs
         self._actions.flush()
-        last = record["epoch"] == result.config.epochs
-        if last or (self.save_every and record["epoch"] % self.save_every == 0) or result.stopping:
-            self.save(result)
+        last = record["epoch"] == state.cfg.epochs
+        if last or (self.save_every and record["epoch"] % self.save_every == 0) or stopping:
+            self.save(state, record["time_s"])
         if last:
             self.close()
 
-    def save(self, result):
+    def save(self, state, time_s):
         for f in (self._actions, self._csv_file):  # what the state refers to is on disk before the state
             os.fsync(f.fileno())
-        save_checkpoint(os.path.join(self.out, "policy.npz"), result.policy, result.value_fn, result.config.env,
-                        result.obs_space, result.act_space, result.epoch, asdict(result.config))
-        save_train_state(os.path.join(self.out, "state.npz"), result)
+        envs = state.rollout.envs
+        save_checkpoint(os.path.join(self.out, "policy.npz"), state.policy, state.value_fn, state.cfg.env,
+                        envs.single_observation_space, envs.single_action_space, state.epoch, as_json(self.config))
+        save_train_state(os.path.join(self.out, "state.npz"), state, time_s, self.config)
 
     def close(self):
         for f in (self._csv_file, self._actions):

@@ -7,7 +7,7 @@ For each environment, two numbers and their ratio:
   products (the rollout's forward passes, the policy update, the value fit) divided by the
   throughput NumPy reaches on this machine for the largest of them, ``(N, H) @ (H, H)``,
   measured in the same run;
-- **nppg**: the time of a whole training epoch (``vpg`` itself), split into environment
+- **nppg**: the time of a whole training epoch (``nppg.train``, as the command line runs it), split into environment
   stepping, policy forward and sampling, the rest of the rollout, the policy update, the value
   fit, and everything else (weights, bookkeeping).
 
@@ -16,7 +16,6 @@ Nothing here is imported by training: the timers are wrapped around ``vpg``'s pa
 """
 import argparse
 import contextlib
-import importlib
 import json
 import math
 import os
@@ -26,12 +25,12 @@ import time
 
 import numpy as np
 
-from .threads import set_threads
-from .vpg import VPGConfig
+from .. import algorithm
+from ..algorithm import VPGConfig
+from ..engine import CheckedRollout, EngineConfig, run, train
+from ..engine.threads import set_threads
 
-vpg_module = importlib.import_module("nppg.vpg")  # the module: ``nppg.vpg`` the attribute is the function
-
-D = VPGConfig()
+D, E = VPGConfig(), EngineConfig()
 PARTS = ("env", "sample", "rollout_other", "update_pi", "fit_v", "other")
 PART_NAMES = {"env": "env step", "sample": "pi fwd+sample", "rollout_other": "rollout rest",
               "update_pi": "pi update", "fit_v": "V fit", "other": "other"}
@@ -90,7 +89,7 @@ def matmul_flops_per_s(n, h, dtype=np.float64):
 
 def env_steps_per_s(env_id, num_envs, vectorization, steps, repeats=3, seed=0):
     """Raw stepping with random actions (drawn beforehand), through nppg's own ``make_env``."""
-    envs = vpg_module.make_env(env_id, num_envs, vectorization)
+    envs = run.make_env(env_id, num_envs, vectorization)
     try:
         envs.action_space.seed(seed)
         vector_steps = math.ceil(steps / num_envs)
@@ -142,9 +141,9 @@ class Timers:
 
 @contextlib.contextmanager
 def timed_parts(timers):
-    """Wrap the environments' ``step``, the policy's ``sample``, ``Rollout.collect``, ``update_policy``
-    and ``fit_value`` as ``vpg`` finds them, and put everything back afterwards."""
-    make_env, make_policy = vpg_module.make_env, vpg_module.make_policy
+    """Wrap the environments' ``step``, the policy's ``sample``, ``CheckedRollout.collect``,
+    ``update_policy`` and ``fit_value`` where ``nppg.train`` finds them, and put everything back afterwards."""
+    make_env, make_policy = run.make_env, algorithm.make_policy
 
     def timed_env(*args, **kwargs):
         envs = make_env(*args, **kwargs)
@@ -156,37 +155,34 @@ def timed_parts(timers):
         policy.sample = timers.wrap("sample", policy.sample)
         return policy
 
-    saved = {"make_env": make_env, "make_policy": make_policy, "update_policy": vpg_module.update_policy,
-             "fit_value": vpg_module.fit_value}
-    collect = vpg_module.Rollout.collect
+    update_policy, fit_value, collect = algorithm.update_policy, algorithm.fit_value, CheckedRollout.collect
     try:
-        vpg_module.make_env, vpg_module.make_policy = timed_env, timed_policy
-        vpg_module.update_policy = timers.wrap("update_pi", saved["update_policy"])
-        vpg_module.fit_value = timers.wrap("fit_v", saved["fit_value"])
-        vpg_module.Rollout.collect = timers.wrap("collect", collect)
+        run.make_env, algorithm.make_policy = timed_env, timed_policy
+        algorithm.update_policy = timers.wrap("update_pi", update_policy)
+        algorithm.fit_value = timers.wrap("fit_v", fit_value)
+        CheckedRollout.collect = timers.wrap("collect", collect)
         yield
     finally:
-        for name, f in saved.items():
-            setattr(vpg_module, name, f)
-        vpg_module.Rollout.collect = collect
+        run.make_env, algorithm.make_policy = make_env, make_policy
+        algorithm.update_policy, algorithm.fit_value, CheckedRollout.collect = update_policy, fit_value, collect
 
 
 def run_setting(env_id, num_envs, epochs, threads, vectorization=None, steps_per_epoch=4000,
-                train_v_iters=D.train_v_iters, hidden=D.hidden, vf_dtype=D.vf_dtype, seed=0):
+                train_v_iters=D.train_v_iters, hidden=D.hidden, vf_dtype=E.vf_dtype, seed=0):
     """Everything for one (environment, settings) pair, in this process. Returns one result dict."""
     hidden = tuple(hidden)
     cfg = dict(epochs=epochs, steps_per_epoch=steps_per_epoch, num_envs=num_envs, train_v_iters=train_v_iters,
                hidden=hidden, vectorization=vectorization, seed=seed, vf_dtype=vf_dtype, threads=threads)
     timers, records = Timers(), []
 
-    def callback(record, result):
+    def callback(record, state):
         parts = timers.take()
         records.append({"t": time.perf_counter(), "steps": record["env_steps"], "rss_mb": rss_mb(), **parts})
 
     with timed_parts(timers):
         t_start = time.perf_counter()
-        result = vpg_module.vpg(env_id, callback=callback, **cfg)
-    policy, value_fn = result.policy, result.value_fn
+        state = train(env_id, callback=callback, **cfg)
+    policy, value_fn = state.policy, state.value_fn
 
     # nppg: whole epochs after the first (imports, caches and first-touch allocations are in the first)
     starts = [t_start] + [r["t"] for r in records[:-1]]
@@ -204,9 +200,9 @@ def run_setting(env_id, num_envs, epochs, threads, vectorization=None, steps_per
     if threads:  # 0: training left NumPy's BLAS as it found it (OPENBLAS_NUM_THREADS, say); so does the limit
         set_threads(threads)
     n, widest = steps_per_epoch, max(hidden or policy.net.sizes)
-    flops = epoch_flops(policy.net.sizes, value_fn.net.sizes, n, train_v_iters, hasattr(policy, "n_actions"))
+    flops = epoch_flops(policy.net.sizes, value_fn.net.sizes, n, train_v_iters, policy.kind == "categorical")
     mm_pi = matmul_flops_per_s(n, widest)
-    mm_v = mm_pi if value_fn.net.dtype == np.float64 else matmul_flops_per_s(n, widest, value_fn.net.dtype)
+    mm_v = mm_pi if value_fn.dtype == np.float64 else matmul_flops_per_s(n, widest, value_fn.dtype)
     env_rate = env_steps_per_s(env_id, num_envs, vectorization, n)
     limit_env_s = n / env_rate
     limit_arith_s = (flops["rollout"] + flops["update_pi"]) / mm_pi + (flops["weights"] + flops["fit_v"]) / mm_v
@@ -240,7 +236,7 @@ def add_bench_args(p):
     p.add_argument("--steps-per-epoch", type=int, default=4000, help="(default: %(default)s, Spinning Up's)")
     p.add_argument("--train-v-iters", type=int, default=D.train_v_iters)
     p.add_argument("--hidden", type=int, nargs="*", default=list(D.hidden))
-    p.add_argument("--vf-dtype", default=D.vf_dtype, choices=["float64", "float32"])
+    p.add_argument("--vf-dtype", default=E.vf_dtype, choices=["float64", "float32"])
     p.add_argument("--vectorization", default=None, choices=["sync", "async"])
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                    help="values of train's --threads, one setting each; the limit uses as many BLAS threads, "
@@ -251,7 +247,7 @@ def add_bench_args(p):
 
 def run_in_subprocess(setting):
     """``run_setting`` in a fresh interpreter, so that its memory figures are its own."""
-    cmd = [sys.executable, "-m", "nppg.bench", "--worker", json.dumps(setting)]
+    cmd = [sys.executable, "-m", "nppg.tools.bench", "--worker", json.dumps(setting)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]

@@ -7,18 +7,23 @@ import os
 import signal
 import sys
 import time
-import warnings
-from dataclasses import asdict, fields
+from dataclasses import fields
 
 import gymnasium as gym
 import numpy as np
 
-from .checkpoint import config_differences, load_checkpoint, load_train_state
+from ..advantages import WEIGHTS
+from ..algorithm import VPGConfig, episode_stats, make_policy
+from ..engine import DivergedError, EngineConfig, NonFiniteError, make_env, train
+from ..engine.run import ENGINE_SETTINGS, settings
+from ..engine.signals import stop_signals
+from ..nn import ACTIVATIONS
+from .checkpoint import as_json, config_differences, load_checkpoint, load_train_state
+from .evaluate import evaluate
 from .logger import COLUMNS, RunLogger, default_run_dir
-from .rollout import NonFiniteError, evaluate, make_env, obs_dim_of
-from .vpg import DivergedError, VPGConfig, vpg
 
-D = VPGConfig()
+D, E = VPGConfig(), EngineConfig()
+SETTINGS = [f.name for f in fields(VPGConfig)] + list(ENGINE_SETTINGS)  # every setting train takes, by name
 
 
 class StopNow(KeyboardInterrupt):
@@ -36,7 +41,7 @@ def add_train_args(p):
                    "with --resume: the saved run's, or more to extend it)")
     p.add_argument("--steps-per-epoch", type=int, default=D.steps_per_epoch)
     p.add_argument("--num-envs", type=int, default=D.num_envs, help="environment copies stepped together")
-    p.add_argument("--weights", default=D.weights, choices=["return", "reward-to-go", "baseline", "gae"],
+    p.add_argument("--weights", default=D.weights, choices=WEIGHTS,
                    help="Phi_t: R(tau), reward-to-go, reward-to-go minus V(s_t), or GAE (default: %(default)s)")
     p.add_argument("--gamma", type=float, default=D.gamma, help="discount, in (0, 1]")
     p.add_argument("--lam", type=float, default=D.lam, help="GAE lambda, in [0, 1]")
@@ -44,15 +49,15 @@ def add_train_args(p):
     p.add_argument("--vf-lr", type=float, default=D.vf_lr, help="value-function Adam step size")
     p.add_argument("--train-v-iters", type=int, default=D.train_v_iters, help="value Adam steps per epoch")
     p.add_argument("--hidden", type=int, nargs="*", default=list(D.hidden), help="hidden widths, e.g. --hidden 64 64")
-    p.add_argument("--activation", default=D.activation, choices=["tanh", "relu"])
+    p.add_argument("--activation", default=D.activation, choices=sorted(ACTIVATIONS))
     p.add_argument("--no-normalize-adv", dest="normalize_adv", action="store_false",
                    help="use Phi_t as computed, without shifting and scaling it over the batch")
     p.add_argument("--log-std-init", type=float, default=D.log_std_init, help="Gaussian policy's initial log sigma")
-    p.add_argument("--vf-dtype", default=D.vf_dtype, choices=["float64", "float32"],
+    p.add_argument("--vf-dtype", default=E.vf_dtype, choices=["float64", "float32"],
                    help="value network precision; float32 fits it faster (default: %(default)s)")
     p.add_argument("--vectorization", default=None, choices=["sync", "async"],
                    help="gymnasium vectorization (default: the environment's own vector version, else sync)")
-    p.add_argument("--threads", type=int, default=D.threads,
+    p.add_argument("--threads", type=int, default=E.threads,
                    help="threads for the value fit, each product on one BLAS thread; results are the same with "
                         "any number >= 1 (default: %(default)s; 0: one, and NumPy's BLAS setting left alone)")
     p.add_argument("--out", default=None, help="run directory (default: runs/<env>-<weights>-s<seed>-<time>)")
@@ -65,7 +70,7 @@ def add_train_args(p):
 RUN_FILES = ("config.json", "progress.csv", "env_actions.bin", "policy.npz", "state.npz")
 
 
-def claim_run_dir(out, cfg, numbered=False):
+def claim_run_dir(out, config, numbered=False):
     """A new run's directory of its own (two runs' files in one would be mixed up on resume or eval),
     claimed by creating its config.json exclusively, so that two runs started at once cannot share it.
     ``numbered``: a default name already taken becomes name-2, name-3, ... Returns (path, made), made
@@ -82,7 +87,7 @@ def claim_run_dir(out, cfg, numbered=False):
             try:
                 os.makedirs(path, exist_ok=True)
                 with open(os.path.join(path, "config.json"), "x") as f:
-                    json.dump(asdict(cfg), f, indent=2)
+                    json.dump(config, f, indent=2)
                 return path, made
             except FileExistsError:  # another run claimed it since the check above
                 held = ["config.json"]
@@ -104,13 +109,13 @@ def unclaim_run_dir(out, made):
 
 
 def given_settings(argv):
-    """The VPGConfig settings given on the command line ``argv``, not those left at their defaults."""
-    names, not_given = [f.name for f in fields(VPGConfig)], object()
+    """The settings given on the command line ``argv``, not those left at their defaults."""
+    not_given = object()
     p = argparse.ArgumentParser(add_help=False)
     add_train_args(p)
-    p.set_defaults(**dict.fromkeys(names, not_given))
+    p.set_defaults(**dict.fromkeys(SETTINGS, not_given))
     parsed = vars(p.parse_known_args(argv)[0])
-    return {k: parsed[k] for k in names if parsed[k] is not not_given}
+    return {k: parsed[k] for k in SETTINGS if parsed[k] is not not_given}
 
 
 def resumed_settings(args, header):
@@ -119,14 +124,14 @@ def resumed_settings(args, header):
     saved, done = dict(header["config"]), header["epoch"]
     given = given_settings(getattr(args, "argv", []))
     # compared as config.json has them (tuples are lists); a setting older nppg did not save was at its default
-    changed = config_differences(json.loads(json.dumps(given)), json.loads(json.dumps({**asdict(D), **saved})))
+    changed = config_differences(as_json(given), as_json({**settings(D, E), **saved}))
     if changed:
         raise ValueError(f"--resume continues a run with its saved settings; {', '.join(changed)} differ from them "
                          "(only --epochs and --threads may change)")
     if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
         raise ValueError(f"--resume continues in {args.resume} itself; --out cannot move it")
     saved["epochs"] = saved["epochs"] if args.epochs is None else args.epochs
-    saved["threads"] = given.get("threads", saved.get("threads", D.threads))
+    saved["threads"] = given.get("threads", saved.get("threads", E.threads))
     if saved["epochs"] <= done:
         raise ValueError(f"{args.resume} has already run {done} epochs: pass --epochs N with N > {done} to extend it")
     progress = os.path.join(args.resume, "progress.csv")
@@ -147,55 +152,44 @@ def cmd_train(args):
     if args.resume is not None:
         if not args.resume:
             raise ValueError("--resume needs a run directory; got an empty string")
-        state = load_train_state(args.resume)
-        hyper, out, done = resumed_settings(args, state[0]), args.resume, state[0]["epoch"]
-        print(f"nppg: resuming {out} after epoch {done} of {hyper['epochs']} (replaying "
-              f"{state[0]['vector_steps']} vector steps to restore the environments)")
+        saved = load_train_state(args.resume)
+        config, out, done = resumed_settings(args, saved[0]), args.resume, saved[0]["epoch"]
+        config = {**settings(D, E), **config}  # a setting older nppg did not save was at its default
+        print(f"nppg: resuming {out} after epoch {done} of {config['epochs']} (replaying "
+              f"{saved[0]['vector_steps']} vector steps to restore the environments)")
     else:
-        state, done = None, None
-        hyper = {f.name: getattr(args, f.name) for f in fields(VPGConfig)}
-        hyper["epochs"] = D.epochs if args.epochs is None else args.epochs
-        cfg = VPGConfig(**hyper)  # a bad setting fails here, before anything is written
-        out = args.out or default_run_dir(cfg, time.strftime("%Y%m%d-%H%M%S"))
-        out, made = claim_run_dir(out, cfg, numbered=args.out is None)
-        print(f"nppg: training {cfg.env} with weights={cfg.weights}, seed {cfg.seed}; run directory {out}")
-    logger = RunLogger(out, args.save_every, verbose=not args.quiet, resume_epoch=done)
-    signals, pid = [], os.getpid()
-
-    def on_signal(signum, frame):
-        # async environments' workers are forked with this handler: they too go on after the first
-        # signal (the epoch is finished) and stop at the second, but only this process says so
-        signals.append(signum)
-        if len(signals) > 1:  # a second one: stop now; the last state.npz is whole (writes are atomic)
-            warnings.simplefilter("ignore")  # gymnasium's complaints about workers stopped mid-step
-            if os.getpid() != pid:  # a worker ends with this exception, and its traceback says nothing
-                sys.stderr = open(os.devnull, "w")
-            raise KeyboardInterrupt  # it may come back re-made by gymnasium, from a worker's pipe
-        if os.getpid() == pid:
-            print("\nnppg: interrupted; finishing this epoch and saving (interrupt again to stop at once)",
-                  file=sys.stderr, flush=True)
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        saved, done = None, None
+        config = {name: getattr(args, name) for name in SETTINGS}
+        config["epochs"] = D.epochs if args.epochs is None else args.epochs
+        # a bad setting fails here, before anything is written
+        config = settings(VPGConfig(**{k: config[k] for k in config if k not in ENGINE_SETTINGS}),
+                          EngineConfig(**{k: config[k] for k in ENGINE_SETTINGS}))
+        out = args.out or default_run_dir(config, time.strftime("%Y%m%d-%H%M%S"))
+        out, made = claim_run_dir(out, config, numbered=args.out is None)
+        print(f"nppg: training {config['env']} with weights={config['weights']}, seed {config['seed']}; "
+              f"run directory {out}")
+    signals = None
+    logger = RunLogger(config, out, args.save_every, verbose=not args.quiet, resume_epoch=done,
+                       stop=lambda: bool(signals.received))
     try:
-        result = vpg(callback=logger, stop=lambda: bool(signals), resume=state, **hyper)
+        with stop_signals() as signals:
+            state = train(callback=logger, resume=saved, **config)
     except KeyboardInterrupt:
-        raise StopNow(signals[-1] if signals else signal.SIGINT) from None
+        raise StopNow(signals.received[-1] if signals and signals.received else signal.SIGINT) from None
     except (NonFiniteError, DivergedError) as e:
         # no advice to resume: the run is deterministic, so resuming would reach the same step again
-        saved = os.path.join(out, "state.npz")
-        where = f"; the last good checkpoint, {saved}, is intact" if os.path.isfile(saved) else ""
+        last = os.path.join(out, "state.npz")
+        where = f"; the last good checkpoint, {last}, is intact" if os.path.isfile(last) else ""
         raise ValueError(f"{e}{where}") from None
     finally:
         logger.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if state is None and not os.path.exists(os.path.join(out, "progress.csv")):
+        if saved is None and not os.path.exists(os.path.join(out, "progress.csv")):
             unclaim_run_dir(out, made)  # failed before its first epoch: leave nothing behind
-    if signals and result.epoch < hyper["epochs"]:
-        print(f"nppg: stopped after epoch {result.epoch}; everything is saved in {out}. "
+    if signals.received and state.epoch < config["epochs"]:
+        print(f"nppg: stopped after epoch {state.epoch}; everything is saved in {out}. "
               f"Continue with: nppg train --resume {out}")
-        return 128 + signals[0]
-    last = [r["mean_return"] for r in result.history if not np.isnan(r["mean_return"])]
+        return 128 + signals.received[0]
+    last = [r["mean_return"] for r in state.history if not np.isnan(r["mean_return"])]
     print(f"nppg: done. last epoch's mean return {last[-1] if last else float('nan'):.1f}; "
           f"evaluate with: nppg eval {out}")
     return 0
@@ -215,18 +209,15 @@ def cmd_eval(args):
         envs = make_env(env_id, min(args.num_envs, args.episodes))
     try:
         obs_space, act_space = envs.single_observation_space, envs.single_action_space
-        discrete = isinstance(act_space, gym.spaces.Discrete)
-        shape = (obs_dim_of(obs_space), "categorical" if discrete else "gaussian",
-                 int(act_space.n) if discrete else int(np.prod(act_space.shape)))
-        if shape != (header["obs_dim"], header["policy"], header["act_dim"]):
+        fits = make_policy(obs_space, act_space, hidden=())  # the policy this environment takes
+        if (fits.obs_dim, fits.kind, fits.net.sizes[-1]) != (header["obs_dim"], header["policy"], header["act_dim"]):
             raise ValueError(f"{path} was trained on {header['env']} ({header['observation_space']}, "
                              f"{header['action_space']}); {env_id} has {obs_space}, {act_space}")
         R, L = evaluate(policy, envs, args.episodes, np.random.default_rng(args.seed), args.deterministic, args.seed)
     finally:
         envs.close()
-    summary = {"env": env_id, "episodes": int(len(R)), "mean_return": float(R.mean()), "std_return": float(R.std()),
-               "min_return": float(R.min()), "max_return": float(R.max()), "mean_ep_len": float(L.mean()),
-               "deterministic": args.deterministic, "checkpoint": path, "epoch": header["epoch"]}
+    summary = {"env": env_id, **episode_stats(R, L), "deterministic": args.deterministic, "checkpoint": path,
+               "epoch": header["epoch"]}
     if args.json:
         print(json.dumps(summary))
     else:

@@ -2,9 +2,9 @@
 
 nppg's products are small: (N, 64) @ (64, 64) on blocks of one or two thousand rows. On a 2-core
 machine, two BLAS threads split each product in two, and the epoch is slower than with nppg's own
-two threads, which compute whole blocks of the value fit at once (``VPGConfig.threads``; README,
-Performance, has the measurements). So ``vpg`` trains with one BLAS thread and puts the previous
-count back when it returns.
+two threads, which compute whole blocks of the value fit at once (``EngineConfig.threads``;
+docs/performance.md has the measurements). So ``nppg.train`` trains with one BLAS thread and puts
+the previous count back when it returns.
 
 The usual way, ``OPENBLAS_NUM_THREADS=1`` in the environment, works only if set before NumPy is
 imported. Here the BLAS already loaded is asked directly: OpenBLAS (what NumPy's wheels ship)

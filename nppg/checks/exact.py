@@ -20,9 +20,9 @@ the policy gradient theorem gives grad J in closed form (``exact_gradient``).
 import gymnasium as gym
 import numpy as np
 
-from .advantages import batch_weights
-from .policies import CategoricalPolicy
-from .rollout import episodes  # noqa: F401  (whole episodes, a fixed count per env copy)
+from ..advantages import batch_weights
+from ..policies import CategoricalPolicy
+from ..tools.evaluate import episodes  # noqa: F401  (whole episodes, a fixed count per env copy)
 
 
 class FiniteMDP:
@@ -103,7 +103,7 @@ def gridworld(size=3, slip=0.2, horizon=8, reward_std=0.5):
 
 # ---- exact J, V^pi, Q^pi and grad J --------------------------------------------------
 
-def make_policy(mdp, rng, hidden=(8,), scale=1.0):
+def generic_policy(mdp, rng, hidden=(8,), scale=1.0):
     """pi_theta(a|s) = softmax(MLP(onehot(s))). nppg starts a policy near uniform; ``scale`` > 0 adds
     N(0, scale^2 / fan_in) noise to the output layer's weights: a generic policy, where no term cancels by symmetry."""
     policy = CategoricalPolicy(mdp.S, mdp.A, hidden, "tanh", rng)
@@ -141,13 +141,13 @@ def J(mdp, policy):
     return float(mdp.rho0 @ solve(mdp, probs(mdp, policy))[0])
 
 
-def expected_score(mdp, policy, phi):
-    """E_tau[ sum_t grad log pi(a_t|s_t) phi(x_t, a_t) ] = sum_x d(x) sum_a pi(a|s) phi(x, a) grad log pi(a|s),
-    exactly, for a table phi (X, A). A dict keyed like ``policy.params``: the score (14) backpropagated.
-    phi = 1 gives E[grad log P(tau|theta)] = 0 (3, 5); phi = b(x), any baseline, gives 0 too (7)."""
+def expected_score(mdp, policy, Phi):
+    """E_tau[ sum_t grad log pi(a_t|s_t) Phi(x_t, a_t) ] = sum_x d(x) sum_a pi(a|s) Phi(x, a) grad log pi(a|s),
+    exactly, for a table Phi (X, A). A dict keyed like ``policy.params``: the score (14) backpropagated.
+    Phi = 1 gives E[grad log P(tau|theta)] = 0 (3, 5); Phi = b(x), any baseline, gives 0 too (7)."""
     pi = probs(mdp, policy)
     d = solve(mdp, pi)[2]
-    w = d[:, None] * pi[mdp.s_of] * phi                             # (X, A)
+    w = d[:, None] * pi[mdp.s_of] * Phi                             # (X, A)
     w = w.reshape(mdp.T, mdp.S, mdp.A).sum(axis=0)                  # (S, A): pi sees s, not t
     obs = np.repeat(np.eye(mdp.S), mdp.A, axis=0)                   # (S A, S) every (s, a) once
     return policy.grad_log_prob(obs, np.tile(np.arange(mdp.A), mdp.S), w.ravel())
@@ -196,7 +196,7 @@ def step_values(mdp, V, batch):
     return V[mdp.x_of(batch.obs.argmax(axis=1), t)]
 
 
-def weights(batch, name, val=None, lam=1.0):
+def Phi_of(batch, name, val=None, lam=1.0):
     """Phi_t (8) by nppg's ``batch_weights`` with gamma = 1; every episode here terminated, so (12)
     closes each with 0. ``val`` (M,) is V(s_t) for "baseline" and "gae"."""
     assert batch.terminated.all(), "whole episodes of these MDPs always end at a terminal state"
@@ -205,15 +205,15 @@ def weights(batch, name, val=None, lam=1.0):
     return batch_weights(batch.rew, val, segments, name, 1.0, lam)[0]
 
 
-def g_hats(policy, batch, phi, size):
+def g_hats(policy, batch, Phi, size):
     """(8) g_hat = 1/|D| sum_{tau in D} sum_t grad log pi(a_t|s_t) Phi_t for each run of ``size``
     consecutive episodes of ``batch``: independent batches D, |D| = size. -> (episodes // size, P)."""
     first = batch.starts[::size][:len(batch.starts) // size]          # (K,) first row of each D
     last = batch.stops[size - 1::size]                                # (K,) one past its last row
-    return np.array([flat(policy.grad_log_prob(batch.obs[i:j], batch.act[i:j], phi[i:j])) / size
+    return np.array([flat(policy.grad_log_prob(batch.obs[i:j], batch.act[i:j], Phi[i:j])) / size
                      for i, j in zip(first, last)])
 
 
-# e.g. nppg.vpg("nppg.exact:nppg/Bandit-v0") or  nppg train --env nppg.exact:nppg/Gridworld-v0
+# e.g. nppg.vpg("nppg.checks.exact:nppg/Bandit-v0") or  nppg train --env nppg.checks.exact:nppg/Gridworld-v0
 for _name, _mdp in (("Bandit", bandit), ("Chain", chain), ("Gridworld", gridworld)):
     gym.register(f"nppg/{_name}-v0", entry_point=TabularEnv, kwargs={"mdp": _mdp()})

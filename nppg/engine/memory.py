@@ -4,7 +4,7 @@ By default glibc serves an array of 128 KB or more straight from the operating s
 top of its heap, which it gives back as soon as a few hundred KB there are free). Each new array is
 then made of fresh pages, and the kernel faults them in and zeroes them one 4 KB page at a time:
 on this machine a value step on 2,000 rows took 940 page faults and 3.4 ms, against none and 2.3 ms
-once the memory is reused (README, Performance). The value fit's blocks are arrays of up to 1 MB,
+once the memory is reused (docs/performance.md). The value fit's blocks are arrays of up to 1 MB,
 so this is most of what decides its speed on one thread.
 
 ``keep_freed_memory`` sets three of malloc's options: arrays up to 4 MB come from the heap (the
@@ -15,7 +15,7 @@ own mapping, given back when freed. That bound matters: MuJoCo allocates 6 MB wo
 model it compiles and frees them again, mostly never written. Freed inside the heap (with a bound of
 32 MB), those areas became free space that NumPy's arrays moved into page by page, and a HalfCheetah
 run's memory grew by up to 20 MB over its first epochs; with 4 MB it grows about 1 MB in 200 epochs
-(README, Performance, Memory). The price is that the process keeps the memory it has used at its
+(docs/performance.md, Memory). The price is that the process keeps the memory it has used at its
 peak until it exits. The setting lasts for the process; it is made on Linux with glibc only,
 elsewhere nothing changes.
 """

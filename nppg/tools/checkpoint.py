@@ -17,12 +17,16 @@ import json
 import os
 import tempfile
 import zipfile
-from dataclasses import asdict
 
 import numpy as np
 
-from . import __version__
-from .policies import CategoricalPolicy, GaussianPolicy, ValueFunction
+from .. import __version__
+from ..algorithm import VPGConfig
+from ..engine.run import EngineConfig, settings
+from ..engine.value import FastValueFunction
+from ..policies import CategoricalPolicy, GaussianPolicy
+
+POLICIES = {"categorical": CategoricalPolicy, "gaussian": GaussianPolicy}
 
 FORMAT = "nppg-checkpoint"
 FORMAT_VERSION = 1
@@ -37,9 +41,7 @@ def save_checkpoint(path, policy, value_fn, env_id, obs_space, act_space, epoch,
     header = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "nppg_version": __version__,
         "env": env_id, "observation_space": str(obs_space), "action_space": str(act_space),
-        "policy": "categorical" if isinstance(policy, CategoricalPolicy) else "gaussian",
-        "obs_dim": policy.obs_dim,
-        "act_dim": policy.n_actions if isinstance(policy, CategoricalPolicy) else policy.act_dim,
+        "policy": policy.kind, "obs_dim": policy.obs_dim, "act_dim": policy.net.sizes[-1],
         "hidden": list(policy.net.sizes[1:-1]), "activation": policy.net.activation,
         "epoch": int(epoch), "config": config, **(more_header or {}),
     }
@@ -106,11 +108,10 @@ def load_checkpoint(path, env_id=None):
         hidden, activation = tuple(header["hidden"]), header["activation"]
     except KeyError as e:
         raise CheckpointError(f"{path}: the header has no {e} (edited by hand?)") from None
-    if kind == "categorical":
-        policy = CategoricalPolicy(obs_dim, act_dim, hidden, activation)
-    else:
-        policy = GaussianPolicy(obs_dim, act_dim, hidden, activation)
-    value_fn = ValueFunction(obs_dim, hidden, activation, dtype=np.dtype(header["config"].get("vf_dtype", "float64")))
+    if kind not in POLICIES:
+        raise CheckpointError(f"{path}: the header names an unknown policy {kind!r} (edited by hand?)")
+    policy = POLICIES[kind](obs_dim, act_dim, hidden, activation)
+    value_fn = FastValueFunction(obs_dim, hidden, activation, dtype=header["config"].get("vf_dtype", "float64"))
     _fill(policy.params, arrays, "pi", path)
     _fill(value_fn.params, arrays, "vf", path)
     bad = [f"{net}.{k}" for net, params in (("pi", policy.params), ("vf", value_fn.params))
@@ -122,22 +123,24 @@ def load_checkpoint(path, env_id=None):
 
 # ---- the whole training state, for an exact resume ---------------------------------------
 
-def save_train_state(path, result):
-    """Everything ``vpg`` needs to continue ``result`` exactly (see the module docstring)."""
-    r, ro = result, result.rollout
-    extra = {f"{name}.{m}.{k}": a for name, opt in (("pi_opt", r.pi_opt), ("vf_opt", r.vf_opt))
+def save_train_state(path, state, time_s, config):
+    """Everything ``nppg.train`` needs to continue ``state`` exactly (see the module docstring); ``time_s``:
+    the training time so far; ``config``: the run's settings (``engine.run.settings``)."""
+    s, ro = state, state.rollout
+    extra = {f"{name}.{m}.{k}": a for name, opt in (("pi_opt", s.pi_opt), ("vf_opt", s.vf_opt))
              for m, d in (("m", opt.m), ("v", opt.v)) for k, a in d.items()}
     extra.update({"rollout.obs": ro.obs, "rollout.ep_ret": ro.ep_ret, "rollout.ep_len": ro.ep_len,
                   "rollout.resetting": ro.resetting})
-    more = {"kind": "train-state", "env_steps": r.env_steps, "time_s": r.time_s, "vector_steps": ro.vector_steps,
-            "rng_state": r.rng.bit_generator.state, "pi_opt_t": r.pi_opt.t, "vf_opt_t": r.vf_opt.t}
-    save_checkpoint(path, r.policy, r.value_fn, r.config.env, r.obs_space, r.act_space, r.epoch,
-                    _config_dict(r.config), extra, more)
+    more = {"kind": "train-state", "env_steps": s.env_steps, "time_s": time_s, "vector_steps": ro.vector_steps,
+            "rng_state": s.rng.bit_generator.state, "pi_opt_t": s.pi_opt.t, "vf_opt_t": s.vf_opt.t}
+    envs = ro.envs
+    save_checkpoint(path, s.policy, s.value_fn, s.cfg.env, envs.single_observation_space, envs.single_action_space,
+                    s.epoch, as_json(config), extra, more)
 
 
-def _config_dict(cfg):
-    """The configuration as JSON gives it back (tuples become lists)."""
-    return json.loads(json.dumps(asdict(cfg)))
+def as_json(config):
+    """A configuration dict as JSON gives it back (tuples become lists)."""
+    return json.loads(json.dumps(config))
 
 
 def config_differences(a, b):
@@ -182,26 +185,29 @@ def read_actions(path, rows, header):
     return actions
 
 
-def restore_train_state(result, state):
-    """Put a saved training state into a freshly built ``result``, replaying the environments."""
-    header, arrays, actions = state
+def restore_train_state(state, saved, config):
+    """Put a saved training state into a freshly started ``state``, replaying the environments (a
+    ``CheckedRollout``); ``config``: the settings of the run being resumed, which must match the saved
+    ones. Returns the training time so far."""
+    header, arrays, actions = saved
     # a setting older nppg did not save was at its default
-    saved = {**_config_dict(type(result.config)()), **header["config"]}
-    changed = config_differences(saved, _config_dict(result.config))
+    saved_config = {**as_json(settings(VPGConfig(), EngineConfig())), **header["config"]}
+    changed = config_differences(saved_config, as_json(config))
     if changed:
         raise CheckpointError(f"the saved run's configuration differs in {changed}; resume with the same settings")
-    _fill(result.policy.params, arrays, "pi", "state.npz")
-    _fill(result.value_fn.params, arrays, "vf", "state.npz")
-    for name, opt in (("pi_opt", result.pi_opt), ("vf_opt", result.vf_opt)):
+    _fill(state.policy.params, arrays, "pi", "state.npz")
+    _fill(state.value_fn.params, arrays, "vf", "state.npz")
+    for name, opt in (("pi_opt", state.pi_opt), ("vf_opt", state.vf_opt)):
         _fill(opt.m, arrays, f"{name}.m", "state.npz")
         _fill(opt.v, arrays, f"{name}.v", "state.npz")
         opt.t = header[f"{name}_t"]
-    result.rng.bit_generator.state = header["rng_state"]
-    ro = result.rollout
+    state.rng.bit_generator.state = header["rng_state"]
+    ro = state.rollout
     ro.replay(actions)
     for k in ("obs", "ep_ret", "ep_len", "resetting"):
         if not np.array_equal(getattr(ro, k), arrays[f"rollout.{k}"]):
             raise CheckpointError(f"replaying the saved actions did not reproduce the environments' state ({k} "
                                   f"differs): is {header['env']} deterministic given its seed and actions, or "
                                   "were env_actions.bin or state.npz altered or copied from another run?")
-    result.epoch, result.env_steps, result.time_s = header["epoch"], header["env_steps"], header["time_s"]
+    state.epoch, state.env_steps = header["epoch"], header["env_steps"]
+    return header["time_s"]

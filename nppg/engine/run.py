@@ -1,0 +1,120 @@
+"""``train``: ``nppg.vpg`` run with the engine's pieces. The same algorithm, faster and safer.
+
+``vpg`` takes two things from outside: ``setup(cfg)``, which makes the starting state, and a
+``callback`` after each epoch. ``train`` gives it a ``setup`` that builds the state with
+``FastValueFunction`` (row blocks, threads, float32), ``CheckedRollout`` (finite checks, recorded
+actions) and ``make_env`` (gymnasium's vectorization modes, one-line errors), and that can restore
+a saved run; and a ``callback`` that checks the parameters stayed finite, times the epoch, and then
+calls the user's. Around the whole run it asks glibc to keep freed memory and NumPy's BLAS for one
+thread per product (put back afterwards), and runs the value fit's thread pool.
+"""
+import contextlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from functools import partial
+
+import numpy as np
+
+from ..algorithm import start, vpg
+from .memory import keep_freed_memory
+from .rollout import CheckedRollout, make_env
+from .threads import set_threads
+from .value import FastValueFunction
+
+
+@dataclass
+class EngineConfig:
+    """How a run is computed; none of it changes the algorithm.
+
+    threads        threads that compute the value fit's row blocks at once, each matrix product on one BLAS
+                   thread; a run is the same to the bit with any number >= 1. 0: one thread, and NumPy's BLAS
+                   setting left alone (more BLAS threads can change the last bits of a product).
+    vf_dtype       the value network's precision: "float32" makes the value fit about 1.8 times faster.
+    vectorization  gymnasium's vectorization mode: None (the environment's own vector version if it has
+                   one, else "sync"), "sync", or "async" (subprocesses; pays off only for slow environments).
+    """
+    threads: int = 2
+    vf_dtype: str = "float64"
+    vectorization: str = None
+
+    def __post_init__(self):
+        if isinstance(self.threads, bool) or not (isinstance(self.threads, (int, np.integer)) and self.threads >= 0):
+            raise ValueError(f"threads must be a whole number >= 0; got {self.threads!r}")
+        if self.vf_dtype not in ("float64", "float32"):
+            raise ValueError(f'vf_dtype must be "float64" or "float32"; got {self.vf_dtype!r}')
+        if self.vectorization not in (None, "sync", "async"):
+            raise ValueError(f'vectorization must be None, "sync" or "async"; got {self.vectorization!r}')
+
+
+ENGINE_SETTINGS = tuple(EngineConfig.__dataclass_fields__)
+
+
+class DivergedError(ValueError):
+    """Training produced NaN or infinite parameters."""
+
+
+def check_finite(epoch, **networks):
+    """Stop with a clear message if an update left a NaN or infinite parameter."""
+    for net_name, params in networks.items():
+        for k, p in params.items():
+            if not np.isfinite(p).all():
+                raise DivergedError(f"training diverged in epoch {epoch}: {net_name} parameter {k} is not finite "
+                                    f"(try a smaller learning rate)")
+
+
+def settings(cfg, eng):
+    """A run's settings as its config.json and checkpoints hold them: the algorithm's and the engine's."""
+    return {**asdict(cfg), **asdict(eng)}
+
+
+@contextlib.contextmanager
+def running(eng):
+    """malloc that keeps freed memory, one BLAS thread per product, and the value fit's pool (or None)."""
+    keep_freed_memory()  # lasts for the process (engine/memory.py)
+    before = set_threads(1) if eng.threads else None
+    pool = ThreadPoolExecutor(eng.threads, thread_name_prefix="nppg-fit") if eng.threads > 1 else None
+    try:
+        yield pool
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        if before is not None:
+            set_threads(before)
+
+
+def train(env="CartPole-v1", *, callback=None, resume=None, threads=2, vf_dtype="float64", vectorization=None,
+          **hyperparameters):
+    """``nppg.vpg(env, **hyperparameters)`` with the engine's pieces; returns the final ``State``.
+
+    ``callback(record, state)`` is ``vpg``'s (return True to stop), and ``record`` also holds
+    ``time_s``, the training time so far, and ``steps_per_s``. ``resume``: a saved training state
+    (``nppg.tools.checkpoint.load_train_state(run_dir)``), continued exactly where it was saved.
+    ``threads``, ``vf_dtype``, ``vectorization``: see ``EngineConfig``.
+    """
+    from ..tools.checkpoint import restore_train_state  # the run tools' checkpoints, for resume only
+    eng = EngineConfig(threads, vf_dtype, vectorization)
+    clock = {"time_s": 0.0}
+    with running(eng) as pool:
+        def setup(cfg):
+            s = start(cfg, make_env=partial(make_env, vectorization_mode=eng.vectorization),
+                      ValueFunction=partial(FastValueFunction, dtype=eng.vf_dtype, pool=pool), Rollout=CheckedRollout)
+            if resume is not None:
+                try:
+                    clock["time_s"] = restore_train_state(s, resume, settings(cfg, eng))
+                except BaseException:
+                    s.rollout.envs.close()
+                    raise
+            clock["t"], clock["env_steps"] = time.perf_counter(), s.env_steps
+            return s
+
+        def each_epoch(record, s):
+            check_finite(s.epoch, policy=s.policy.params, value_function=s.value_fn.params)
+            dt = time.perf_counter() - clock["t"]
+            clock["time_s"] += dt
+            record.update(time_s=clock["time_s"], steps_per_s=(s.env_steps - clock["env_steps"]) / dt)
+            stop = callback is not None and bool(callback(record, s))
+            clock["t"], clock["env_steps"] = time.perf_counter(), s.env_steps
+            return stop
+
+        return vpg(env, callback=each_epoch, setup=setup, **hyperparameters)
