@@ -1,17 +1,80 @@
-"""Step 2: reward-to-go, Phi_t = R_hat_t = sum_{t' >= t} gamma^(t'-t) r_t'  (README equation 6).
+"""Step 2: reward-to-go (8), with Phi_t = R_hat_t = sum_{t' >= t} r_t', only the rewards that follow a_t (6).
 
-An action cannot change the rewards that came before it, so their terms have zero mean
-(the EGLP lemma, equation 5) and only add noise. Dropping them keeps the gradient
-unbiased and lowers its variance: the one change from step 1 is ``weights="reward-to-go"``.
+    g_hat = 1/|D| sum_{tau in D} sum_t grad log pi_theta(a_t|s_t) Phi_t                                  (8)
 
-    python examples/2_reward_to_go.py [seed]
+The whole algorithm in its smallest form: collect a batch D of whole episodes with pi_theta, weight
+each step by Phi_t, take one Adam step up g_hat, repeat. No discount, no value function, one plain
+environment. From nppg it takes only the policy (log pi and its closed-form score, (13)-(14)) and Adam (21).
+
+Measured on CartPole-v1 with `time OPENBLAS_NUM_THREADS=1 python <this file> --seed S` on a 2-core machine,
+S = 0, 1, 2, from a mean return of 22 at epoch 1 (~5,000 steps an epoch, about 6 s for the 50 epochs):
+    mean return >= 475 first at epoch 29, 33, 31; at epoch 50: 357, 452, 487.
+
+    python examples/2_reward_to_go.py [--seed S] [--epochs E]
 """
-import sys
+import argparse
 
-import nppg
-from nppg.logger import RunLogger
+import gymnasium as gym
+import numpy as np
 
-seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-result = nppg.vpg("CartPole-v1", weights="reward-to-go", seed=seed, epochs=50, callback=RunLogger())
-solved = [r["env_steps"] for r in result.history if r["mean_return"] >= 475]
-print(f"reward-to-go weights: first epoch with mean return >= 475 after {solved[0] if solved else 'no'} env steps")
+from nppg import Adam, CategoricalPolicy, discount_cumsum
+
+
+def reward_to_go(rew):
+    """(6) R_hat_t = r_t + R_hat_{t+1}: a_t cannot change earlier rewards, whose terms in (8) have mean 0 (5)."""
+    return discount_cumsum(rew, 1.0)                                    # (T,)
+
+
+def collect(env, policy, batch_size, rng):
+    """Whole episodes with pi_theta until the batch holds at least batch_size steps (the last one is finished)."""
+    obs, act, Phi, ep_returns, ep_lengths = [], [], [], [], []
+    while len(obs) < batch_size:
+        s, _ = env.reset()
+        rew, done = [], False
+        while not done:
+            a = policy.sample(s[None], rng)[0]                          # a_t ~ pi_theta(.|s_t)
+            obs.append(s)
+            act.append(a)
+            s, r, terminated, truncated, _ = env.step(a)
+            rew.append(r)
+            done = terminated or truncated
+        Phi += list(reward_to_go(rew))                                  # (6) Phi_t = R_hat_t
+        ep_returns.append(sum(rew))
+        ep_lengths.append(len(rew))
+    obs, act, Phi = np.array(obs, dtype=np.float64), np.array(act), np.array(Phi)  # (N, obs_dim), (N,), (N,)
+    return obs, act, Phi, ep_returns, ep_lengths
+
+
+def update(policy, opt, obs, act, Phi):
+    """One Adam step up g_hat (8), i.e. down the loss L = -1/N sum_t Phi_t log pi_theta(a_t|s_t)."""
+    N = len(Phi)
+    # 1/N over steps, as in Spinning Up's code, where (8) has 1/|D| over episodes: the same direction
+    opt.step(policy.grad_log_prob(obs, act, -Phi / N))                  # (8) grad of L, then (21) Adam
+
+
+def train(env_name="CartPole-v1", hidden=(32,), lr=1e-2, epochs=50, batch_size=5000, seed=0):
+    """Spinning Up's settings for this step: one hidden layer of 32 tanh units, Adam lr 1e-2, 5,000 steps a batch."""
+    rng = np.random.default_rng(seed)
+    env = gym.make(env_name)
+    env.reset(seed=seed)                                                # seeds the env; later resets go on from it
+    policy = CategoricalPolicy(env.observation_space.shape[0], env.action_space.n, hidden, "tanh", rng)
+    opt = Adam(policy.params, lr)
+    # Phi is not normalised: Adam divides each step by a running root-mean-square of the gradient, so the scale
+    # of Phi matters far less than with plain SGD, and subtracting its mean would be a baseline (7), step 3's idea.
+    steps = 0
+    for epoch in range(1, epochs + 1):
+        obs, act, Phi, ep_returns, ep_lengths = collect(env, policy, batch_size, rng)
+        update(policy, opt, obs, act, Phi)
+        steps += len(Phi)
+        print(f"epoch {epoch:3d}   steps {steps:7d}   mean return {np.mean(ep_returns):6.1f}   "
+              f"mean ep_len {np.mean(ep_lengths):6.1f}")
+    env.close()
+    return policy
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=50)
+    args = p.parse_args()
+    train(seed=args.seed, epochs=args.epochs)

@@ -1,6 +1,6 @@
 """The estimators of grad J side by side, against the exact gradient (README: "The theory, checkable").
 
-On the chain and the gridworld of ``nppg/exact.py``, where J(theta) and grad J(theta) are known
+On the chain and the gridworld of ``nppg/checks/exact.py``, where J(theta) and grad J(theta) are known
 exactly, every choice of Phi_t in (8) estimates the gradient from many independent batches of
 whole episodes, collected by nppg's own code. For each one the table shows
 
@@ -23,15 +23,15 @@ import time
 import numpy as np
 
 import nppg
-from nppg import exact
-from nppg.vpg import fit_value
+from nppg.algorithm import fit_value
+from nppg.checks import exact
 
 
 def fitted_value(mdp, policy, envs, rng, per_copy=2, iters=300):
     """V_phi(s): regression (9) of R_hat_t on onehot(s_t), full-batch Adam, on episodes of its own."""
     batch = exact.episodes(envs, policy, per_copy, rng)
     value_fn = nppg.ValueFunction(mdp.S, (16,), rng=rng)
-    fit_value(value_fn, nppg.Adam(value_fn.params, lr=1e-2), batch.obs, exact.weights(batch, "reward-to-go"), iters)
+    fit_value(value_fn, nppg.Adam(value_fn.params, lr=1e-2), batch.obs, exact.Phi_of(batch, "reward-to-go"), iters)
     return value_fn
 
 
@@ -39,14 +39,18 @@ def estimators(mdp, batch, V, value_fn):
     """Every row of the table: its name, with its equation, and Phi_t (M,) for the batch."""
     v_exact = exact.step_values(mdp, V, batch)       # V^pi(x_t), (M,)
     v_fit = value_fn.predict(batch.obs)              # V_phi(s_t), (M,)
-    rows = {("R(tau)", "4"): exact.weights(batch, "return"),
-            ("R_hat_t", "6"): exact.weights(batch, "reward-to-go"),
-            ("R_hat_t - V, exact V", "7"): exact.weights(batch, "baseline", v_exact),
-            ("R_hat_t - V, fitted V", "7"): exact.weights(batch, "baseline", v_fit)}
+    rows = {("R(tau)", "4"): exact.Phi_of(batch, "return"),
+            ("R_hat_t", "6"): exact.Phi_of(batch, "reward-to-go"),
+            ("R_hat_t - V, exact V", "7"): exact.Phi_of(batch, "baseline", v_exact),
+            ("R_hat_t - V, fitted V", "7"): exact.Phi_of(batch, "baseline", v_fit)}
+    for n in (1, 2, 4, 8):
+        rows[f"n-step n={n}, exact V", "22"] = exact.Phi_of(batch, "nstep", v_exact, n=n)
+    for n in (1, 2, 4, 8):
+        rows[f"n-step n={n}, fitted V", "22"] = exact.Phi_of(batch, "nstep", v_fit, n=n)
     for lam in (1.0, 0.5, 0.0):
-        rows[f"GAE lam={lam:.1f}, exact V", "11"] = exact.weights(batch, "gae", v_exact, lam)
+        rows[f"GAE lam={lam:.1f}, exact V", "11"] = exact.Phi_of(batch, "gae", v_exact, lam)
     for lam in (1.0, 0.9, 0.5, 0.0):
-        rows[f"GAE lam={lam:.1f}, fitted V", "11"] = exact.weights(batch, "gae", v_fit, lam)
+        rows[f"GAE lam={lam:.1f}, fitted V", "11"] = exact.Phi_of(batch, "gae", v_fit, lam)
     return {f"{name:24s} {f'({eq})':>5s}": phi for (name, eq), phi in rows.items()}
 
 
@@ -63,7 +67,7 @@ def summary(G, g):
 
 
 def run(name, mdp, args, rng):
-    policy = exact.make_policy(mdp, rng)
+    policy = exact.generic_policy(mdp, rng)
     V, _, _ = exact.solve(mdp, exact.probs(mdp, policy))
     g = exact.flat(exact.exact_gradient(mdp, policy))
     envs = exact.make_envs(mdp, 100)
