@@ -6,7 +6,7 @@ that follows its last step (a time-limit truncation, or the batch's end).
 """
 import numpy as np
 
-WEIGHTS = ("return", "reward-to-go", "baseline", "gae")  # the choices of Phi_t, named as in VPGConfig.weights
+WEIGHTS = ("return", "reward-to-go", "baseline", "nstep", "gae")  # the choices of Phi_t (VPGConfig.weights)
 
 
 def discount_cumsum(x, discount):
@@ -35,19 +35,25 @@ def gae(rew, val, last_value, gamma, lam):
     return discount_cumsum(delta, gamma * lam)
 
 
-def batch_weights(rew, val, segments, weights, gamma, lam):
-    """Phi_t (8) and the value targets R_hat_t (9) for a whole batch, one segment at a time.
+def nstep_advantages(rew, val, last_value, gamma, n):
+    """(22) A_t^(n) = r_t + gamma r_{t+1} + ... + gamma^(m-1) r_{t+m-1} + gamma^m V(s_{t+m}) - V(s_t),
+    m = min(n, T - t): past the segment's end the sum stops and last_value (12) stands in for V(s_T).
+    n = 1 gives delta_t (10); n >= T - t gives R_hat_t - V(s_t)."""
+    t = np.arange(len(rew))
+    m = np.minimum(n, len(rew) - t)                                      # (T,) real rewards in each sum
+    R_hat = np.append(reward_to_go(rew, last_value, gamma), last_value)  # (T+1,) R_hat_T = V(s_T)
+    V = np.append(val, last_value)                                       # (T+1,) V(s_0) .. V(s_T)
+    # the m rewards from t on sum to R_hat_t - gamma^m R_hat_{t+m}
+    return R_hat[t] - gamma**m * R_hat[t + m] + gamma**m * V[t + m] - val
 
-    rew, val (N,): r_t and V(s_t); segments: ``(start, stop, last_value)`` triples that tile [0, N);
-    weights: which Phi_t, one of ``WEIGHTS``:
 
-        "return"        (4) R(tau): every step weighted by the discounted return from its segment's
-                        first step, closed by (12). For a segment that is a whole episode this is
-                        exactly R(tau); a segment that goes on from the last batch, or is cut at this
-                        batch's end, counts only its own steps' rewards (and V(s_T) for the rest).
-        "reward-to-go"  (6) R_hat_t: only the rewards that follow a_t.
-        "baseline"      (7) R_hat_t - V(s_t).
-        "gae"           (11) A_t^GAE(gamma, lam).
+def batch_weights(rew, val, segments, weights, gamma, lam, n=1):
+    """Phi_t (8), one of ``WEIGHTS``, and the value targets R_hat_t (9) for a whole batch, one segment at a
+    time. rew, val (N,): r_t and V(s_t); segments: ``(start, stop, last_value)`` triples that tile [0, N).
+
+    "return" weighs every step by the discounted return from its segment's first step, closed by (12):
+    exactly R(tau) (4) for a segment that is a whole episode; a segment that goes on from the last batch,
+    or is cut at this batch's end, counts only its own steps' rewards (and V(s_T) for the rest).
     """
     if weights not in WEIGHTS:
         raise ValueError(f"weights must be one of {list(WEIGHTS)}; got {weights!r}")
@@ -61,6 +67,8 @@ def batch_weights(rew, val, segments, weights, gamma, lam):
             Phi[s] = R_hat[s]                                             # (6)
         elif weights == "baseline":
             Phi[s] = R_hat[s] - val[s]                                    # (7)
+        elif weights == "nstep":
+            Phi[s] = nstep_advantages(rew[s], val[s], last_value, gamma, n)  # (22)
         else:
             Phi[s] = gae(rew[s], val[s], last_value, gamma, lam)          # (11)
     return Phi, R_hat

@@ -4,7 +4,7 @@
     2: for k = 0, 1, 2, ... do
     3:   collect trajectories D_k by running pi_k = pi(theta_k) in the environment       -> Rollout.collect
     4:   compute rewards-to-go R_hat_t                                                    -> batch_weights (6)
-    5:   compute advantage estimates A_t with the current value function V_phi_k         -> batch_weights (7, 11)
+    5:   compute advantage estimates A_t with the current value function V_phi_k         -> batch_weights (7, 11, 22)
     6:   estimate the policy gradient g_k = 1/|D_k| sum_tau sum_t grad log pi(a_t|s_t) A_t -> update_policy (8)
     7:   compute the policy update with Adam                                              -> update_policy (21)
     8:   fit the value function by regression on mean-squared error, with Adam            -> fit_value (9, 20)
@@ -28,9 +28,10 @@ class VPGConfig:
     epochs: int = 50             # policy updates (k in the pseudocode), >= 1
     steps_per_epoch: int = 2000  # |D_k| in steps (the last vector step may add up to num_envs - 1 more)
     num_envs: int = 8            # environment copies stepped together, 1 <= num_envs <= steps_per_epoch
-    weights: str = "gae"         # Phi_t in (8): "return" (4), "reward-to-go" (6), "baseline" (7) or "gae" (11)
+    weights: str = "gae"         # Phi_t (8): "return" (4), "reward-to-go" (6), "baseline" (7), "nstep" (22), "gae" (11)
     gamma: float = 0.99          # discount, in (0, 1]
     lam: float = 0.97            # GAE lambda (11), in [0, 1]: 0 gives delta_t (10), 1 gives R_hat_t - V(s_t)
+    n_step: int = 5              # n of "nstep" (22), >= 1: rewards summed before V(s_{t+n}) stands in for the rest
     pi_lr: float = 1e-2          # the policy's Adam step size (Spinning Up: 3e-4 with 4,000 steps; docs/results.md)
     vf_lr: float = 1e-3          # the value function's Adam step size
     train_v_iters: int = 80      # full-batch Adam steps on the value loss (20) per epoch, >= 0
@@ -52,6 +53,7 @@ class VPGConfig:
             (0 <= self.lam <= 1, "lam", "in [0, 1]"),
             (0 < self.pi_lr < np.inf, "pi_lr", "> 0 and finite"),
             (0 < self.vf_lr < np.inf, "vf_lr", "> 0 and finite"),
+            (whole(self.n_step, 1), "n_step", "a whole number >= 1"),
             (whole(self.train_v_iters, 0), "train_v_iters", "a whole number >= 0"),
             (all(whole(h, 1) for h in self.hidden), "hidden", "widths >= 1 (or none)"),
             (self.activation in ("tanh", "relu"), "activation", '"tanh" or "relu"'),
@@ -159,7 +161,7 @@ def vpg(env="CartPole-v1", *, callback=None, setup=start, **hyperparameters):
             batch = s.rollout.collect(s.policy, cfg.steps_per_epoch, s.rng)                     # 3
             val = s.value_fn.predict(batch.obs)                                                 # V(s_t)
             segments = zip(batch.starts, batch.stops, closing_values(batch, s.value_fn))         # (12)
-            Phi, R_hat = batch_weights(batch.rew, val, segments, cfg.weights, cfg.gamma, cfg.lam)  # 4-5
+            Phi, R_hat = batch_weights(batch.rew, val, segments, cfg.weights, cfg.gamma, cfg.lam, cfg.n_step)  # 4-5
             if cfg.normalize_adv:
                 Phi = (Phi - Phi.mean()) / (Phi.std() + 1e-8)
             record = {"epoch": k + 1, **episode_stats(batch.ep_returns, batch.ep_lengths)}

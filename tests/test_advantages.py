@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import seeds
 
-from nppg.advantages import WEIGHTS, batch_weights, discount_cumsum, gae, reward_to_go
+from nppg.advantages import WEIGHTS, batch_weights, discount_cumsum, gae, nstep_advantages, reward_to_go
 
 lengths = st.integers(0, 20)
 unit = st.floats(0.0, 1.0)
@@ -62,6 +62,8 @@ PHI_DEFINITIONS = {
         R - v for R, v in zip(reward_to_go_definition(rew, last, gamma), val)],
     # (11) A_t^GAE(gamma, lam)
     "gae": gae_definition,
+    # (22) A_t^(n), here with n = 3 (batch_weights's n below)
+    "nstep": lambda rew, val, last, gamma, lam: nstep_definition(rew, val, last, gamma, 3),
 }
 
 
@@ -113,7 +115,7 @@ def test_weights_offers_the_four_choices_of_Phi():
 def test_each_weight_matches_its_definition(name, seed, T, gamma, lam):
     """batch_weights on one segment gives Phi_t as the derivation defines it, and R_hat_t (6)."""
     rew, val, last_value = segment(seed, T)
-    Phi, R_hat = batch_weights(rew, val, [(0, T, last_value)], name, gamma, lam)
+    Phi, R_hat = batch_weights(rew, val, [(0, T, last_value)], name, gamma, lam, n=3)
     assert Phi.shape == R_hat.shape == (T,)
     close(Phi, PHI_DEFINITIONS[name](rew, val, last_value, gamma, lam))
     close(R_hat, reward_to_go_definition(rew, last_value, gamma))
@@ -122,7 +124,7 @@ def test_each_weight_matches_its_definition(name, seed, T, gamma, lam):
 @pytest.mark.parametrize("name", sorted(PHI_DEFINITIONS))
 def test_each_weight_of_an_empty_segment_is_empty(name):
     """T = 0 (a segment that ends where it starts) gives no weights rather than an error."""
-    Phi, R_hat = batch_weights(np.zeros(0), np.zeros(0), [(0, 0, 1.5)], name, 0.99, 0.95)
+    Phi, R_hat = batch_weights(np.zeros(0), np.zeros(0), [(0, 0, 1.5)], name, 0.99, 0.95, n=3)
     assert Phi.shape == R_hat.shape == (0,)
 
 
@@ -137,7 +139,7 @@ def test_batch_weights_is_one_call_per_segment(name, seed, segment_lengths, gamm
     rew, val = rng.standard_normal(N), rng.standard_normal(N)
     stops = np.cumsum(segment_lengths)
     segments = [(int(stop - T), int(stop), float(rng.standard_normal())) for T, stop in zip(segment_lengths, stops)]
-    Phi, R_hat = batch_weights(rew, val, segments, name, gamma, lam)
+    Phi, R_hat = batch_weights(rew, val, segments, name, gamma, lam, n=3)
     assert Phi.shape == R_hat.shape == (N,)
     for start, stop, last_value in segments:
         close(Phi[start:stop], PHI_DEFINITIONS[name](rew[start:stop], val[start:stop], last_value, gamma, lam))
@@ -151,3 +153,49 @@ def test_batch_weights_does_not_leak_across_segments():
     assert np.array_equal(R_hat, [1.5, 1.0, 100.0]) and np.array_equal(Phi, R_hat)
     Phi, _ = batch_weights(rew, val, [(0, 2, 0.0), (2, 3, 0.0)], "return", 0.5, 1.0)
     assert np.array_equal(Phi, [1.5, 1.5, 100.0])
+
+
+# ---- n-step advantages (22): the bridge from the TD residual to reward-to-go, and what GAE averages ----
+
+def nstep_definition(rew, val, last_value, gamma, n):
+    """(22) A_t^(n) = sum_{k<m} gamma^k r_{t+k} + gamma^m V(s_{t+m}) - V(s_t), m = min(n, T - t), V(s_T) = last_value."""
+    V, T = list(val) + [last_value], len(rew)
+    out = []
+    for t in range(T):
+        m = min(n, T - t)
+        out.append(sum(gamma**k * rew[t + k] for k in range(m)) + gamma**m * V[t + m] - V[t])
+    return out
+
+
+steps = st.integers(1, 25)
+
+
+@given(seed=seeds, T=lengths, gamma=unit, n=steps)
+def test_nstep_matches_its_double_loop_definition(seed, T, gamma, n):
+    rew, val, last_value = segment(seed, T)
+    A = nstep_advantages(rew, val, last_value, gamma, n)
+    assert A.shape == (T,)
+    close(A, nstep_definition(rew, val, last_value, gamma, n))
+
+
+@given(seed=seeds, T=lengths, gamma=unit)
+def test_nstep_with_n_1_is_the_td_residual(seed, T, gamma):
+    rew, val, last_value = segment(seed, T)
+    close(nstep_advantages(rew, val, last_value, gamma, 1), td_residual_definition(rew, val, last_value, gamma))
+
+
+@given(seed=seeds, T=lengths, gamma=unit, extra=st.integers(0, 5))
+def test_nstep_past_the_segment_end_is_reward_to_go_minus_values(seed, T, gamma, extra):
+    rew, val, last_value = segment(seed, T)
+    close(nstep_advantages(rew, val, last_value, gamma, T + extra), reward_to_go(rew, last_value, gamma) - val)
+
+
+@given(seed=seeds, T=st.integers(1, 20), gamma=unit, lam=unit)
+def test_gae_is_the_lambda_weighted_average_of_the_nstep_advantages(seed, T, gamma, lam):
+    """A_t^GAE = (1 - lam) sum_{n < T-t} lam^(n-1) A_t^(n) + lam^(T-t-1) A_t^(T-t): the weights sum to 1,
+    and the weight of every n past the segment's end falls on the longest, which they all equal."""
+    rew, val, last_value = segment(seed, T)
+    A = {n: nstep_advantages(rew, val, last_value, gamma, n) for n in range(1, T + 1)}
+    average = np.array([sum((1 - lam) * lam ** (n - 1) * A[n][t] for n in range(1, T - t))
+                        + lam ** (T - t - 1) * A[T - t][t] for t in range(T)])
+    np.testing.assert_allclose(gae(rew, val, last_value, gamma, lam), average, rtol=1e-12, atol=1e-12)

@@ -178,7 +178,7 @@ def test_adam_rejects_betas_outside_0_1(beta1, beta2, shown):
 # ---- advantages and the gradient checker -----------------------------------------------------
 
 def test_batch_weights_rejects_an_unknown_weights_name():
-    names = r"\['return', 'reward-to-go', 'baseline', 'gae'\]"
+    names = r"\['return', 'reward-to-go', 'baseline', 'nstep', 'gae'\]"
     with pytest.raises(ValueError, match=rf"weights must be one of {names}; got 'advantage'"):
         nppg.batch_weights(np.zeros(3), np.zeros(3), [(0, 3, 0.0)], "advantage", 0.99, 0.95)
 

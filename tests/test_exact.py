@@ -141,6 +141,8 @@ def sampled():
                 "gae lam=1 time-blind V": exact.Phi_of(batch, "gae", v_blind, 1.0),
                 "gae lam=0.5 time-blind V": exact.Phi_of(batch, "gae", v_blind, 0.5),
                 "gae lam=0 time-blind V": exact.Phi_of(batch, "gae", v_blind, 0.0),
+                **{f"nstep n={n} exact V": exact.Phi_of(batch, "nstep", v, n=n) for n in (1, 2, 4, 8)},
+                **{f"nstep n={n} time-blind V": exact.Phi_of(batch, "nstep", v_blind, n=n) for n in (1, 2, 4, 8)},
                 # planted bugs, to show the test has power
                 "BUG reward-to-go without r_t": rtg - batch.rew,
                 "BUG baseline Q(s_t, a_t)": rtg - Q[mdp.x_of(batch.obs.argmax(1), t), batch.act],
@@ -164,7 +166,8 @@ def total_var(G):
 
 
 UNBIASED = ["return", "reward-to-go", "baseline exact V", "baseline time-blind V",
-            "gae lam=1 exact V", "gae lam=0.5 exact V", "gae lam=0 exact V", "gae lam=1 time-blind V"]
+            "gae lam=1 exact V", "gae lam=0.5 exact V", "gae lam=0 exact V", "gae lam=1 time-blind V",
+            "nstep n=1 exact V", "nstep n=2 exact V", "nstep n=4 exact V", "nstep n=8 exact V"]
 
 
 @pytest.mark.parametrize("name", ["chain", "gridworld"])
@@ -209,6 +212,28 @@ def test_gae_variance_need_not_fall_all_the_way_to_lam_0_on_the_chain(sampled):
     _, G = sampled("chain")
     var = [total_var(G[f"gae lam={lam} exact V"]) for lam in ("1", "0.5", "0")]
     assert var[1] < 0.5 * var[0] and var[1] < 0.9 * var[2]
+
+
+def test_nstep_with_an_inexact_value_is_biased_less_as_n_grows(sampled):
+    """(22) trusts V(s_{t+n}) for everything after n rewards: with the time-blind V of the gridworld (whose
+    episodes last at most 8 steps) the bias falls as n grows, and n = 8, the whole episode, has none."""
+    g, G = sampled("gridworld")
+    z = [max_z(G[f"nstep n={n} time-blind V"], g) for n in (1, 2, 4, 8)]
+    assert z[0] > 1.5 * z[1] > 2.25 * z[2] and z[2] > Z_MAX and z[3] < Z_MAX, z
+
+
+def test_nstep_variance_grows_with_n_on_the_gridworld(sampled):
+    """More real rewards, more noise: with the exact V, each doubling of n adds variance."""
+    _, G = sampled("gridworld")
+    var = [total_var(G[f"nstep n={n} exact V"]) for n in (1, 2, 4, 8)]
+    assert var[0] * 1.3 < var[1] and var[1] * 1.3 < var[2] and var[2] * 1.2 < var[3], var
+
+
+def test_nstep_variance_need_not_grow_from_n_1_on_the_chain(sampled):
+    """Not a law either: on the chain n = 2 has less variance than n = 1 (and than n = 8)."""
+    _, G = sampled("chain")
+    var = {n: total_var(G[f"nstep n={n} exact V"]) for n in (1, 2, 8)}
+    assert var[2] < 0.85 * var[1] and var[2] < 0.5 * var[8], var
 
 
 # ---- ascent on the bandit reaches the best arm --------------------------------------------

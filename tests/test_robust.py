@@ -47,7 +47,8 @@ def assert_same_run(a, b):
     ("hidden", (64, 0), "hidden must be widths >= 1"), ("num_envs", 0, "num_envs must be"),
     ("num_envs", 5000, r"num_envs \(5000\) must not exceed steps_per_epoch \(2000\)"),
     ("weights", "advantage", "weights must be one of"), ("activation", "sigmoid", "activation must be"),
-    ("train_v_iters", -1, "train_v_iters must be"), ("vf_dtype", "float16", 'vf_dtype must be "float64" or "float32"'),
+    ("train_v_iters", -1, "train_v_iters must be"), ("n_step", 0, "n_step must be a whole number >= 1"),
+    ("vf_dtype", "float16", 'vf_dtype must be "float64" or "float32"'),
     ("threads", -1, "threads must be a whole number >= 0"), ("vectorization", "spawn", "vectorization must be"),
 ])
 def test_out_of_range_settings_are_refused_by_name(field, value, message):

@@ -8,7 +8,7 @@ from nppg.algorithm import VPGConfig, fit_value, update_policy
 SMALL = dict(epochs=3, steps_per_epoch=200, num_envs=2, hidden=(16,), train_v_iters=5)
 
 
-@pytest.mark.parametrize("weights", ["return", "reward-to-go", "baseline", "gae"])
+@pytest.mark.parametrize("weights", ["return", "reward-to-go", "baseline", "nstep", "gae"])
 def test_every_weight_trains_on_discrete_and_box_actions(weights):
     for env in ("nppg_test_envs:Clock-v0", "nppg_test_envs:ClockBox-v0"):
         history = nppg.vpg(env, weights=weights, **SMALL).history

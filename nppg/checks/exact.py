@@ -196,13 +196,13 @@ def step_values(mdp, V, batch):
     return V[mdp.x_of(batch.obs.argmax(axis=1), t)]
 
 
-def Phi_of(batch, name, val=None, lam=1.0):
+def Phi_of(batch, name, val=None, lam=1.0, n=1):
     """Phi_t (8) by nppg's ``batch_weights`` with gamma = 1; every episode here terminated, so (12)
-    closes each with 0. ``val`` (M,) is V(s_t) for "baseline" and "gae"."""
+    closes each with 0. ``val`` (M,) is V(s_t) for "baseline", "nstep" and "gae"."""
     assert batch.terminated.all(), "whole episodes of these MDPs always end at a terminal state"
     segments = [(start, stop, 0.0) for start, stop in zip(batch.starts, batch.stops)]
     val = np.zeros(len(batch.rew)) if val is None else val
-    return batch_weights(batch.rew, val, segments, name, 1.0, lam)[0]
+    return batch_weights(batch.rew, val, segments, name, 1.0, lam, n)[0]
 
 
 def g_hats(policy, batch, Phi, size):

@@ -42,9 +42,11 @@ def add_train_args(p):
     p.add_argument("--steps-per-epoch", type=int, default=D.steps_per_epoch)
     p.add_argument("--num-envs", type=int, default=D.num_envs, help="environment copies stepped together")
     p.add_argument("--weights", default=D.weights, choices=WEIGHTS,
-                   help="Phi_t: R(tau), reward-to-go, reward-to-go minus V(s_t), or GAE (default: %(default)s)")
+                   help="Phi_t: R(tau), reward-to-go, reward-to-go minus V(s_t), the n-step advantage (see --n-step), "
+                        "or GAE (default: %(default)s)")
     p.add_argument("--gamma", type=float, default=D.gamma, help="discount, in (0, 1]")
     p.add_argument("--lam", type=float, default=D.lam, help="GAE lambda, in [0, 1]")
+    p.add_argument("--n-step", type=int, default=D.n_step, help="n of --weights nstep: rewards before V(s_{t+n})")
     p.add_argument("--pi-lr", type=float, default=D.pi_lr, help="policy Adam step size")
     p.add_argument("--vf-lr", type=float, default=D.vf_lr, help="value-function Adam step size")
     p.add_argument("--train-v-iters", type=int, default=D.train_v_iters, help="value Adam steps per epoch")
