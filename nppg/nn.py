@@ -48,15 +48,11 @@ def orthogonal(shape, gain, rng):
 
 
 class MLP:
-    """A fully connected network: ``sizes = (in, hidden..., out)``.
-
-    Hidden layers apply ``activation`` ("tanh" or "relu"); the output layer is linear.
-    ``params`` holds ``W0, b0, W1, b1, ...`` with ``W_i`` of shape ``(sizes[i], sizes[i+1])``;
-    ``len(sizes) == 2`` is a linear model. Initialisation: orthogonal weights with gain sqrt(2)
-    in hidden layers and zero biases, which keeps activations at a steady scale through depth;
-    the output layer's gain is ``out_gain`` (policies use 0.01 so every action starts nearly
-    equally likely, which Andrychowicz et al., 2021, "What matters in on-policy RL", found to help most).
-    """
+    """A fully connected network ``sizes = (in, hidden..., out)``: ``activation`` ("tanh" or "relu") in hidden
+    layers, a linear output; ``params`` holds ``W0, b0, W1, b1, ...``, ``W_i`` of shape (sizes[i], sizes[i+1]).
+    Orthogonal initial weights (gain sqrt(2) in hidden layers, zero biases) keep activations at a steady scale;
+    the output gain is ``out_gain`` (policies use 0.01, so every action starts nearly equally likely, which
+    Andrychowicz et al., 2021, "What matters in on-policy RL", found to help most)."""
 
     def __init__(self, sizes, activation="tanh", rng=None, out_gain=1.0):
         sizes = tuple(sizes)

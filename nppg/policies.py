@@ -1,9 +1,8 @@
 """Stochastic policies pi_theta(a|s) and the value function V_phi(s), each an MLP plus closed-form math.
 
-A policy's ``params`` is one dict (the MLP's ``W0, b0, ...``, plus ``log_std`` for the Gaussian)
-that optimizers update in place. ``grad_log_prob(obs, act, Phi)`` is the gradient of
-``sum_t Phi_t log pi(a_t|s_t)``, the sum inside (8): the closed-form score of the distribution
-with respect to its parameters (14, 16), then backpropagation through the MLP.
+A policy's ``params`` is one dict (the MLP's ``W0, b0, ...``, plus the Gaussian's ``log_std``) that
+optimizers update in place. ``grad_log_prob(obs, act, Phi)`` is the gradient of the sum inside (8),
+``sum_t Phi_t log pi(a_t|s_t)``: the distribution's closed-form score (14, 16), then backpropagation.
 """
 import numpy as np
 
