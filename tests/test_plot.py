@@ -85,3 +85,37 @@ def test_broken_files_are_named_in_one_line(tmp_path, capsys):
     with open(progress, "wb") as f:
         f.write(b"epoch,env_steps,mean_return\n1,200,\xff\n")
     assert progress in error_of(["plot", run], capsys)  # not UTF-8 (in a UTF-8 locale) or not a number
+
+
+def test_smoothing_is_a_centred_mean_with_fewer_epochs_at_the_ends():
+    import numpy as np
+    from nppg.tools.plot import smooth
+    y = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    np.testing.assert_allclose(smooth(y, 3), [1.5, 7 / 3, 14 / 3, 28 / 3, 12.0])
+    np.testing.assert_allclose(smooth(y, 1), y)
+
+
+def test_runs_are_grouped_by_their_settings_and_named_by_what_differs(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib.axes
+    from nppg.tools import plot
+    labels = []
+    real = matplotlib.axes.Axes.plot
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda self, *a, **kw: (labels.append(kw.get("label")),
+                                                                             real(self, *a, **kw))[1])
+    runs = []
+    for lam, seed in ((0.9, 0), (0.9, 1), (0.97, 0)):
+        run = fake_run(tmp_path / f"{lam}-{seed}", 5)
+        cfg = json.load(open(os.path.join(run, "config.json")))
+        json.dump({**cfg, "lam": lam, "seed": seed}, open(os.path.join(run, "config.json"), "w"))
+        runs.append(run)
+    hopper = fake_run(tmp_path / "hopper", 5, env="Hopper-v5")
+    csv = tmp_path / "published.csv"
+    csv.write_text("env,algo,env_steps,mean_epoch_return\nHopper,vpg,100,5.0\nHopper,vpg,200,7.0\n"
+                   "Walker2d,ppo,100,1.0\n")
+    plot.plot_runs(runs + [hopper], str(tmp_path / "c.png"), baseline=str(csv), smoothing=3)
+    assert labels == ["CartPole-v1 gae lam=0.9 (2 runs)", "CartPole-v1 gae lam=0.97 (1 run)",
+                      "Hopper-v5 gae lam=None (1 run)", "Spinning Up VPG (Hopper)"]
+    csv.write_text("env,steps\nHopper,1\n")
+    with pytest.raises(ValueError, match=r"cannot read the baseline .*\(columns env, algo, env_steps"):
+        plot.plot_runs(runs, str(tmp_path / "c.png"), baseline=str(csv))

@@ -231,7 +231,7 @@ def cmd_eval(args):
 def cmd_plot(args):
     from .plot import plot_runs
     out = args.out or (os.path.join(args.runs[0], "learning_curve.png") if len(args.runs) == 1 else "learning_curves.png")
-    print(f"nppg: wrote {plot_runs(args.runs, out, args.y)}")
+    print(f"nppg: wrote {plot_runs(args.runs, out, args.y, args.baseline, args.smooth)}")
     return 0
 
 
@@ -252,11 +252,18 @@ def build_parser():
     ev.add_argument("--env", default=None, help="override the checkpoint's environment id")
     ev.set_defaults(func=cmd_eval)
     pl = sub.add_parser("plot", help="plot learning curves of run directories to a PNG (needs matplotlib)")
-    pl.add_argument("runs", nargs="+", help="run directories; runs of the same env and weights are averaged")
+    pl.add_argument("runs", nargs="+", help="run directories; runs that differ only in seed are averaged")
     pl.add_argument("--out", default=None, help="image file; .png is added when the name has no extension "
                     "(default: RUN/learning_curve.png for one run, else learning_curves.png)")
     pl.add_argument("--y", default="mean_return", help="progress.csv column to plot (default: %(default)s)")
+    pl.add_argument("--smooth", type=int, default=1, help="average each run over this many epochs (default: 1)")
+    pl.add_argument("--baseline", default=None, metavar="CSV", help="published curves to draw beside, e.g. Spinning "
+                    "Up's: a CSV of env, algo, env_steps, mean_epoch_return")
     pl.set_defaults(func=cmd_plot)
+    sw = sub.add_parser("sweep", help="run a grid of settings x seeds, several at once; again: go on where it was")
+    from .sweep import add_sweep_args, cmd_sweep
+    add_sweep_args(sw)
+    sw.set_defaults(func=cmd_sweep)
     from .bench import add_bench_args, cmd_bench
     be = sub.add_parser("bench", help="time an epoch against the environment's and the arithmetic's limit")
     add_bench_args(be)

@@ -46,13 +46,43 @@ def read_progress(run_dir):
     return cfg, cols
 
 
-def plot_runs(run_dirs, out, y="mean_return"):
-    """One line per setting (environment and weights); several seeds of a setting: mean and min-max band.
+IGNORED = ("seed", "epochs", "threads", "vectorization")  # settings that do not make a run another setting
+
+
+def read_baseline(path):
+    """{(env, algo): (steps, returns)} from a CSV with columns env, algo, env_steps, mean_epoch_return
+    (Spinning Up's published curves: ../shared/anchors/spinningup_mujoco.csv)."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        curves = {}
+        for r in rows:
+            curves.setdefault((r["env"], r["algo"]), []).append((float(r["env_steps"]), float(r["mean_epoch_return"])))
+    except (OSError, KeyError, ValueError, csv.Error) as e:
+        raise ValueError(f"cannot read the baseline {path} (columns env, algo, env_steps, mean_epoch_return): "
+                         f"{e}") from None
+    return {k: tuple(np.array(sorted(v)).T) for k, v in curves.items()}
+
+
+def smooth(y, k):
+    """Each epoch's value averaged with the (k - 1) / 2 epochs on either side (fewer at the ends), the
+    smoothing of Spinning Up's published figures."""
+    window = np.ones(k)
+    return np.convolve(y, window, "same") / np.convolve(np.ones(len(y)), window, "same")
+
+
+def plot_runs(run_dirs, out, y="mean_return", baseline=None, smoothing=1):
+    """One line per setting (runs whose config.json differ only in seed, epochs or threads), one panel per
+    environment; several seeds of a setting: mean and min-max band. ``baseline``: a CSV of published curves
+    drawn dashed beside each environment's; ``smoothing``: average each run over that many epochs first.
     The runs are read and checked first, so that a mistake is reported with or without matplotlib.
     Runs of one setting are averaged up to the end of the shortest; the longer ones are cut there, and a
     note on stderr says which and where. ``out`` without an extension gets ``.png`` (as matplotlib would).
     Returns the path written."""
-    groups = {}
+    if smoothing < 1:
+        raise ValueError(f"--smooth must be >= 1; got {smoothing}")
+    curves = read_baseline(baseline) if baseline else {}
+    groups, configs = {}, {}
     for d in run_dirs:
         cfg, cols = read_progress(d)
         if not cols:
@@ -62,8 +92,15 @@ def plot_runs(run_dirs, out, y="mean_return"):
                 raise ValueError(f"{d}/progress.csv has no column {col!r}; it has {', '.join(cols)}")
         if np.isnan(cols[y]).all():
             raise ValueError(f"{d} has no value of {y} yet" + (" (no episode has ended)" if "return" in y else ""))
-        label = f"{cfg.get('env', '?')} {cfg.get('weights', '?')}"
-        groups.setdefault(label, []).append((d, cols))
+        key = json.dumps({k: v for k, v in cfg.items() if k not in IGNORED}, sort_keys=True)
+        configs[key] = cfg
+        groups.setdefault(key, []).append((d, cols))
+    # a setting is named by its environment, its weights, and what else differs between the settings
+    differ = sorted(k for k in set().union(*configs.values()) - {"env", "weights", *IGNORED}
+                    if len({json.dumps(c.get(k)) for c in configs.values()}) > 1)
+    labels = {key: " ".join([f"{c.get('env', '?')} {c.get('weights', '?')}", *(f"{k}={c.get(k)}" for k in differ)])
+              for key, c in configs.items()}
+    envs = list(dict.fromkeys(c.get("env", "?") for c in configs.values()))
     if os.path.isdir(out):
         raise ValueError(f"cannot write {out}: it is a folder; give a file name such as "
                          f"{os.path.join(out, 'learning_curve.png')}")
@@ -80,8 +117,10 @@ def plot_runs(run_dirs, out, y="mean_return"):
     except ImportError:
         raise SystemExit("nppg plot needs matplotlib, which is not installed: pip install matplotlib "
                          "(or the extra: pip install 'nppg[plot]')") from None
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for label, runs in groups.items():
+    fig, axes = plt.subplots(1, len(envs), figsize=(7 * len(envs), 4.2), squeeze=False)
+    for key, runs in groups.items():
+        label, env = labels[key], configs[key].get("env", "?")
+        ax = axes[0, envs.index(env)]
         end = min(r["env_steps"][-1] for _, r in runs)
         cut = [f"{d} ({r['env_steps'][-1]:.0f} steps)" for d, r in runs if r["env_steps"][-1] > end]
         if cut:
@@ -89,14 +128,19 @@ def plot_runs(run_dirs, out, y="mean_return"):
                   f"cut there: {', '.join(cut)}", file=sys.stderr)
         grid = np.linspace(0, end, 200)
         # an epoch with no finished episode has no return: interpolate over the ones that do
-        curves = np.array([np.interp(grid, r["env_steps"][~np.isnan(r[y])], r[y][~np.isnan(r[y])]) for _, r in runs])
-        line, = ax.plot(grid, curves.mean(axis=0), label=f"{label} ({len(runs)} run{'s' * (len(runs) > 1)})")
+        runs_y = [(r["env_steps"][~np.isnan(r[y])], smooth(r[y][~np.isnan(r[y])], smoothing)) for _, r in runs]
+        ys = np.array([np.interp(grid, steps, values) for steps, values in runs_y])
+        line, = ax.plot(grid, ys.mean(axis=0), label=f"{label} ({len(runs)} run{'s' * (len(runs) > 1)})")
         if len(runs) > 1:
-            ax.fill_between(grid, curves.min(axis=0), curves.max(axis=0), color=line.get_color(), alpha=0.2)
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel(y.replace("_", " "))
-    ax.grid(alpha=0.3)
-    ax.legend()
+            ax.fill_between(grid, ys.min(axis=0), ys.max(axis=0), color=line.get_color(), alpha=0.2)
+    for ax, env in zip(axes[0], envs):
+        for (name, algo), (steps, values) in curves.items():
+            if env.split("-v")[0] == name:
+                ax.plot(steps, values, ls="--", label=f"Spinning Up {algo.upper()} ({name})")
+        ax.set(title=env, xlabel="environment steps", ylabel=y.replace("_", " ")
+               + (f", mean of {smoothing} epochs" if smoothing > 1 else ""))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
