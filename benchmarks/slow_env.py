@@ -3,7 +3,7 @@ fixed CPU time, sync against async, through nppg's own ``make_env``:
 
     python benchmarks/slow_env.py
 
-Prints steps per second for each step cost and number of copies (the README's async table).
+Prints steps per second for each step cost and number of copies (docs/performance.md's async table).
 """
 import os
 import sys

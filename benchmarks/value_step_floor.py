@@ -4,9 +4,10 @@
 
 ``nppg bench``'s limit counts an epoch's matrix products only. A value step also makes element-wise
 passes that no BLAS does for it: the bias additions and tanh of the forward pass, tanh's derivative,
-the output layer's outer product and the bias gradients' column sums of the backward pass (nppg/nn.py).
-This times each of them, and each product, on one block of ``rows`` rows (what one of ``FastValueFunction.grad_mse``'s
-two threads computes), one BLAS thread, best of 7; then ``grad_mse`` itself on those rows (one pass).
+the output layer's outer product and the bias gradients' column sums of the backward pass
+(``FastValueFunction``, nppg/engine/value.py). This times each of them, and each product, on one block of
+``rows`` rows (what one of its two threads computes), one BLAS thread, best of 7; then
+``FastValueFunction.grad_mse`` itself on those rows (one block).
 Prints milliseconds per call, the two sums, and what ``steps`` value steps on twice the rows (both
 threads' blocks) cost per epoch if two threads halved everything and Python cost nothing.
 """
@@ -16,12 +17,12 @@ import timeit
 import numpy as np
 
 from nppg.engine.threads import set_threads
-from nppg.policies import ValueFunction
+from nppg.engine.value import FastValueFunction
 
 
 def value_step_ops(params, obs, n_layers):
     """(name, kind, flops, call) for every NumPy call of one forward and backward pass over ``obs``,
-    in the order ``MLP.forward`` and ``MLP.backward(input_grad=False)`` make them. Each call writes
+    in the order ``FastValueFunction``'s forward and backward make them (no gradient for the input). Each call writes
     into an array of its own, so it can be timed again and again on the same inputs."""
     ops, ys, x, n = [], [], obs, len(obs)
     for i in range(n_layers):  # forward: y = x W (product), y += b, y = tanh(y)
@@ -66,7 +67,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     set_threads(1)
     rng = np.random.default_rng(0)
-    vf = ValueFunction(args.obs_dim, tuple(args.hidden), rng=rng)
+    vf = FastValueFunction(args.obs_dim, tuple(args.hidden), rng=rng)
     obs, targets = rng.standard_normal((args.rows, args.obs_dim)), rng.standard_normal(args.rows)
     total = {"product": 0.0, "elementwise": 0.0}
     print(f"one block of {args.rows} rows, ms per call:")
@@ -74,7 +75,7 @@ def main(argv=None):
         ms = best_ms(call)
         total[kind] += ms
         print(f"  {name:24s} {kind:12s} {ms:7.3f}")
-    whole = best_ms(lambda: vf.grad_mse(obs, targets))
+    whole = best_ms(lambda: vf.grad_mse(obs, targets, block=args.rows))
     print(f"products {total['product']:.3f} ms, element-wise passes {total['elementwise']:.3f} ms, "
           f"grad_mse {whole:.3f} ms (the rest, {whole - sum(total.values()):.3f} ms, is Python and the loss)")
     floor = args.steps * sum(total.values()) / 1e3

@@ -1,4 +1,4 @@
-"""The estimators of grad J side by side, against the exact gradient (README: "The theory, checkable").
+"""The estimators of grad J side by side, against the exact gradient (docs/theory.md).
 
 On the chain and the gridworld of ``nppg/checks/exact.py``, where J(theta) and grad J(theta) are known
 exactly, every choice of Phi_t in (8) estimates the gradient from many independent batches of
@@ -51,7 +51,7 @@ def estimators(mdp, batch, V, value_fn):
         rows[f"GAE lam={lam:.1f}, exact V", "11"] = exact.Phi_of(batch, "gae", v_exact, lam)
     for lam in (1.0, 0.9, 0.5, 0.0):
         rows[f"GAE lam={lam:.1f}, fitted V", "11"] = exact.Phi_of(batch, "gae", v_fit, lam)
-    return {f"{name:24s} {f'({eq})':>5s}": phi for (name, eq), phi in rows.items()}
+    return {f"{name:24s} {f'({eq})':>5s}": Phi for (name, eq), Phi in rows.items()}
 
 
 def summary(G, g):
@@ -78,8 +78,8 @@ def run(name, mdp, args, rng):
           f"{E} episodes, mean length {len(batch.rew) / E:.1f}, as {E // args.batch} batches of |D| = {args.batch}")
     print(f"{'Phi_t':30s} {'bias along grad J (95% CI)':>27s} {'max|z|':>7s} {'tr Var':>10s} {'cos':>6s}")
     variances = {}
-    for label, phi in estimators(mdp, batch, V, value_fn).items():
-        G = exact.g_hats(policy, batch, phi, args.batch)            # (E // batch, P), one g_hat per batch
+    for label, Phi in estimators(mdp, batch, V, value_fn).items():
+        G = exact.g_hats(policy, batch, Phi, args.batch)            # (E // batch, P), one g_hat per batch
         bias, ci, zmax, var, cos = summary(G, g)
         print(f"{label:30s} {bias:+7.1f}% ({bias - ci:+6.1f}, {bias + ci:+6.1f})% {zmax:7.1f} {var:10.3f} {cos:6.3f}")
         # g_hat of m batches together is the mean of their g_hat: (8) is an average over D

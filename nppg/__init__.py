@@ -6,7 +6,7 @@ and safer pieces (``nppg/engine``); the command line uses it (``nppg/tools``).
 """
 __version__ = "0.2.0"
 
-from .advantages import WEIGHTS, batch_weights, discount_cumsum, gae, reward_to_go
+from .advantages import WEIGHTS, batch_weights, discount_cumsum, gae, nstep_advantages, reward_to_go
 from .algorithm import State, VPGConfig, make_policy, vpg
 from .nn import MLP
 from .optim import SGD, Adam
@@ -15,6 +15,6 @@ from .engine import train
 from .checks.gradcheck import check_grads, numerical_grad, rel_error
 from .tools.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
-__all__ = ["WEIGHTS", "batch_weights", "discount_cumsum", "gae", "reward_to_go", "State", "VPGConfig", "make_policy",
+__all__ = ["WEIGHTS", "batch_weights", "discount_cumsum", "gae", "nstep_advantages", "reward_to_go", "State", "VPGConfig", "make_policy",
            "vpg", "MLP", "SGD", "Adam", "CategoricalPolicy", "GaussianPolicy", "ValueFunction", "train", "check_grads",
            "numerical_grad", "rel_error", "CheckpointError", "load_checkpoint", "save_checkpoint"]

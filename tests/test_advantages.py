@@ -106,7 +106,7 @@ def test_gae_with_lam_0_is_the_td_residual(seed, T, gamma):
     close(gae(rew, val, last_value, gamma, 0.0), td_residual_definition(rew, val, last_value, gamma))
 
 
-def test_weights_offers_the_four_choices_of_Phi():
+def test_weights_offers_the_five_choices_of_Phi():
     assert set(WEIGHTS) == set(PHI_DEFINITIONS)
 
 

@@ -99,7 +99,7 @@ def test_timers_restore_what_they_wrapped_after_the_run():
 
 
 def test_the_learning_benchmark_script_runs_and_writes_what_it_prints(tmp_path):
-    """benchmarks/learning.py measures the README's results; it must keep working as the flags change."""
+    """benchmarks/learning.py measures docs/results.md's figures; it must keep working as the flags change."""
     import subprocess
     import sys
     script = os.path.join(BENCHMARKS, "learning.py")
@@ -114,7 +114,7 @@ def test_the_learning_benchmark_script_runs_and_writes_what_it_prints(tmp_path):
 
 
 def test_the_overlap_benchmark_measures_all_three():
-    """benchmarks/overlap.py backs a README figure; it must keep running as nppg changes."""
+    """benchmarks/overlap.py backs a figure of docs/performance.md; it must keep running as nppg changes."""
     overlap = load_benchmark("overlap")
     t = overlap.measure("CartPole-v1", steps=64, iters=2, repeats=1)
     assert set(t) == {"rollout", "V fit", "V fit, 2 threads", "at once", "at once, 2 threads"}
@@ -122,7 +122,7 @@ def test_the_overlap_benchmark_measures_all_three():
 
 
 def test_the_hand_fused_value_gradient_benchmark_computes_grad_mse():
-    """benchmarks/fused_value_step.py backs a README claim only if it computes the same gradient."""
+    """benchmarks/fused_value_step.py backs a claim of docs/performance.md only if it computes the same gradient."""
     import nppg
     fused = load_benchmark("fused_value_step")
     rng = np.random.default_rng(0)
@@ -136,7 +136,7 @@ def test_the_hand_fused_value_gradient_benchmark_computes_grad_mse():
 
 
 def test_the_value_blocks_benchmark_prints_every_setting():
-    """benchmarks/value_blocks.py backs the README's block size and thread figures; it must keep running."""
+    """benchmarks/value_blocks.py backs docs/performance.md's block size and thread figures; it must keep running."""
     import subprocess
     import sys
     script = os.path.join(BENCHMARKS, "value_blocks.py")

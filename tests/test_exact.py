@@ -130,7 +130,7 @@ def sampled():
             t = np.arange(len(batch.rew)) - np.repeat(batch.starts, batch.stops - batch.starts)
             v, v_blind = exact.step_values(mdp, V, batch), exact.step_values(mdp, V_blind, batch)
             rtg = exact.Phi_of(batch, "reward-to-go")
-            phis = {
+            Phis = {
                 "return": exact.Phi_of(batch, "return"),
                 "reward-to-go": rtg,
                 "baseline exact V": exact.Phi_of(batch, "baseline", v),
@@ -148,7 +148,7 @@ def sampled():
                 "BUG baseline Q(s_t, a_t)": rtg - Q[mdp.x_of(batch.obs.argmax(1), t), batch.act],
             }
             g = exact.flat(exact.exact_gradient(mdp, policy))
-            cache[name] = g, {k: exact.g_hats(policy, batch, phi, BATCH) for k, phi in phis.items()}
+            cache[name] = g, {k: exact.g_hats(policy, batch, Phi, BATCH) for k, Phi in Phis.items()}
         return cache[name]
     return get
 

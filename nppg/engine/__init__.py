@@ -4,7 +4,7 @@ Each piece is a drop-in for a plain piece of the algorithm layer, pinned to it b
 
     value.py    FastValueFunction   ValueFunction with (20) in row blocks, on threads, in float64 or float32
     rollout.py  CheckedRollout      Rollout that refuses non-finite numbers and records actions for replay
-                make_env            rollout.make_env with gymnasium's vectorization modes and one-line errors
+                make_env            gymnasium.make_vec with its vectorization modes and one-line errors
     threads.py  set_threads         one BLAS thread per product while training
     memory.py   keep_freed_memory   glibc's malloc reuses freed memory instead of faulting in fresh pages
     signals.py  stop_signals        Ctrl-C finishes the epoch and saves; a second one stops at once

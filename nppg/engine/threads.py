@@ -58,9 +58,14 @@ def get_threads():
     return None if blas is None else blas[0]()  # ctypes gives OpenBLAS's C int as a Python int
 
 
+def whole(x, low):
+    """Is x a whole number (not a bool) of at least ``low``? The one check of every count nppg takes."""
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= low
+
+
 def set_threads(n):
     """Use ``n`` BLAS threads from now on; returns the previous count, or None where that is not possible."""
-    if isinstance(n, bool) or not (isinstance(n, (int, np.integer)) and n >= 1):
+    if not whole(n, 1):
         raise ValueError(f"threads must be a whole number >= 1; got {n!r}")
     blas = _blas()
     if blas is None:
