@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 import numpy as np
 
-from .advantages import WEIGHTS, batch_weights
+from .advantages import batch_weights
+from .normalize import RunningStats
 from .optim import Adam
 from .policies import CategoricalPolicy, GaussianPolicy, ValueFunction
 from .rollout import Rollout, obs_dim_of
@@ -40,31 +41,11 @@ class VPGConfig:
     normalize_adv: bool = True   # shift and scale Phi_t to mean 0, std 1 over the batch before the policy step
     log_std_init: float = -0.5   # the Gaussian policy's initial log sigma (Box actions)
 
+    normalize_obs: bool = False  # observations enter both networks normalised by running statistics (24)
+    scale_rewards: bool = False  # rewards divided by the running std of the discounted return (25)
+
     def __post_init__(self):
-        self.hidden = tuple(self.hidden)
-        whole = lambda x, low: isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= low  # noqa: E731
-        checks = [
-            (whole(self.seed, 0), "seed", "a whole number >= 0"),
-            (whole(self.epochs, 1), "epochs", "a whole number >= 1"),
-            (whole(self.steps_per_epoch, 1), "steps_per_epoch", "a whole number >= 1"),
-            (whole(self.num_envs, 1), "num_envs", "a whole number >= 1"),
-            (self.weights in WEIGHTS, "weights", f"one of {list(WEIGHTS)}"),
-            (0 < self.gamma <= 1, "gamma", "in (0, 1]"),
-            (0 <= self.lam <= 1, "lam", "in [0, 1]"),
-            (0 < self.pi_lr < np.inf, "pi_lr", "> 0 and finite"),
-            (0 < self.vf_lr < np.inf, "vf_lr", "> 0 and finite"),
-            (whole(self.n_step, 1), "n_step", "a whole number >= 1"),
-            (whole(self.train_v_iters, 0), "train_v_iters", "a whole number >= 0"),
-            (all(whole(h, 1) for h in self.hidden), "hidden", "widths >= 1 (or none)"),
-            (self.activation in ("tanh", "relu"), "activation", '"tanh" or "relu"'),
-            (np.isfinite(self.log_std_init), "log_std_init", "finite"),
-        ]
-        for ok, name, expected in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {expected}; got {getattr(self, name)!r}")
-        if self.num_envs > self.steps_per_epoch:
-            raise ValueError(f"num_envs ({self.num_envs}) must not exceed steps_per_epoch ({self.steps_per_epoch})")
-        self.hidden = tuple(int(h) for h in self.hidden)
+        self.hidden = tuple(self.hidden)  # the ranges above are checked by nppg.train (engine.run.check_config)
 
 
 @dataclass
@@ -77,6 +58,8 @@ class State:
     vf_opt: Adam
     rollout: Rollout            # the environments, and the episodes still running in them
     rng: np.random.Generator    # action sampling
+    obs_stats: RunningStats     # (23) of the observations, or None
+    ret_stats: RunningStats     # (23) of the discounted returns G_t, or None
     epoch: int = 0              # k: epochs completed
     env_steps: int = 0          # transitions collected
     history: list = field(default_factory=list)  # one record per epoch of this call, the columns of progress.csv
@@ -92,16 +75,18 @@ def make_policy(obs_space, act_space, hidden=(64, 64), activation="tanh", log_st
 
 
 def start(cfg, make_env=gym.make_vec, ValueFunction=ValueFunction, Rollout=Rollout):
-    """Step 1: theta_0 and phi_0, their Adam optimizers, and the environments, all from ``cfg.seed``.
-    The three constructors can be replaced by drop-ins with the same interface (``nppg.engine`` does)."""
+    """Step 1: theta_0 and phi_0, their Adam optimizers, and the environments, all from ``cfg.seed``; each of
+    the three constructors can be replaced by another with the same interface."""
     rng = np.random.default_rng(cfg.seed)
     envs = make_env(cfg.env, cfg.num_envs)
     try:
         obs_space, act_space = envs.single_observation_space, envs.single_action_space
         policy = make_policy(obs_space, act_space, cfg.hidden, cfg.activation, cfg.log_std_init, rng)
         value_fn = ValueFunction(policy.obs_dim, cfg.hidden, cfg.activation, rng)
+        policy.net.obs_stats = value_fn.net.obs_stats = RunningStats(policy.obs_dim) if cfg.normalize_obs else None
         return State(cfg, policy, value_fn, Adam(policy.params, cfg.pi_lr), Adam(value_fn.params, cfg.vf_lr),
-                     Rollout(envs, seed=cfg.seed), rng)
+                     Rollout(envs, seed=cfg.seed, gamma=cfg.gamma), rng, policy.net.obs_stats,
+                     RunningStats() if cfg.scale_rewards else None)
     except BaseException:
         envs.close()
         raise
@@ -114,12 +99,9 @@ def closing_values(batch, value_fn):
 
 
 def update_policy(policy, opt, obs, act, Phi):
-    """Steps 6-7: one Adam step on L_pi = -1/N sum_t log pi(a_t|s_t) Phi_t, i.e. ascent on (8).
-
-    1/N over the batch's steps, where (8) has 1/|D| over its episodes, as in Spinning Up's code (Adam's
-    step is the same for any constant factor; docs/theory.md, "Three conventions"). The diagnostics are
-    measured after the step, where the KL and the loss change are not 0: kl estimates KL(pi_old || pi_new).
-    """
+    """Steps 6-7: one Adam step on L_pi = -1/N sum_t log pi(a_t|s_t) Phi_t, i.e. ascent on (8), 1/N over steps
+    as in Spinning Up's code (docs/theory.md, "Three conventions"). The diagnostics are measured after the
+    step, where the KL and the loss change are not 0: kl estimates KL(pi_old || pi_new)."""
     N = len(Phi)
     logp_old = policy.log_prob(obs, act)                          # (N,)
     opt.step(policy.grad_log_prob(obs, act, -Phi / N))            # gradient of L_pi
@@ -131,10 +113,12 @@ def update_policy(policy, opt, obs, act, Phi):
 
 def fit_value(value_fn, opt, obs, R_hat, iters):
     """Step 8: (9) phi = argmin_phi 1/N sum_t (V_phi(s_t) - R_hat_t)^2, by ``iters`` full-batch Adam steps on (20)."""
-    loss_old = value_fn.grad_mse(obs, R_hat)[0]
+    loss_old, grads = value_fn.grad_mse(obs, R_hat)                    # (20) at phi before the fit
+    loss = loss_old
     for _ in range(iters):
-        opt.step(value_fn.grad_mse(obs, R_hat)[1])
-    return {"loss_v": loss_old, "delta_loss_v": value_fn.grad_mse(obs, R_hat)[0] - loss_old}
+        opt.step(grads)
+        loss, grads = value_fn.grad_mse(obs, R_hat)                    # (20) after this step
+    return {"loss_v": loss_old, "delta_loss_v": loss - loss_old}
 
 
 def episode_stats(returns, lengths):
@@ -147,26 +131,27 @@ def episode_stats(returns, lengths):
 
 
 def vpg(env="CartPole-v1", *, callback=None, setup=start, **hyperparameters):
-    """Train a policy with Vanilla Policy Gradient; every hyperparameter is a ``VPGConfig`` field.
-
-    ``callback(record, state)``, if given, is called after every epoch with that epoch's diagnostics
-    (a dict) and the ``State``; when it returns True, training stops there. ``setup(cfg)`` makes
-    the starting ``State`` (step 1): ``start`` by default; ``nppg.train`` passes one with faster
-    pieces, which can also continue a saved run. Returns the final ``State``.
-    """
+    """Train a policy with Vanilla Policy Gradient; every hyperparameter is a ``VPGConfig`` field. Returns the
+    final ``State``. ``callback(record, state)`` is called after every epoch with its diagnostics; when it
+    returns True, training stops there. ``setup(cfg)`` makes the starting ``State`` (step 1)."""
     cfg = VPGConfig(env=env, **hyperparameters)
     s = setup(cfg)                                                                             # 1
     try:
         for k in range(s.epoch, cfg.epochs):                                                   # 2
             batch = s.rollout.collect(s.policy, cfg.steps_per_epoch, s.rng)                     # 3
-            val = s.value_fn.predict(batch.obs)                                                 # V(s_t)
+            rew, val = batch.rew, s.value_fn.predict(batch.obs)                                 # r_t, V(s_t)
+            if cfg.scale_rewards:
+                s.ret_stats.update(batch.G)                                                     # (23)
+                rew = rew / np.sqrt(s.ret_stats.var() + 1e-8)                                   # (25)
             segments = zip(batch.starts, batch.stops, closing_values(batch, s.value_fn))         # (12)
-            Phi, R_hat = batch_weights(batch.rew, val, segments, cfg.weights, cfg.gamma, cfg.lam, cfg.n_step)  # 4-5
+            Phi, R_hat = batch_weights(rew, val, segments, cfg.weights, cfg.gamma, cfg.lam, cfg.n_step)  # 4-5
             if cfg.normalize_adv:
                 Phi = (Phi - Phi.mean()) / (Phi.std() + 1e-8)
             record = {"epoch": k + 1, **episode_stats(batch.ep_returns, batch.ep_lengths)}
             record.update(update_policy(s.policy, s.pi_opt, batch.obs, batch.act, Phi))          # 6-7
             record.update(fit_value(s.value_fn, s.vf_opt, batch.obs, R_hat, cfg.train_v_iters))  # 8
+            if cfg.normalize_obs:
+                s.obs_stats.update(batch.obs)                 # (23): the next epoch sees them normalised anew
             s.epoch, s.env_steps = k + 1, s.env_steps + len(batch.rew)
             record.update(env_steps=s.env_steps, mean_value=float(val.mean()))
             s.history.append(record)

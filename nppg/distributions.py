@@ -1,9 +1,6 @@
-"""The two action distributions, as pure functions of their parameters.
-
-Categorical over K actions, parameterised by logits ``z`` (N, K).
-Diagonal Gaussian over R^n, parameterised by a mean ``mu`` (N, n) and ``log_std`` (n,).
-Each log-likelihood has its gradient (the *score*) written in closed form beside it.
-"""
+"""The two action distributions as pure functions of their parameters: categorical over K actions with
+logits ``z`` (N, K); diagonal Gaussian over R^n with mean ``mu`` (N, n) and ``log_std`` (n,). Each
+log-likelihood has its gradient (the *score*) written in closed form beside it."""
 import numpy as np
 
 LOG_2PI = np.log(2.0 * np.pi)

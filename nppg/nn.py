@@ -1,9 +1,8 @@
 """Layers as forward/backward pairs, and a multilayer perceptron built from them, in float64.
 
-Every ``*_forward`` returns ``(out, cache)``; the matching ``*_backward`` takes the upstream gradient
-``dout`` (of some scalar loss with respect to ``out``) and that cache, and returns the gradients with
-respect to the forward's inputs. The cache is the only memory: nothing is stored on objects.
-"""
+Every ``*_forward`` returns ``(out, cache)``; the matching ``*_backward`` takes the upstream gradient ``dout``
+(of some scalar loss with respect to ``out``) and that cache, and returns the gradients with respect to the
+forward's inputs. The cache is the only memory: nothing is stored on objects between calls."""
 import numpy as np
 
 
@@ -62,6 +61,7 @@ class MLP:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
         rng = np.random.default_rng() if rng is None else rng
         self.sizes, self.activation, self.n_layers = tuple(int(s) for s in sizes), activation, len(sizes) - 1
+        self.obs_stats = None  # RunningStats: if set, inputs are normalised (24) before the first layer
         self.params = {}
         for i in range(self.n_layers):
             gain = out_gain if i == self.n_layers - 1 else np.sqrt(2.0)
@@ -73,6 +73,7 @@ class MLP:
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(f"input must have shape (N, {self.sizes[0]}); got shape {x.shape}")
+        x = x if self.obs_stats is None else self.obs_stats.normalize(x)
         act_forward, _ = ACTIVATIONS[self.activation]
         h, cache = x, []
         for i in range(self.n_layers):

@@ -2,8 +2,7 @@
 
 A policy's ``params`` is one dict (the MLP's ``W0, b0, ...``, plus the Gaussian's ``log_std``) that
 optimizers update in place. ``grad_log_prob(obs, act, Phi)`` is the gradient of the sum inside (8),
-``sum_t Phi_t log pi(a_t|s_t)``: the distribution's closed-form score (14, 16), then backpropagation.
-"""
+``sum_t Phi_t log pi(a_t|s_t)``: the distribution's closed-form score (14, 16), then backpropagation."""
 import numpy as np
 
 from . import distributions as dist
@@ -90,7 +89,7 @@ class GaussianPolicy:
         return dist.gaussian_log_prob(mu, self.params["log_std"], self._actions(act, len(mu)))  # (N,)
 
     def entropy(self, obs):
-        return dist.gaussian_entropy(self.params["log_std"], len(self.mean(obs)))  # (N,)
+        return dist.gaussian_entropy(self.params["log_std"], len(obs))     # (N,): the same for every state
 
     def grad_log_prob(self, obs, act, Phi):
         """Gradient of sum_t Phi_t log pi(a_t|s_t): (16), then backprop for mu."""

@@ -13,7 +13,7 @@ from run_dirs import logger
 import nppg
 from nppg.algorithm import VPGConfig
 from nppg.engine import EngineConfig, NonFiniteError
-from nppg.engine.run import ENGINE_SETTINGS, DivergedError, check_finite
+from nppg.engine.run import ENGINE_SETTINGS, DivergedError, check_config, check_finite
 from nppg.tools import checkpoint
 from nppg.tools.cli import main
 
@@ -53,7 +53,9 @@ def assert_same_run(a, b):
 ])
 def test_out_of_range_settings_are_refused_by_name(field, value, message):
     with pytest.raises(ValueError, match=message):
-        (EngineConfig if field in ENGINE_SETTINGS else VPGConfig)(**{field: value})
+        EngineConfig(**{field: value}) if field in ENGINE_SETTINGS else check_config(VPGConfig(**{field: value}))
+    with pytest.raises(ValueError, match=message):  # nppg.train checks them before anything runs
+        nppg.train("nppg_test_envs:NoSuchEnv-v0", **{field: value})
 
 
 def test_cli_refuses_bad_settings_before_writing_anything(capsys, tmp_path):

@@ -32,8 +32,8 @@ class CheckedRollout(rollout.Rollout):
     of every recorded action brings the environments back to the same state: that is how an interrupted
     run resumes exactly (environments are deterministic given their seed and actions)."""
 
-    def __init__(self, envs, seed=None):
-        super().__init__(envs, seed)
+    def __init__(self, envs, seed=None, gamma=1.0):
+        super().__init__(envs, seed, gamma)
         self.vector_steps, self.last_actions, self._record = 0, None, None
 
     def step(self, a):

@@ -16,11 +16,45 @@ from functools import partial
 
 import numpy as np
 
+from ..advantages import WEIGHTS
 from ..algorithm import start, vpg
+from ..nn import ACTIVATIONS
 from .memory import keep_freed_memory
 from .rollout import CheckedRollout, make_env
-from .threads import set_threads
+from .threads import set_threads, whole
 from .value import FastValueFunction
+
+VF_DTYPES, VECTORIZATIONS = ("float64", "float32"), (None, "sync", "async")
+
+
+def check_config(cfg):
+    """Refuse a ``VPGConfig`` setting outside its range, naming it (the plain ``vpg`` takes them as given)."""
+    checks = [
+        (whole(cfg.seed, 0), "seed", "a whole number >= 0"),
+        (whole(cfg.epochs, 1), "epochs", "a whole number >= 1"),
+        (whole(cfg.steps_per_epoch, 1), "steps_per_epoch", "a whole number >= 1"),
+        (whole(cfg.num_envs, 1), "num_envs", "a whole number >= 1"),
+        (cfg.weights in WEIGHTS, "weights", f"one of {list(WEIGHTS)}"),
+        (0 < cfg.gamma <= 1, "gamma", "in (0, 1]"),
+        (0 <= cfg.lam <= 1, "lam", "in [0, 1]"),
+        (whole(cfg.n_step, 1), "n_step", "a whole number >= 1"),
+        (0 < cfg.pi_lr < np.inf, "pi_lr", "> 0 and finite"),
+        (0 < cfg.vf_lr < np.inf, "vf_lr", "> 0 and finite"),
+        (whole(cfg.train_v_iters, 0), "train_v_iters", "a whole number >= 0"),
+        (all(whole(h, 1) for h in cfg.hidden), "hidden", "widths >= 1 (or none)"),
+        (cfg.activation in ACTIVATIONS, "activation", f"one of {sorted(ACTIVATIONS)}"),
+        (np.isfinite(cfg.log_std_init), "log_std_init", "finite"),
+        (isinstance(cfg.normalize_adv, bool), "normalize_adv", "True or False"),
+        (isinstance(cfg.normalize_obs, bool), "normalize_obs", "True or False"),
+        (isinstance(cfg.scale_rewards, bool), "scale_rewards", "True or False"),
+    ]
+    for ok, name, expected in checks:
+        if not ok:
+            raise ValueError(f"{name} must be {expected}; got {getattr(cfg, name)!r}")
+    if cfg.num_envs > cfg.steps_per_epoch:
+        raise ValueError(f"num_envs ({cfg.num_envs}) must not exceed steps_per_epoch ({cfg.steps_per_epoch})")
+    cfg.hidden = tuple(int(h) for h in cfg.hidden)
+    return cfg
 
 
 @dataclass
@@ -39,11 +73,11 @@ class EngineConfig:
     vectorization: str = None
 
     def __post_init__(self):
-        if isinstance(self.threads, bool) or not (isinstance(self.threads, (int, np.integer)) and self.threads >= 0):
+        if not whole(self.threads, 0):
             raise ValueError(f"threads must be a whole number >= 0; got {self.threads!r}")
-        if self.vf_dtype not in ("float64", "float32"):
+        if self.vf_dtype not in VF_DTYPES:
             raise ValueError(f'vf_dtype must be "float64" or "float32"; got {self.vf_dtype!r}')
-        if self.vectorization not in (None, "sync", "async"):
+        if self.vectorization not in VECTORIZATIONS:
             raise ValueError(f'vectorization must be None, "sync" or "async"; got {self.vectorization!r}')
 
 
@@ -83,20 +117,20 @@ def running(eng):
             set_threads(before)
 
 
-def train(env="CartPole-v1", *, callback=None, resume=None, threads=2, vf_dtype="float64", vectorization=None,
-          **hyperparameters):
+def train(env="CartPole-v1", *, callback=None, resume=None, **settings_):
     """``nppg.vpg(env, **hyperparameters)`` with the engine's pieces; returns the final ``State``.
 
-    ``callback(record, state)`` is ``vpg``'s (return True to stop), and ``record`` also holds
-    ``time_s``, the training time so far, and ``steps_per_s``. ``resume``: a saved training state
-    (``nppg.tools.checkpoint.load_train_state(run_dir)``), continued exactly where it was saved.
-    ``threads``, ``vf_dtype``, ``vectorization``: see ``EngineConfig``.
+    Takes every ``VPGConfig`` field, checked by ``check_config``, and every ``EngineConfig`` field
+    (``threads``, ``vf_dtype``, ``vectorization``). ``callback(record, state)`` is ``vpg``'s (return True to
+    stop), and ``record`` also holds ``time_s``, the training time so far, and ``steps_per_s``. ``resume``:
+    a saved training state (``nppg.tools.checkpoint.load_train_state(run_dir)``), continued exactly.
     """
     from ..tools.checkpoint import restore_train_state  # the run tools' checkpoints, for resume only
-    eng = EngineConfig(threads, vf_dtype, vectorization)
+    eng = EngineConfig(**{k: settings_.pop(k) for k in ENGINE_SETTINGS if k in settings_})
     clock = {"time_s": 0.0}
     with running(eng) as pool:
         def setup(cfg):
+            check_config(cfg)
             s = start(cfg, make_env=partial(make_env, vectorization_mode=eng.vectorization),
                       ValueFunction=partial(FastValueFunction, dtype=eng.vf_dtype, pool=pool), Rollout=CheckedRollout)
             if resume is not None:
@@ -117,4 +151,4 @@ def train(env="CartPole-v1", *, callback=None, resume=None, threads=2, vf_dtype=
             clock["t"], clock["env_steps"] = time.perf_counter(), s.env_steps
             return stop
 
-        return vpg(env, callback=each_epoch, setup=setup, **hyperparameters)
+        return vpg(env, callback=each_epoch, setup=setup, **settings_)

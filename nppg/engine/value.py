@@ -31,7 +31,7 @@ class FastValueFunction(ValueFunction):
         obs = np.asarray(obs)
         if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
             raise ValueError(f"input must have shape (N, {self.obs_dim}); got shape {obs.shape}")
-        return obs
+        return obs if self.net.obs_stats is None else self.net.obs_stats.normalize(obs)  # (24), as MLP.forward
 
     def _forward(self, x):
         """x (B, D) -> V (B, 1) in ``dtype``, and the cache: each layer's input and, after tanh, its output."""

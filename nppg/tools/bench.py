@@ -28,6 +28,7 @@ import numpy as np
 from .. import algorithm
 from ..algorithm import VPGConfig
 from ..engine import CheckedRollout, EngineConfig, run, train
+from ..engine.run import VF_DTYPES, VECTORIZATIONS
 from ..engine.threads import set_threads
 
 D, E = VPGConfig(), EngineConfig()
@@ -168,11 +169,13 @@ def timed_parts(timers):
 
 
 def run_setting(env_id, num_envs, epochs, threads, vectorization=None, steps_per_epoch=4000,
-                train_v_iters=D.train_v_iters, hidden=D.hidden, vf_dtype=E.vf_dtype, seed=0):
+                train_v_iters=D.train_v_iters, hidden=D.hidden, vf_dtype=E.vf_dtype, seed=0, normalize_obs=False,
+                scale_rewards=False):
     """Everything for one (environment, settings) pair, in this process. Returns one result dict."""
     hidden = tuple(hidden)
     cfg = dict(epochs=epochs, steps_per_epoch=steps_per_epoch, num_envs=num_envs, train_v_iters=train_v_iters,
-               hidden=hidden, vectorization=vectorization, seed=seed, vf_dtype=vf_dtype, threads=threads)
+               hidden=hidden, vectorization=vectorization, seed=seed, vf_dtype=vf_dtype, threads=threads,
+               normalize_obs=normalize_obs, scale_rewards=scale_rewards)
     timers, records = Timers(), []
 
     def callback(record, state):
@@ -236,11 +239,13 @@ def add_bench_args(p):
     p.add_argument("--steps-per-epoch", type=int, default=4000, help="(default: %(default)s, Spinning Up's)")
     p.add_argument("--train-v-iters", type=int, default=D.train_v_iters)
     p.add_argument("--hidden", type=int, nargs="*", default=list(D.hidden))
-    p.add_argument("--vf-dtype", default=E.vf_dtype, choices=["float64", "float32"])
-    p.add_argument("--vectorization", default=None, choices=["sync", "async"])
+    p.add_argument("--vf-dtype", default=E.vf_dtype, choices=VF_DTYPES)
+    p.add_argument("--vectorization", default=None, choices=VECTORIZATIONS[1:])
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                    help="values of train's --threads, one setting each; the limit uses as many BLAS threads, "
                         "0 NumPy's own setting (default: 1 2; 2 is nppg's default)")
+    p.add_argument("--normalize-obs", action="store_true", help="train with observation normalisation (24)")
+    p.add_argument("--scale-rewards", action="store_true", help="train with reward scaling (25)")
     p.add_argument("--json", action="store_true", help='print one JSON object {"results": [...]}')
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
 
@@ -286,7 +291,8 @@ def cmd_bench(args):
             for threads in args.threads:
                 setting = dict(env_id=env_id, num_envs=num_envs, epochs=args.epochs, threads=threads,
                                vectorization=args.vectorization, steps_per_epoch=args.steps_per_epoch,
-                               train_v_iters=args.train_v_iters, hidden=args.hidden, vf_dtype=args.vf_dtype)
+                               train_v_iters=args.train_v_iters, hidden=args.hidden, vf_dtype=args.vf_dtype,
+                               normalize_obs=args.normalize_obs, scale_rewards=args.scale_rewards)
                 results.append(run_in_subprocess(setting))
                 if not args.json:
                     print(f"nppg bench: {env_id}, {num_envs} envs, {threads} thread(s) done", file=sys.stderr, flush=True)

@@ -24,6 +24,7 @@ from .. import __version__
 from ..algorithm import VPGConfig
 from ..engine.run import EngineConfig, settings
 from ..engine.value import FastValueFunction
+from ..normalize import RunningStats
 from ..policies import CategoricalPolicy, GaussianPolicy
 
 POLICIES = {"categorical": CategoricalPolicy, "gaussian": GaussianPolicy}
@@ -48,6 +49,7 @@ def save_checkpoint(path, policy, value_fn, env_id, obs_space, act_space, epoch,
     arrays = {"header": np.array(json.dumps(header))}
     arrays.update({f"pi.{k}": v for k, v in policy.params.items()})
     arrays.update({f"vf.{k}": v for k, v in value_fn.params.items()})
+    arrays.update(stats_arrays("obs", policy.net.obs_stats))
     arrays.update(extra or {})
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
@@ -64,6 +66,22 @@ def save_checkpoint(path, policy, value_fn, env_id, obs_space, act_space, epoch,
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def stats_arrays(name, stats):
+    """A ``RunningStats`` (23) as arrays ``name.N``, ``name.mean``, ``name.M2``; nothing for None."""
+    return {} if stats is None else {f"{name}.N": np.array(stats.N), f"{name}.mean": stats.mean, f"{name}.M2": stats.M2}
+
+
+def fill_stats(stats, arrays, name, path):
+    """Put the saved ``name.*`` arrays into ``stats`` (a RunningStats of the right shape)."""
+    try:
+        N, mean, M2 = (arrays[f"{name}.{k}"] for k in ("N", "mean", "M2"))
+    except KeyError:
+        raise CheckpointError(f"{path} has no {name} statistics, but the run normalises with them") from None
+    if mean.shape != stats.mean.shape or M2.shape != stats.M2.shape:
+        raise CheckpointError(f"{path}: {name} statistics of shape {mean.shape}; the run has {stats.mean.shape}")
+    stats.N, stats.mean, stats.M2 = int(N), mean.astype(np.float64), M2.astype(np.float64)
 
 
 def read_checkpoint(path):
@@ -114,6 +132,9 @@ def load_checkpoint(path, env_id=None):
     value_fn = FastValueFunction(obs_dim, hidden, activation, dtype=header["config"].get("vf_dtype", "float64"))
     _fill(policy.params, arrays, "pi", path)
     _fill(value_fn.params, arrays, "vf", path)
+    if header["config"].get("normalize_obs"):  # the statistics training ended with, frozen from here on
+        policy.net.obs_stats = value_fn.net.obs_stats = RunningStats(obs_dim)
+        fill_stats(policy.net.obs_stats, arrays, "obs", path)
     bad = [f"{net}.{k}" for net, params in (("pi", policy.params), ("vf", value_fn.params))
            for k, p in params.items() if not np.isfinite(p).all()]
     if bad:
@@ -130,7 +151,7 @@ def save_train_state(path, state, time_s, config):
     extra = {f"{name}.{m}.{k}": a for name, opt in (("pi_opt", s.pi_opt), ("vf_opt", s.vf_opt))
              for m, d in (("m", opt.m), ("v", opt.v)) for k, a in d.items()}
     extra.update({"rollout.obs": ro.obs, "rollout.ep_ret": ro.ep_ret, "rollout.ep_len": ro.ep_len,
-                  "rollout.resetting": ro.resetting})
+                  "rollout.resetting": ro.resetting, "rollout.G": ro.G, **stats_arrays("ret", s.ret_stats)})
     more = {"kind": "train-state", "env_steps": s.env_steps, "time_s": time_s, "vector_steps": ro.vector_steps,
             "rng_state": s.rng.bit_generator.state, "pi_opt_t": s.pi_opt.t, "vf_opt_t": s.vf_opt.t}
     envs = ro.envs
@@ -202,10 +223,13 @@ def restore_train_state(state, saved, config):
         _fill(opt.v, arrays, f"{name}.v", "state.npz")
         opt.t = header[f"{name}_t"]
     state.rng.bit_generator.state = header["rng_state"]
+    for name, stats in (("obs", state.obs_stats), ("ret", state.ret_stats)):
+        if stats is not None:
+            fill_stats(stats, arrays, name, "state.npz")
     ro = state.rollout
     ro.replay(actions)
-    for k in ("obs", "ep_ret", "ep_len", "resetting"):
-        if not np.array_equal(getattr(ro, k), arrays[f"rollout.{k}"]):
+    for k in ("obs", "ep_ret", "ep_len", "resetting", "G"):
+        if f"rollout.{k}" in arrays and not np.array_equal(getattr(ro, k), arrays[f"rollout.{k}"]):
             raise CheckpointError(f"replaying the saved actions did not reproduce the environments' state ({k} "
                                   f"differs): is {header['env']} deterministic given its seed and actions, or "
                                   "were env_actions.bin or state.npz altered or copied from another run?")

@@ -15,7 +15,7 @@ import numpy as np
 from ..advantages import WEIGHTS
 from ..algorithm import VPGConfig, episode_stats, make_policy
 from ..engine import DivergedError, EngineConfig, NonFiniteError, make_env, train
-from ..engine.run import ENGINE_SETTINGS, settings
+from ..engine.run import ENGINE_SETTINGS, VF_DTYPES, VECTORIZATIONS, check_config, settings
 from ..engine.signals import stop_signals
 from ..nn import ACTIVATIONS
 from .checkpoint import as_json, config_differences, load_checkpoint, load_train_state
@@ -24,6 +24,11 @@ from .logger import COLUMNS, RunLogger, default_run_dir
 
 D, E = VPGConfig(), EngineConfig()
 SETTINGS = [f.name for f in fields(VPGConfig)] + list(ENGINE_SETTINGS)  # every setting train takes, by name
+
+# --preset NAME: settings chosen by measurement (docs/results.md says how); flags given beside it win
+PRESETS = {
+    "mujoco": dict(steps_per_epoch=4000, normalize_obs=True, scale_rewards=True, lam=0.95, pi_lr=1e-3),
+}
 
 
 class StopNow(KeyboardInterrupt):
@@ -55,9 +60,17 @@ def add_train_args(p):
     p.add_argument("--no-normalize-adv", dest="normalize_adv", action="store_false",
                    help="use Phi_t as computed, without shifting and scaling it over the batch")
     p.add_argument("--log-std-init", type=float, default=D.log_std_init, help="Gaussian policy's initial log sigma")
-    p.add_argument("--vf-dtype", default=E.vf_dtype, choices=["float64", "float32"],
+    p.add_argument("--normalize-obs", action="store_true",
+                   help="observations enter both networks normalised by running statistics (24)")
+    p.add_argument("--scale-rewards", action="store_true",
+                   help="rewards divided by the running std of the discounted return (25)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help="a set of settings; flags given beside it win. " + "; ".join(
+                       f"{name}: " + " ".join(f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+                                              for k, v in preset.items()) for name, preset in PRESETS.items()))
+    p.add_argument("--vf-dtype", default=E.vf_dtype, choices=VF_DTYPES,
                    help="value network precision; float32 fits it faster (default: %(default)s)")
-    p.add_argument("--vectorization", default=None, choices=["sync", "async"],
+    p.add_argument("--vectorization", default=None, choices=VECTORIZATIONS[1:],
                    help="gymnasium vectorization (default: the environment's own vector version, else sync)")
     p.add_argument("--threads", type=int, default=E.threads,
                    help="threads for the value fit, each product on one BLAS thread; results are the same with "
@@ -111,13 +124,14 @@ def unclaim_run_dir(out, made):
 
 
 def given_settings(argv):
-    """The settings given on the command line ``argv``, not those left at their defaults."""
+    """The settings asked for on the command line ``argv``: a --preset's, then the flags given (which win),
+    not those left at their defaults."""
     not_given = object()
     p = argparse.ArgumentParser(add_help=False)
     add_train_args(p)
     p.set_defaults(**dict.fromkeys(SETTINGS, not_given))
     parsed = vars(p.parse_known_args(argv)[0])
-    return {k: parsed[k] for k in SETTINGS if parsed[k] is not not_given}
+    return {**PRESETS.get(parsed["preset"], {}), **{k: parsed[k] for k in SETTINGS if parsed[k] is not not_given}}
 
 
 def resumed_settings(args, header):
@@ -134,6 +148,9 @@ def resumed_settings(args, header):
         raise ValueError(f"--resume continues in {args.resume} itself; --out cannot move it")
     saved["epochs"] = saved["epochs"] if args.epochs is None else args.epochs
     saved["threads"] = given.get("threads", saved.get("threads", E.threads))
+    if (saved["threads"] == 0) != (header["config"].get("threads", E.threads) == 0):
+        raise ValueError("--threads 0 leaves NumPy's BLAS threads as they are, which can change a product's last "
+                         "bits: a run cannot move between 0 and 1 or more and stay exact")
     if saved["epochs"] <= done:
         raise ValueError(f"{args.resume} has already run {done} epochs: pass --epochs N with N > {done} to extend it")
     progress = os.path.join(args.resume, "progress.csv")
@@ -162,9 +179,10 @@ def cmd_train(args):
     else:
         saved, done = None, None
         config = {name: getattr(args, name) for name in SETTINGS}
-        config["epochs"] = D.epochs if args.epochs is None else args.epochs
+        config.update(given_settings(args.argv))  # a --preset's settings, and the flags given beside it
+        config["epochs"] = D.epochs if config["epochs"] is None else config["epochs"]  # None: serves --resume
         # a bad setting fails here, before anything is written
-        config = settings(VPGConfig(**{k: config[k] for k in config if k not in ENGINE_SETTINGS}),
+        config = settings(check_config(VPGConfig(**{k: config[k] for k in config if k not in ENGINE_SETTINGS})),
                           EngineConfig(**{k: config[k] for k in ENGINE_SETTINGS}))
         out = args.out or default_run_dir(config, time.strftime("%Y%m%d-%H%M%S"))
         out, made = claim_run_dir(out, config, numbered=args.out is None)
@@ -223,8 +241,9 @@ def cmd_eval(args):
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{env_id}: {len(R)} episodes, return {R.mean():.1f} +- {R.std():.1f} "
-              f"(min {R.min():.1f}, max {R.max():.1f}), mean length {L.mean():.1f}")
+        print(f"{env_id}: {summary['episodes']} episodes, return {summary['mean_return']:.1f} +- "
+              f"{summary['std_return']:.1f} (min {summary['min_return']:.1f}, max {summary['max_return']:.1f}), "
+              f"mean length {summary['mean_ep_len']:.1f}")
     return 0
 
 

@@ -17,12 +17,11 @@ def episodes(envs, policy, quota, rng, seed=None, deterministic=False):
     rollout, rows = CheckedRollout(envs, seed), []
     while (quota > 0).any():
         a = policy.mode(rollout.obs) if deterministic else policy.sample(rollout.obs, rng)
-        s, s2, rew, valid, term, ended, _, _ = rollout.step(a)
+        s, s2, rew, valid, term, ended, _, _, G = rollout.step(a)
         keep = valid & (quota > 0)                                     # a transition of an episode we count
-        rows.append((s, a, np.asarray(rew, dtype=np.float64), s2, keep, term & keep, ended & keep))
+        rows.append((s, a, np.asarray(rew, dtype=np.float64), s2, keep, term & keep, ended & keep, G))
         quota -= ended & keep
-    obs, act, rew, next_obs, valid, term, ended = (np.stack(c) for c in zip(*rows))  # (rows, n, ...)
-    batch = to_batch(obs, act, rew, next_obs, valid, term, ended, [], [])
+    batch = to_batch(*(np.stack(c) for c in zip(*rows)), [], [])      # (rows, n, ...) each
     batch.ep_returns = np.add.reduceat(batch.rew, batch.starts)       # (E,) undiscounted, one per segment
     batch.ep_lengths = batch.stops - batch.starts
     return batch

@@ -80,8 +80,12 @@ class RunLogger:
         else:
             with open(csv_path, newline="") as f:
                 rows = list(csv.reader(f))[: 1 + self.resume_epoch]  # the header and the saved epochs
-            self._csv_file = open(csv_path, "w", newline="")
-            csv.writer(self._csv_file).writerows(rows)
+            with open(csv_path + ".tmp", "w", newline="") as f:  # then renamed: a crash here loses no saved epoch
+                csv.writer(f).writerows(rows)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(csv_path + ".tmp", csv_path)
+            self._csv_file = open(csv_path, "a", newline="")
         self._writer = csv.writer(self._csv_file)
         ro = state.rollout
         self._actions = open(actions_path, "r+b")
