@@ -223,6 +223,13 @@ def cmd_eval(args):
     path = os.path.join(args.run, "policy.npz") if os.path.isdir(args.run) else args.run
     policy, _, header = load_checkpoint(path)
     env_id = args.env or header["env"]
+    if args.video:
+        from .video import record
+        size = tuple(args.video_size) if args.video_size else None
+        n, R = record(policy, env_id, args.video, min(args.episodes, 100), args.seed, args.deterministic,
+                      args.fps, args.every, size)
+        print(f"nppg: wrote {args.video}: {n} frames of {len(R)} episodes, returns {', '.join(f'{r:.1f}' for r in R)}")
+        return 0
     if args.render:
         envs = gym.make_vec(env_id, num_envs=1, vectorization_mode="sync", render_mode="human")
     else:
@@ -269,6 +276,12 @@ def build_parser():
     ev.add_argument("--seed", type=int, default=12345, help="seed for the environments and the action sampling")
     ev.add_argument("--num-envs", type=int, default=8)
     ev.add_argument("--env", default=None, help="override the checkpoint's environment id")
+    ev.add_argument("--video", default=None, metavar="FILE", help="record --episodes episodes (use 1 or 2) to a .gif "
+                    "or .mp4 instead of reporting returns (needs: pip install 'nppg[video]')")
+    ev.add_argument("--fps", type=float, default=30, help="frames per second of --video (default: %(default)s)")
+    ev.add_argument("--every", type=int, default=1, help="keep every N-th frame in --video (default: every one)")
+    ev.add_argument("--video-size", type=int, nargs=2, default=None, metavar=("W", "H"),
+                    help="frame size for environments that take one (MuJoCo's)")
     ev.set_defaults(func=cmd_eval)
     pl = sub.add_parser("plot", help="plot learning curves of run directories to a PNG (needs matplotlib)")
     pl.add_argument("runs", nargs="+", help="run directories; runs that differ only in seed are averaged")

@@ -1,0 +1,37 @@
+"""``nppg eval --video``: a GIF of a saved policy's episodes, and a clear message without the extra."""
+import os
+import re
+import sys
+
+import pytest
+from test_cli import error_of
+
+from nppg.tools.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("video") / "run")
+    assert main(["train", "--epochs", "1", "--steps-per-epoch", "64", "--num-envs", "2", "--hidden", "8",
+                 "--train-v-iters", "1", "--quiet", "--out", out]) == 0
+    return out
+
+
+def test_a_gif_of_one_episode_has_a_frame_for_every_step_kept(run_dir, tmp_path, capsys):
+    imageio = pytest.importorskip("imageio.v2")
+    pytest.importorskip("pygame")  # CartPole draws with pygame
+    gif = str(tmp_path / "cartpole.gif")
+    assert main(["eval", run_dir, "--video", gif, "--episodes", "1", "--every", "2", "--seed", "3"]) == 0
+    found = re.search(r"(\d+) frames of 1 episodes, returns ([\d.]+)", capsys.readouterr().out)
+    frames, steps = int(found[1]), float(found[2])  # CartPole pays 1 a step: the return is the episode's length
+    assert frames == 1 + int(steps) // 2 + (int(steps) % 2)  # the first frame, every 2nd step, and the last
+    assert 0.8 * frames <= len(imageio.mimread(gif)) <= frames  # the GIF writer merges frames that repeat
+
+
+def test_without_imageio_the_message_says_which_extra(run_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "imageio", None)
+    monkeypatch.setitem(sys.modules, "imageio.v2", None)
+    err = error_of(["eval", run_dir, "--video", str(tmp_path / "a.gif")], capsys)
+    assert "needs imageio" in err and "pip install 'nppg[video]'" in err
+    assert "writes .gif or .mp4" in error_of(["eval", run_dir, "--video", str(tmp_path / "a.avi")], capsys)
+    assert not os.path.exists(tmp_path / "a.gif")
