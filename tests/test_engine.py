@@ -172,3 +172,19 @@ def test_train_adds_the_training_time_and_speed_to_each_record():
     times = [r["time_s"] for r in history]
     assert all(t > 0 for t in times) and times == sorted(times)
     assert all(r["steps_per_s"] > 0 for r in history)
+
+
+def test_with_observation_statistics_it_is_still_the_plain_value_function_to_the_bit():
+    """FastValueFunction normalises a batch once per statistics (24); a change of statistics is seen."""
+    from nppg.normalize import RunningStats
+    plain, fast = pair(3, 5, (16,))
+    stats = RunningStats(5)
+    plain.net.obs_stats = fast.net.obs_stats = stats
+    rng = np.random.default_rng(0)
+    obs, R_hat = rng.normal(2.0, 3.0, (300, 5)), rng.standard_normal(300)
+    for _ in range(2):
+        stats.update(rng.normal(1.0, 2.0, (50, 5)))
+        for _ in range(2):  # the second call of each pair takes the cached normalisation
+            assert np.array_equal(fast.predict(obs), plain.predict(obs))
+            (loss, grads), (loss_1, grads_1) = fast.grad_mse(obs, R_hat, block=300), plain.grad_mse(obs, R_hat)
+            assert loss == loss_1 and all(np.array_equal(grads[k], grads_1[k]) for k in grads_1)

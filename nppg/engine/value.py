@@ -26,12 +26,20 @@ class FastValueFunction(ValueFunction):
         for k, p in self.params.items():
             self.params[k] = p.astype(self.dtype, copy=False)
         self.block = max(1, 2**20 // (max(self.net.sizes) * self.dtype.itemsize))  # most rows in one block
+        self._normalized = (None, None, None)
 
     def _input(self, obs):
         obs = np.asarray(obs)
         if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
             raise ValueError(f"input must have shape (N, {self.obs_dim}); got shape {obs.shape}")
-        return obs if self.net.obs_stats is None else self.net.obs_stats.normalize(obs)  # (24), as MLP.forward
+        stats = self.net.obs_stats
+        if stats is None:
+            return obs
+        # (24), as MLP.forward does; the fit passes one batch 80 times under statistics frozen for the epoch,
+        # so it is normalised once (the cache holds the array itself, and the statistics' count)
+        if self._normalized[0] is not obs or self._normalized[1] != stats.N:
+            self._normalized = (obs, stats.N, stats.normalize(obs))
+        return self._normalized[2]
 
     def _forward(self, x):
         """x (B, D) -> V (B, 1) in ``dtype``, and the cache: each layer's input and, after tanh, its output."""

@@ -281,7 +281,7 @@ def build_parser():
     ev.add_argument("--fps", type=float, default=30, help="frames per second of --video (default: %(default)s)")
     ev.add_argument("--every", type=int, default=1, help="keep every N-th frame in --video (default: every one)")
     ev.add_argument("--video-size", type=int, nargs=2, default=None, metavar=("W", "H"),
-                    help="frame size for environments that take one (MuJoCo's)")
+                    help="frame size: MuJoCo environments draw at it, others are cut down to about it")
     ev.set_defaults(func=cmd_eval)
     pl = sub.add_parser("plot", help="plot learning curves of run directories to a PNG (needs matplotlib)")
     pl.add_argument("runs", nargs="+", help="run directories; runs that differ only in seed are averaged")

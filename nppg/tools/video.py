@@ -11,8 +11,8 @@ from ..rollout import env_action, flatten_obs
 
 def record(policy, env_id, path, episodes=1, seed=0, deterministic=False, fps=30, every=1, size=None):
     """Run ``episodes`` episodes of ``policy`` in one ``env_id`` and write every ``every``-th frame to ``path``
-    (.gif, or .mp4 with imageio-ffmpeg); ``size``: (width, height) for MuJoCo environments. Returns the
-    number of frames written and the episodes' returns."""
+    (.gif, or .mp4 with imageio-ffmpeg); ``size``: (width, height), which MuJoCo environments draw at and
+    others are cut down to (every k-th pixel). Returns the number of frames written and the episodes' returns."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".gif", ".mp4"):
         raise ValueError(f"--video writes .gif or .mp4; got {path!r}")
@@ -24,6 +24,7 @@ def record(policy, env_id, path, episodes=1, seed=0, deterministic=False, fps=30
         raise ValueError(f"--video needs {e.name}, which is not installed: pip install 'nppg[video]'") from None
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo draws without a screen through EGL
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame (classic control) needs no sound device
     kwargs = {"width": size[0], "height": size[1]} if size else {}
     try:
         env = gym.make(env_id, render_mode="rgb_array", **kwargs)
@@ -48,6 +49,8 @@ def record(policy, env_id, path, episodes=1, seed=0, deterministic=False, fps=30
             returns.append(R)
     finally:
         env.close()
+    k = max(1, frames[0].shape[1] // size[0]) if size else 1
+    frames = [f[::k, ::k] for f in frames]                                  # an environment of a fixed size
     if ext == ".gif":
         imageio.mimsave(path, frames, duration=1000 * every / fps, loop=0)
     else:
