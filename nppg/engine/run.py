@@ -54,7 +54,30 @@ def check_config(cfg):
     if cfg.num_envs > cfg.steps_per_epoch:
         raise ValueError(f"num_envs ({cfg.num_envs}) must not exceed steps_per_epoch ({cfg.steps_per_epoch})")
     cfg.hidden = tuple(int(h) for h in cfg.hidden)
+    check_memory(cfg)
     return cfg
+
+
+def available_memory():
+    """Bytes of memory available now (Linux's MemAvailable), or None where that cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def check_memory(cfg):
+    """Refuse, before anything is allocated, settings whose arrays cannot fit: the hidden layers' weights
+    (twice, for the policy and V, with a gradient and Adam's m and v each) and the activations of a batch.
+    A lower bound: the input and output layers, whose sizes the environment sets, add more."""
+    h = cfg.hidden
+    weights = sum(a * b for a, b in zip(h[:-1], h[1:])) + sum(h)
+    need = 8 * (2 * 4 * weights + 3 * cfg.steps_per_epoch * sum(h))
+    have = available_memory()
+    if have is not None and need > have:
+        raise ValueError(f"--hidden {' '.join(map(str, h))} with {cfg.steps_per_epoch} steps per epoch needs at "
+                         f"least {need / 2**30:,.1f} GB; this machine has {have / 2**30:,.1f} GB available")
 
 
 @dataclass
