@@ -46,8 +46,9 @@ def main(argv=None):
             cells = []
             for steps in args.at:
                 values = [v for v in (value_at(r, steps, args.smooth) for r in runs) if v is not None]
-                cells.append(f"{np.mean(values):.0f} ({min(values):.0f} to {max(values):.0f})" if values else "-")
-            walls = [read_progress(r)[1]["time_s"][-1] / 60 for r in runs]
+                part = "" if len(values) == len(runs) else f"; {len(values)} of {len(runs)} seeds so far"
+                cells.append(f"{np.mean(values):.0f} ({min(values):.0f} to {max(values):.0f}{part})" if values else "-")
+            walls = [read_progress(r)[1]["time_s"][-1] / 60 for r in runs if value_at(r, max(args.at), 1) is not None]
             wall = f"{min(walls):.0f}-{max(walls):.0f} min" if walls else "-"
             print(f"| {env} | {os.path.basename(setting_dir)} | {len(runs)} | {' | '.join(cells)} | {wall} |")
         for (name, algo), (steps, values) in sorted(published.items()):

@@ -25,11 +25,16 @@ def record(policy, env_id, path, episodes=1, seed=0, deterministic=False, fps=30
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo draws without a screen through EGL
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame (classic control) needs no sound device
-    kwargs = {"width": size[0], "height": size[1]} if size else {}
+    sized = {"width": size[0], "height": size[1]} if size else {}
+    # MuJoCo's locomotion tasks have a camera that follows the body ("track"); the default one stays put
     try:
-        env = gym.make(env_id, render_mode="rgb_array", **kwargs)
-    except TypeError:  # an environment that takes no size
-        env = gym.make(env_id, render_mode="rgb_array")
+        for kwargs in ({**sized, "camera_name": "track"}, sized, {}):
+            try:
+                env = gym.make(env_id, render_mode="rgb_array", **kwargs)
+                break
+            except (TypeError, ValueError):  # an environment without that camera, or that takes no size
+                if not kwargs:
+                    raise
     except gym.error.DependencyNotInstalled as e:
         raise ValueError(f"drawing {env_id} needs a package that is not installed ({e}); "
                          "pip install 'nppg[video]' brings pygame for the classic-control environments") from None
@@ -37,7 +42,7 @@ def record(policy, env_id, path, episodes=1, seed=0, deterministic=False, fps=30
     try:
         for k in range(episodes):
             s, _ = env.reset(seed=seed + k)
-            frames.append(env.render())
+            frames.append(np.array(env.render()))  # a copy: a renderer may draw every frame into one array
             done, R, t = False, 0.0, 0
             while not done:
                 obs = flatten_obs(env.observation_space, [s])               # (1, obs_dim)
@@ -45,7 +50,7 @@ def record(policy, env_id, path, episodes=1, seed=0, deterministic=False, fps=30
                 s, r, terminated, truncated, _ = env.step(env_action(env.action_space, a))
                 R, t, done = R + float(r), t + 1, terminated or truncated
                 if t % every == 0 or done:
-                    frames.append(env.render())
+                    frames.append(np.array(env.render()))  # a copy: a renderer may draw every frame into one array
             returns.append(R)
     finally:
         env.close()
