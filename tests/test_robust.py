@@ -26,6 +26,14 @@ def progress(run_dir):
         return [{k: v for k, v in r.items() if k not in ("time_s", "steps_per_s")} for r in csv.DictReader(f)]
 
 
+def wait_for_epochs(run_dir, epochs, proc, timeout=60):
+    """Until ``run_dir``'s progress.csv holds ``epochs`` rows, while ``proc`` (training it) keeps running."""
+    deadline = time.time() + timeout
+    while len(progress(run_dir) if os.path.exists(os.path.join(run_dir, "progress.csv")) else []) < epochs:
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.05)
+
+
 def arrays(path):
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files if k != "header"}
@@ -195,10 +203,7 @@ def test_ctrl_c_in_a_real_training_process_then_resume_matches_an_uninterrupted_
     assert main(args + ["--quiet", "--out", whole]) == 0
     proc = subprocess.Popen([sys.executable, "-m", "nppg", *args, "--out", part],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while len(progress(part) if os.path.exists(os.path.join(part, "progress.csv")) else []) < 5:
-        assert time.time() < deadline and proc.poll() is None
-        time.sleep(0.05)
+    wait_for_epochs(part, 5, proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGINT, err
@@ -221,10 +226,7 @@ def test_ctrl_c_to_the_whole_process_group_with_async_environments(tmp_path, int
                              "--num-envs", "4", "--hidden", "8", "--train-v-iters", "2", "--vectorization", "async",
                              "--quiet", "--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    deadline = time.time() + 60
-    while len(progress(out) if os.path.exists(os.path.join(out, "progress.csv")) else []) < 1:
-        assert time.time() < deadline and proc.poll() is None
-        time.sleep(0.05)
+    wait_for_epochs(out, 1, proc)
     for _ in range(interrupts):
         os.killpg(proc.pid, signum)
         time.sleep(0.05)
@@ -245,10 +247,7 @@ def test_a_second_ctrl_c_stops_a_value_fit_running_in_threads_at_once(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "nppg", "train", "--epochs", "200", "--steps-per-epoch", "3000",
                              "--threads", "2", "--quiet", "--out", out],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while len(progress(out) if os.path.exists(os.path.join(out, "progress.csv")) else []) < 2:
-        assert time.time() < deadline and proc.poll() is None
-        time.sleep(0.05)
+    wait_for_epochs(out, 2, proc)
     for _ in range(2):
         proc.send_signal(signal.SIGINT)
         time.sleep(0.05)

@@ -4,11 +4,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from test_cli import error_of
-from test_robust import assert_same_run, progress
+from test_robust import assert_same_run, progress, wait_for_epochs
 
 from nppg.tools.cli import main
 
@@ -84,10 +83,7 @@ def test_ctrl_c_saves_every_run_and_the_same_command_finishes_them_exactly(tmp_p
     proc = subprocess.Popen([sys.executable, "-m", "nppg", *args[:1], "--out", str(part), *args[1:]],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = os.path.join(part, "CartPole-v1", "default", "s0")
-    deadline = time.time() + 60
-    while len(progress(first) if os.path.exists(os.path.join(first, "progress.csv")) else []) < 3:
-        assert time.time() < deadline and proc.poll() is None
-        time.sleep(0.05)
+    wait_for_epochs(first, 3, proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGINT, err
