@@ -66,7 +66,7 @@ def epoch_flops(pi_sizes, v_sizes, n, train_v_iters, categorical=True):
     rollout = mlp_flops(pi_sizes, n)                                  # one forward per step, to sample
     weights = mlp_flops(v_sizes, n)                                   # V(s_t) for the advantages
     update_pi = (3 + categorical) * mlp_flops(pi_sizes, n) + mlp_flops(pi_sizes, n, backward=True)
-    fit_v = 2 * mlp_flops(v_sizes, n) + train_v_iters * (mlp_flops(v_sizes, n) + mlp_flops(v_sizes, n, backward=True))
+    fit_v = (train_v_iters + 1) * (mlp_flops(v_sizes, n) + mlp_flops(v_sizes, n, backward=True))  # one more for the loss
     return {"rollout": rollout, "weights": weights, "update_pi": update_pi, "fit_v": fit_v}
 
 
