@@ -35,3 +35,32 @@ def test_without_imageio_the_message_says_which_extra(run_dir, tmp_path, capsys,
     assert "needs imageio" in err and "pip install 'nppg[video]'" in err
     assert "writes .gif or .mp4" in error_of(["eval", run_dir, "--video", str(tmp_path / "a.avi")], capsys)
     assert not os.path.exists(tmp_path / "a.gif")
+
+
+def test_each_frame_is_kept_even_when_the_renderer_reuses_one_array(run_dir, tmp_path, monkeypatch):
+    """MuJoCo's renderer draws every frame into the same array: the recording must copy it, or every
+    frame of the GIF would be the last one."""
+    imageio = pytest.importorskip("imageio.v2")
+    import gymnasium as gym
+    import numpy as np
+    from nppg.tools import video
+    from nppg.tools.checkpoint import load_checkpoint
+
+    class OneBuffer(gym.Wrapper):
+        def __init__(self, env):
+            super().__init__(env)
+            self.buffer, self.t = np.zeros((8, 8, 3), dtype=np.uint8), 0
+
+        def render(self):
+            self.t += 1
+            self.buffer[...] = self.t * 7 % 256
+            return self.buffer
+
+    make = gym.make
+    monkeypatch.setattr(video.gym, "make", lambda env_id, **kw: OneBuffer(make(env_id)))
+    policy = load_checkpoint(os.path.join(run_dir, "policy.npz"))[0]
+    saved = {}
+    monkeypatch.setattr(imageio, "mimsave", lambda path, frames, **kw: saved.setdefault("frames", frames))
+    n, _ = video.record(policy, "CartPole-v1", str(tmp_path / "a.gif"), seed=1)
+    values = [int(f[0, 0, 0]) for f in saved["frames"]]  # each render fills the array with a new value
+    assert len(values) == n > 2 and all(a != b for a, b in zip(values, values[1:]))
