@@ -15,6 +15,7 @@ from .engine import train
 from .checks.gradcheck import check_grads, numerical_grad, rel_error
 from .tools.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
-__all__ = ["WEIGHTS", "batch_weights", "discount_cumsum", "gae", "nstep_advantages", "reward_to_go", "State", "VPGConfig", "make_policy",
-           "vpg", "MLP", "SGD", "Adam", "CategoricalPolicy", "GaussianPolicy", "ValueFunction", "train", "check_grads",
-           "numerical_grad", "rel_error", "CheckpointError", "load_checkpoint", "save_checkpoint"]
+__all__ = ["WEIGHTS", "batch_weights", "discount_cumsum", "gae", "nstep_advantages", "reward_to_go", "State",
+           "VPGConfig", "make_policy", "vpg", "MLP", "SGD", "Adam", "CategoricalPolicy", "GaussianPolicy",
+           "ValueFunction", "train", "check_grads", "numerical_grad", "rel_error", "CheckpointError",
+           "load_checkpoint", "save_checkpoint"]

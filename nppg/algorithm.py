@@ -45,7 +45,7 @@ class VPGConfig:
     scale_rewards: bool = False  # rewards divided by the running std of the discounted return (25)
 
     def __post_init__(self):
-        self.hidden = tuple(self.hidden)  # the ranges above are checked by nppg.train (engine.run.check_config)
+        self.hidden = tuple(self.hidden)  # the ranges in the comments are the caller's to keep; nppg train checks them
 
 
 @dataclass
