@@ -119,3 +119,11 @@ def test_runs_are_grouped_by_their_settings_and_named_by_what_differs(tmp_path, 
     csv.write_text("env,steps\nHopper,1\n")
     with pytest.raises(ValueError, match=r"cannot read the baseline .*\(columns env, algo, env_steps"):
         plot.plot_runs(runs, str(tmp_path / "c.png"), baseline=str(csv))
+
+
+def test_smoothing_wider_than_the_run_keeps_one_value_per_epoch():
+    import numpy as np
+    from nppg.tools.plot import smooth
+    y = np.arange(5.0)
+    assert len(smooth(y, 11)) == 5
+    np.testing.assert_allclose(smooth(y, 11), [2.0] * 5)

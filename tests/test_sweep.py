@@ -92,3 +92,15 @@ def test_ctrl_c_saves_every_run_and_the_same_command_finishes_them_exactly(tmp_p
     for seed in (0, 1):
         assert_same_run(os.path.join(whole, "CartPole-v1", "default", f"s{seed}"),
                         os.path.join(part, "CartPole-v1", "default", f"s{seed}"))
+
+
+def test_a_broken_state_is_reported_not_deleted(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert sweep(out) == 0
+    state = os.path.join(runs(out)[0], "state.npz")
+    with open(state, "wb") as f:
+        f.write(b"not a checkpoint")
+    assert "is not a readable .npz checkpoint" in error_of(
+        ["sweep", "--env", "CartPole-v1", "--seeds", "0", "1", "--grid", "lam=0.9,0.97", "--out", str(out), "--",
+         "--epochs", "2", *TINY], capsys)
+    assert open(state, "rb").read() == b"not a checkpoint"

@@ -34,6 +34,7 @@ def test_without_imageio_the_message_says_which_extra(run_dir, tmp_path, capsys,
     err = error_of(["eval", run_dir, "--video", str(tmp_path / "a.gif")], capsys)
     assert "needs imageio" in err and "pip install 'nppg[video]'" in err
     assert "writes .gif or .mp4" in error_of(["eval", run_dir, "--video", str(tmp_path / "a.avi")], capsys)
+    assert "--fps > 0" in error_of(["eval", run_dir, "--video", str(tmp_path / "a.gif"), "--every", "0"], capsys)
     assert not os.path.exists(tmp_path / "a.gif")
 
 

@@ -62,8 +62,10 @@ def add_train_args(p):
     p.add_argument("--log-std-init", type=float, default=D.log_std_init, help="Gaussian policy's initial log sigma")
     p.add_argument("--normalize-obs", action="store_true",
                    help="observations enter both networks normalised by running statistics (24)")
+    p.add_argument("--no-normalize-obs", dest="normalize_obs", action="store_false", help="(to undo a --preset's)")
     p.add_argument("--scale-rewards", action="store_true",
                    help="rewards divided by the running std of the discounted return (25)")
+    p.add_argument("--no-scale-rewards", dest="scale_rewards", action="store_false", help="(to undo a --preset's)")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help="a set of settings; flags given beside it win. " + "; ".join(
                        f"{name}: " + " ".join(f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
@@ -224,6 +226,9 @@ def cmd_eval(args):
     policy, _, header = load_checkpoint(path)
     env_id = args.env or header["env"]
     if args.video:
+        if args.every < 1 or not args.fps > 0 or (args.video_size and min(args.video_size) < 1):
+            raise ValueError(f"--every and --video-size must be >= 1 and --fps > 0; got {args.every}, "
+                             f"{args.video_size}, {args.fps}")
         from .video import record
         size = tuple(args.video_size) if args.video_size else None
         n, R = record(policy, env_id, args.video, min(args.episodes, 100), args.seed, args.deterministic,

@@ -47,6 +47,7 @@ def read_progress(run_dir):
 
 
 IGNORED = ("seed", "epochs", "threads", "vectorization")  # settings that do not make a run another setting
+DEFAULTS = {"normalize_obs": False, "scale_rewards": False}  # settings newer than some run directories
 
 
 def read_baseline(path):
@@ -67,8 +68,9 @@ def read_baseline(path):
 def smooth(y, k):
     """Each epoch's value averaged with the (k - 1) / 2 epochs on either side (fewer at the ends), the
     smoothing of Spinning Up's published figures."""
-    window = np.ones(k)
-    return np.convolve(y, window, "same") / np.convolve(np.ones(len(y)), window, "same")
+    window, lo = np.ones(k), (k - 1) // 2
+    centred = slice(lo, lo + len(y))  # the full convolution's middle: one value per epoch, however short the run
+    return np.convolve(y, window)[centred] / np.convolve(np.ones(len(y)), window)[centred]
 
 
 def plot_runs(run_dirs, out, y="mean_return", baseline=None, smoothing=1):
@@ -92,6 +94,7 @@ def plot_runs(run_dirs, out, y="mean_return", baseline=None, smoothing=1):
                 raise ValueError(f"{d}/progress.csv has no column {col!r}; it has {', '.join(cols)}")
         if np.isnan(cols[y]).all():
             raise ValueError(f"{d} has no value of {y} yet" + (" (no episode has ended)" if "return" in y else ""))
+        cfg = {**DEFAULTS, **cfg}  # a setting an older nppg did not save was at its default
         key = json.dumps({k: v for k, v in cfg.items() if k not in IGNORED}, sort_keys=True)
         configs[key] = cfg
         groups.setdefault(key, []).append((d, cols))

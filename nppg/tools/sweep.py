@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from .checkpoint import CheckpointError, as_json, config_differences, read_checkpoint
+from .checkpoint import as_json, config_differences, read_checkpoint
 from .cli import RUN_FILES, add_train_args, given_settings
 
 _jobs, _signals = [], []  # the processes running now, so that a signal reaches each of them once; signals seen
@@ -53,10 +53,8 @@ def settings_of(grid):
 
 def status(run_dir, epochs):
     """("done" | "resume" | "new", epochs saved): what a run directory holds of a run of ``epochs`` epochs."""
-    try:
-        saved = read_checkpoint(os.path.join(run_dir, "state.npz"))[0]["epoch"]
-    except CheckpointError:
-        saved = 0
+    path = os.path.join(run_dir, "state.npz")
+    saved = read_checkpoint(path)[0]["epoch"] if os.path.exists(path) else 0  # a broken one is said, not deleted
     if saved >= epochs and os.path.isfile(os.path.join(run_dir, "policy.npz")):
         return "done", saved
     return ("resume" if saved else "new"), saved
