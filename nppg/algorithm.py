@@ -77,8 +77,7 @@ def make_policy(obs_space, act_space, hidden=(64, 64), activation="tanh", log_st
 def start(cfg, make_env=gym.make_vec, ValueFunction=ValueFunction, Rollout=Rollout):
     """Step 1: theta_0 and phi_0, their Adam optimizers, and the environments, all from ``cfg.seed``; each of
     the three constructors can be replaced by another with the same interface."""
-    rng = np.random.default_rng(cfg.seed)
-    envs = make_env(cfg.env, cfg.num_envs)
+    rng, envs = np.random.default_rng(cfg.seed), make_env(cfg.env, cfg.num_envs)
     try:
         obs_space, act_space = envs.single_observation_space, envs.single_action_space
         policy = make_policy(obs_space, act_space, cfg.hidden, cfg.activation, cfg.log_std_init, rng)
@@ -123,8 +122,7 @@ def fit_value(value_fn, opt, obs, R_hat, iters):
 
 def episode_stats(returns, lengths):
     """Statistics of the episodes that ended (undiscounted returns); NaN when none did."""
-    some = len(returns) > 0
-    stat = lambda f, x: float(f(x)) if some else np.nan  # noqa: E731
+    stat = lambda f, x: float(f(x)) if len(x) else np.nan  # noqa: E731
     return {"episodes": len(returns), "mean_return": stat(np.mean, returns), "std_return": stat(np.std, returns),
             "min_return": stat(np.min, returns), "max_return": stat(np.max, returns),
             "mean_ep_len": stat(np.mean, lengths)}
@@ -145,15 +143,16 @@ def vpg(env="CartPole-v1", *, callback=None, setup=start, **hyperparameters):
                 rew = rew / np.sqrt(s.ret_stats.var() + 1e-8)                                   # (25)
             segments = zip(batch.starts, batch.stops, closing_values(batch, s.value_fn))         # (12)
             Phi, R_hat = batch_weights(rew, val, segments, cfg.weights, cfg.gamma, cfg.lam, cfg.n_step)  # 4-5
-            if cfg.normalize_adv:
-                Phi = (Phi - Phi.mean()) / (Phi.std() + 1e-8)
+            if cfg.normalize_adv:                                     # to mean 0 and std 1 over the batch
+                mu = batch.mean(Phi)
+                Phi = (Phi - mu) / (np.sqrt(batch.mean((Phi - mu) ** 2)) + 1e-8)
             record = {"epoch": k + 1, **episode_stats(batch.ep_returns, batch.ep_lengths)}
             record.update(update_policy(s.policy, s.pi_opt, batch.obs, batch.act, Phi))          # 6-7
             record.update(fit_value(s.value_fn, s.vf_opt, batch.obs, R_hat, cfg.train_v_iters))  # 8
             if cfg.normalize_obs:
                 s.obs_stats.update(batch.obs)                 # (23): the next epoch sees them normalised anew
             s.epoch, s.env_steps = k + 1, s.env_steps + len(batch.rew)
-            record.update(env_steps=s.env_steps, mean_value=float(val.mean()))
+            record.update(env_steps=s.env_steps, mean_value=float(batch.mean(val)))
             s.history.append(record)
             if callback is not None and callback(record, s):
                 break

@@ -29,6 +29,9 @@ class Batch:
     ep_lengths: np.ndarray  # (E,)
     G: np.ndarray           # (M,)  G_t = r_t + gamma G_{t-1}, the discounted return of the episode so far (25)
 
+    def mean(self, x):      # the mean over the batch D_k of a quantity x (M, ...) of its steps
+        return np.mean(x, axis=0)
+
 
 def obs_dim_of(space):
     """Width of a flattened observation: Box of any shape, or Discrete (one-hot)."""

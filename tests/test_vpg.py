@@ -1,9 +1,12 @@
 """The VPG loop: each weight runs, diagnostics are honest, runs are reproducible, CartPole improves."""
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
+from hypothesis.extra.numpy import arrays
 
 import nppg
 from nppg.algorithm import VPGConfig, fit_value, update_policy
+from nppg.rollout import Batch
 
 SMALL = dict(epochs=3, steps_per_epoch=200, num_envs=2, hidden=(16,), train_v_iters=5)
 
@@ -102,3 +105,13 @@ def test_fit_value_regresses_v_on_the_targets_and_reports_the_loss_before_and_af
     after = vf.grad_mse(obs, R_hat)[0]
     assert stats["loss_v"] == before and stats["delta_loss_v"] == after - before
     assert after < 0.01 * before, (before, after)
+
+
+@given(arrays(np.float64, st.integers(1, 300), elements=st.floats(-1e6, 1e6)))
+def test_phi_normalised_with_the_batch_mean_is_numpys_mean_and_std_to_the_bit(Phi):
+    """vpg writes the normalisation as batch means (so that a batch split over processes can take them over
+    all of D_k); on one process that is exactly (Phi - Phi.mean()) / (Phi.std() + 1e-8)."""
+    batch = Batch(*[np.zeros(0)] * 10)
+    mu = batch.mean(Phi)
+    ours = (Phi - mu) / (np.sqrt(batch.mean((Phi - mu) ** 2)) + 1e-8)
+    assert np.array_equal(ours, (Phi - Phi.mean()) / (Phi.std() + 1e-8))
