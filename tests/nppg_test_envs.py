@@ -61,6 +61,24 @@ class BrokenEnv(ClockEnv):
         return obs, (np.nan if self.k == 2 and self.t == self.nan_at else reward), terminated, truncated, info
 
 
+class BrokenAboveSeedEnv(ClockEnv):
+    """A clock that returns a NaN reward at step 3 of its first episode when it was first reset with a seed
+    of at least ``from_seed``: under MPI, only the copies of the higher ranks (their seeds are offset)."""
+
+    def __init__(self, from_seed=2):
+        super().__init__()
+        self.from_seed, self.first_seed = from_seed, None
+
+    def reset(self, *, seed=None, options=None):
+        self.first_seed = seed if self.first_seed is None else self.first_seed
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        broken = self.first_seed is not None and self.first_seed >= self.from_seed and self.k == 0 and self.t == 3
+        return obs, (np.nan if broken else reward), terminated, truncated, info
+
+
 class MultiDiscreteEnv(ClockEnv):
     def __init__(self):
         super().__init__()
@@ -87,5 +105,6 @@ gym.register("Clock-v0", entry_point=ClockEnv, max_episode_steps=5)
 gym.register("ClockBox-v0", entry_point=ClockEnv, max_episode_steps=5, kwargs={"box_actions": True})
 gym.register("Target-v0", entry_point=TargetEnv)
 gym.register("Broken-v0", entry_point=BrokenEnv, max_episode_steps=5)
+gym.register("BrokenAboveSeed-v0", entry_point=BrokenAboveSeedEnv, max_episode_steps=5)
 gym.register("MultiDiscrete-v0", entry_point=MultiDiscreteEnv, max_episode_steps=5)
 gym.register("DictObs-v0", entry_point=DictObsEnv, max_episode_steps=5)

@@ -8,6 +8,9 @@ from gymnasium.vector import AutoresetMode
 from .. import rollout
 
 
+ROLLOUT_STATE = ("obs", "ep_ret", "ep_len", "resetting", "G")  # a Rollout's episodes carried to the next batch
+
+
 class NonFiniteError(ValueError):
     """The environment returned a NaN or infinite observation or reward."""
 

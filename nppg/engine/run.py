@@ -19,6 +19,7 @@ import numpy as np
 from ..advantages import WEIGHTS
 from ..algorithm import start, vpg
 from ..nn import ACTIVATIONS
+from . import mpi
 from .memory import keep_freed_memory
 from .rollout import CheckedRollout, make_env
 from .threads import set_threads, whole
@@ -149,16 +150,25 @@ def train(env="CartPole-v1", *, callback=None, resume=None, **settings_):
     a saved training state (``nppg.tools.checkpoint.load_train_state(run_dir)``), continued exactly.
     """
     from ..tools.checkpoint import restore_train_state  # the run tools' checkpoints, for resume only
-    eng = EngineConfig(**{k: settings_.pop(k) for k in ENGINE_SETTINGS if k in settings_})
+    dp = mpi.world()  # under mpiexec: data-parallel (engine/mpi.py), one thread per rank unless told otherwise
+    engine = {k: settings_.pop(k) for k in ENGINE_SETTINGS if k in settings_}
+    if dp is not None:
+        engine.setdefault("threads", 1)
+    eng = EngineConfig(**engine)
+    if dp is not None and eng.threads == 0:
+        raise ValueError("threads 0 leaves NumPy's BLAS threads as they are, and under MPI every rank would start "
+                         "as many as there are cores: give each rank 1 thread (the default under mpiexec) or more")
     clock = {"time_s": 0.0}
     with running(eng) as pool:
         def setup(cfg):
             check_config(cfg)
-            s = start(cfg, make_env=partial(make_env, vectorization_mode=eng.vectorization),
-                      ValueFunction=partial(FastValueFunction, dtype=eng.vf_dtype, pool=pool), Rollout=CheckedRollout)
+            pieces = dict(make_env=partial(make_env, vectorization_mode=eng.vectorization),
+                          ValueFunction=partial(FastValueFunction, dtype=eng.vf_dtype, pool=pool))
+            s = start(cfg, **pieces, Rollout=CheckedRollout) if dp is None else mpi.start(cfg, dp, **pieces)
             if resume is not None:
                 try:
-                    clock["time_s"] = restore_train_state(s, resume, settings(cfg, eng))
+                    rank, ranks = (0, 1) if dp is None else (dp.rank, dp.size)
+                    clock["time_s"] = restore_train_state(s, resume, settings(cfg, eng), rank, ranks)
                 except BaseException:
                     s.rollout.envs.close()
                     raise
@@ -167,6 +177,8 @@ def train(env="CartPole-v1", *, callback=None, resume=None, **settings_):
 
         def each_epoch(record, s):
             check_finite(s.epoch, policy=s.policy.params, value_function=s.value_fn.params)
+            if dp is not None:
+                mpi.each_epoch(dp, record, s)  # the record over every rank's steps; the ranks' states to rank 0
             dt = time.perf_counter() - clock["t"]
             clock["time_s"] += dt
             record.update(time_s=clock["time_s"], steps_per_s=(s.env_steps - clock["env_steps"]) / dt)

@@ -16,8 +16,8 @@ import warnings
 
 
 class Signals:
-    def __init__(self):
-        self.received, self.pid = [], os.getpid()
+    def __init__(self, verbose=True):
+        self.received, self.pid, self.verbose = [], os.getpid(), verbose
 
     def __call__(self, signum, frame):
         self.received.append(signum)
@@ -26,15 +26,16 @@ class Signals:
             if os.getpid() != self.pid:  # a worker ends with this exception, and its traceback says nothing
                 sys.stderr = open(os.devnull, "w")
             raise KeyboardInterrupt
-        if os.getpid() == self.pid:
+        if os.getpid() == self.pid and self.verbose:
             print("\nnppg: interrupted; finishing this epoch and saving (interrupt again to stop at once)",
                   file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
-def stop_signals():
-    """SIGINT and SIGTERM handled as above while the block runs; the previous handlers put back after."""
-    signals = Signals()
+def stop_signals(verbose=True):
+    """SIGINT and SIGTERM handled as above while the block runs; the previous handlers put back after.
+    ``verbose=False``: without the message (an MPI rank other than 0: rank 0 says it for all)."""
+    signals = Signals(verbose)
     previous = {sig: signal.signal(sig, signals) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield signals

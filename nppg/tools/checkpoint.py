@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import __version__
 from ..algorithm import VPGConfig
+from ..engine.rollout import ROLLOUT_STATE
 from ..engine.run import EngineConfig, settings
 from ..engine.value import FastValueFunction
 from ..normalize import RunningStats
@@ -144,16 +145,25 @@ def load_checkpoint(path, env_id=None):
 
 # ---- the whole training state, for an exact resume ---------------------------------------
 
+def actions_path(run_dir, rank=0):
+    """The file of every action a rank's environments were given: ``env_actions.bin`` (a single process's, and
+    MPI rank 0's), ``env_actions.rank<r>.bin`` for MPI rank r."""
+    return os.path.join(run_dir, "env_actions.bin" if rank == 0 else f"env_actions.rank{rank}.bin")
+
+
 def save_train_state(path, state, time_s, config):
     """Everything ``nppg.train`` needs to continue ``state`` exactly (see the module docstring); ``time_s``:
     the training time so far; ``config``: the run's settings (``engine.run.settings``)."""
     s, ro = state, state.rollout
     extra = {f"{name}.{m}.{k}": a for name, opt in (("pi_opt", s.pi_opt), ("vf_opt", s.vf_opt))
              for m, d in (("m", opt.m), ("v", opt.v)) for k, a in d.items()}
-    extra.update({"rollout.obs": ro.obs, "rollout.ep_ret": ro.ep_ret, "rollout.ep_len": ro.ep_len,
-                  "rollout.resetting": ro.resetting, "rollout.G": ro.G, **stats_arrays("ret", s.ret_stats)})
+    extra.update({f"rollout.{k}": getattr(ro, k) for k in ROLLOUT_STATE}, **stats_arrays("ret", s.ret_stats))
     more = {"kind": "train-state", "env_steps": s.env_steps, "time_s": time_s, "vector_steps": ro.vector_steps,
             "rng_state": s.rng.bit_generator.state, "pi_opt_t": s.pi_opt.t, "vf_opt_t": s.vf_opt.t}
+    peers = getattr(ro, "peers", [])  # under MPI, on rank 0: the other ranks' environments and generators
+    if peers:
+        more.update(ranks=1 + len(peers), rank_states=[{k: p[k] for k in ("vector_steps", "rng_state")} for p in peers])
+        extra.update({f"rank{r}.rollout.{k}": p[k] for r, p in enumerate(peers, 1) for k in ROLLOUT_STATE})
     envs = ro.envs
     save_checkpoint(path, s.policy, s.value_fn, s.cfg.env, envs.single_observation_space, envs.single_action_space,
                     s.epoch, as_json(config), extra, more)
@@ -185,7 +195,9 @@ def load_train_state(run_dir):
         if differ:
             raise CheckpointError(f"{run_dir}/state.npz does not belong to this run directory: it differs from "
                                   f"{run_dir}/config.json in {', '.join(differ)} (copied from another run?)")
-    actions = read_actions(os.path.join(run_dir, "env_actions.bin"), header["vector_steps"], header)
+    actions = read_actions(actions_path(run_dir), header["vector_steps"], header)
+    for r, rank in enumerate(header.get("rank_states", []), 1):  # an MPI run's other ranks
+        arrays[f"rank{r}.actions"] = read_actions(actions_path(run_dir, r), rank["vector_steps"], header)
     return header, arrays, actions
 
 
@@ -206,11 +218,36 @@ def read_actions(path, rows, header):
     return actions
 
 
-def restore_train_state(state, saved, config):
+def check_ranks(header, ranks):
+    """Refuse to resume a run on another number of processes than it was trained on: each collects its own
+    share of the batch from environments of its own, so no other number continues it exactly."""
+    n = header.get("ranks", 1)
+    if n != ranks:
+        was = "one process" if n == 1 else f"{n} MPI ranks"
+        how = "without mpiexec" if n == 1 else f"with mpiexec -n {n} python -m mpi4py -m nppg train --resume DIR"
+        raise CheckpointError(f"this run was trained on {was} and cannot continue exactly on {ranks}, which "
+                              f"would collect other batches: resume it {how}")
+
+
+def rank_part(saved, rank):
+    """(header, arrays, actions) of an MPI run's rank ``rank``: its own generator, vector steps, episodes
+    and actions in the places where a single process's are."""
+    header, arrays, actions = saved
+    if rank == 0:
+        return saved
+    own = header["rank_states"][rank - 1]
+    arrays = {**arrays, **{f"rollout.{k}": arrays[f"rank{rank}.rollout.{k}"] for k in ROLLOUT_STATE}}
+    return {**header, "rng_state": own["rng_state"], "vector_steps": own["vector_steps"]}, arrays, \
+        arrays[f"rank{rank}.actions"]
+
+
+def restore_train_state(state, saved, config, rank=0, ranks=1):
     """Put a saved training state into a freshly started ``state``, replaying the environments (a
     ``CheckedRollout``); ``config``: the settings of the run being resumed, which must match the saved
-    ones. Returns the training time so far."""
-    header, arrays, actions = saved
+    ones; ``rank`` of ``ranks``: this process's place in an MPI job, whose size must be the saved run's.
+    Returns the training time so far."""
+    check_ranks(saved[0], ranks)
+    header, arrays, actions = rank_part(saved, rank)
     # a setting older nppg did not save was at its default
     saved_config = {**as_json(settings(VPGConfig(), EngineConfig())), **header["config"]}
     changed = config_differences(saved_config, as_json(config))
@@ -228,7 +265,7 @@ def restore_train_state(state, saved, config):
             fill_stats(stats, arrays, name, "state.npz")
     ro = state.rollout
     ro.replay(actions)
-    for k in ("obs", "ep_ret", "ep_len", "resetting", "G"):
+    for k in ROLLOUT_STATE:
         if f"rollout.{k}" in arrays and not np.array_equal(getattr(ro, k), arrays[f"rollout.{k}"]):
             raise CheckpointError(f"replaying the saved actions did not reproduce the environments' state ({k} "
                                   f"differs): is {header['env']} deterministic given its seed and actions, or "

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from dataclasses import fields
 
 import gymnasium as gym
@@ -16,9 +17,10 @@ from ..advantages import WEIGHTS
 from ..algorithm import VPGConfig, episode_stats, make_policy
 from ..engine import DivergedError, EngineConfig, NonFiniteError, make_env, train
 from ..engine.run import ENGINE_SETTINGS, VF_DTYPES, VECTORIZATIONS, check_config, settings
+from ..engine.mpi import world
 from ..engine.signals import stop_signals
 from ..nn import ACTIVATIONS
-from .checkpoint import as_json, config_differences, load_checkpoint, load_train_state
+from .checkpoint import as_json, check_ranks, config_differences, load_checkpoint, load_train_state
 from .evaluate import evaluate
 from .logger import COLUMNS, RunLogger, default_run_dir
 
@@ -170,31 +172,40 @@ def resumed_settings(args, header):
 def cmd_train(args):
     if args.save_every < 0:
         raise ValueError(f"--save-every must be >= 0 (0: only at the end); got {args.save_every}")
+    dp = world()  # under mpiexec: data-parallel, and rank 0 alone prints and writes the run directory
+    rank = 0 if dp is None else dp.rank
+    say = print if rank == 0 else (lambda *a, **k: None)
     if args.resume is not None:
         if not args.resume:
             raise ValueError("--resume needs a run directory; got an empty string")
         saved = load_train_state(args.resume)
+        check_ranks(saved[0], 1 if dp is None else dp.size)
         config, out, done = resumed_settings(args, saved[0]), args.resume, saved[0]["epoch"]
         config = {**settings(D, E), **config}  # a setting older nppg did not save was at its default
-        print(f"nppg: resuming {out} after epoch {done} of {config['epochs']} (replaying "
-              f"{saved[0]['vector_steps']} vector steps to restore the environments)")
+        say(f"nppg: resuming {out} after epoch {done} of {config['epochs']} (replaying "
+            f"{saved[0]['vector_steps']} vector steps to restore the environments)")
     else:
         saved, done = None, None
         config = {name: getattr(args, name) for name in SETTINGS}
+        config["threads"] = E.threads if dp is None else 1  # under MPI, one thread for each rank
         config.update(given_settings(args.argv))  # a --preset's settings, and the flags given beside it
         config["epochs"] = D.epochs if config["epochs"] is None else config["epochs"]  # None: serves --resume
         # a bad setting fails here, before anything is written
         config = settings(check_config(VPGConfig(**{k: config[k] for k in config if k not in ENGINE_SETTINGS})),
                           EngineConfig(**{k: config[k] for k in ENGINE_SETTINGS}))
         out = args.out or default_run_dir(config, time.strftime("%Y%m%d-%H%M%S"))
-        out, made = claim_run_dir(out, config, numbered=args.out is None)
-        print(f"nppg: training {config['env']} with weights={config['weights']}, seed {config['seed']}; "
-              f"run directory {out}")
+        if rank == 0:
+            out, made = claim_run_dir(out, config, numbered=args.out is None)
+        out = out if dp is None else dp.comm.bcast(out, root=0)
+        ranks = "" if dp is None else f" on {dp.size} MPI ranks"
+        say(f"nppg: training {config['env']} with weights={config['weights']}, seed {config['seed']}{ranks}; "
+            f"run directory {out}")
     signals = None
-    logger = RunLogger(config, out, args.save_every, verbose=not args.quiet, resume_epoch=done,
-                       stop=lambda: bool(signals.received))
+    stopping = (lambda: bool(signals.received)) if dp is None else (lambda: dp.any(signals.received))
+    logger = RunLogger(config, out if rank == 0 else None, args.save_every, verbose=not args.quiet and rank == 0,
+                       resume_epoch=done, stop=stopping)
     try:
-        with stop_signals() as signals:
+        with stop_signals(verbose=rank == 0) as signals:
             state = train(callback=logger, resume=saved, **config)
     except KeyboardInterrupt:
         raise StopNow(signals.received[-1] if signals and signals.received else signal.SIGINT) from None
@@ -205,15 +216,16 @@ def cmd_train(args):
         raise ValueError(f"{e}{where}") from None
     finally:
         logger.close()
-        if saved is None and not os.path.exists(os.path.join(out, "progress.csv")):
+        if rank == 0 and saved is None and not os.path.exists(os.path.join(out, "progress.csv")):
             unclaim_run_dir(out, made)  # failed before its first epoch: leave nothing behind
-    if signals.received and state.epoch < config["epochs"]:
-        print(f"nppg: stopped after epoch {state.epoch}; everything is saved in {out}. "
-              f"Continue with: nppg train --resume {out}")
-        return 128 + signals.received[0]
+    if state.epoch < config["epochs"]:  # stopped by a signal (under MPI, one to any rank stops them all)
+        again = "nppg train" if dp is None else f"mpiexec -n {dp.size} python -m mpi4py -m nppg train"
+        say(f"nppg: stopped after epoch {state.epoch}; everything is saved in {out}. "
+            f"Continue with: {again} --resume {out}")
+        return 128 + (signals.received or [signal.SIGINT])[0]
     last = [r["mean_return"] for r in state.history if not np.isnan(r["mean_return"])]
-    print(f"nppg: done. last epoch's mean return {last[-1] if last else float('nan'):.1f}; "
-          f"evaluate with: nppg eval {out}")
+    say(f"nppg: done. last epoch's mean return {last[-1] if last else float('nan'):.1f}; "
+        f"evaluate with: nppg eval {out}")
     return 0
 
 
@@ -309,13 +321,35 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run a command; returns its exit code. Under MPI, a rank that fails ends every rank of the job
+    (``python -m mpi4py`` would too; this also covers ``mpiexec -n N nppg ...``)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # which settings were given, not defaulted: a resume refuses changes to them
     try:
+        dp = world()
+    except ValueError as e:  # started by mpiexec without mpi4py
+        print(f"nppg {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    try:
+        code = run(args, "" if dp is None else f" (rank {dp.rank} of {dp.size})")
+    except BaseException:
+        if dp is not None:
+            traceback.print_exc()
+            dp.abort(1)
+        raise
+    if code and dp is not None:
+        if code < 128:  # a failure on this rank: the others may be waiting for it
+            dp.abort(code)
+        dp.finish()  # 128 + signal: every rank stopped after the same epoch, and it is saved; no abort
+    return code
+
+
+def run(args, where=""):
+    try:
         return args.func(args)
     except (ValueError, gym.error.Error) as e:
-        print(f"nppg {args.command}: error: {e}", file=sys.stderr)
+        print(f"nppg {args.command}: error{where}: {e}", file=sys.stderr, flush=True)
         return 1
     except MemoryError as e:  # e.g. --steps-per-epoch or --hidden far too large for this machine
         print(f"nppg {args.command}: error: out of memory: {e}", file=sys.stderr)

@@ -5,7 +5,7 @@ import math
 import os
 import sys
 
-from .checkpoint import as_json, save_checkpoint, save_train_state
+from .checkpoint import actions_path, as_json, save_checkpoint, save_train_state
 
 COLUMNS = ["epoch", "env_steps", "episodes", "mean_return", "std_return", "min_return", "max_return",
            "mean_ep_len", "loss_pi", "loss_v", "entropy", "kl", "delta_loss_pi", "delta_loss_v",
@@ -38,6 +38,13 @@ def default_run_dir(config, stamp):
     return os.path.join("runs", f"{env}-{config['weights']}-s{config['seed']}-{stamp}")
 
 
+def rank_actions(state):
+    """(vector steps so far, this epoch's actions) of each rank: this process's, then under MPI (on rank 0)
+    the other ranks' that ``engine.mpi.each_epoch`` gathered."""
+    ro = state.rollout
+    return [(ro.vector_steps, ro.last_actions)] + [(p["vector_steps"], p["actions"]) for p in getattr(ro, "peers", [])]
+
+
 class RunLogger:
     """A callback of ``nppg.train`` that writes a run directory and prints one aligned line per epoch.
 
@@ -53,7 +60,8 @@ class RunLogger:
         self.config, self.out, self.save_every, self.verbose = config, out, save_every, verbose
         self.stream = stream or sys.stdout
         self.resume_epoch, self.stop = resume_epoch, stop
-        self._csv_file = self._writer = self._actions = None
+        self._csv_file = self._writer = None
+        self._actions = []  # env_actions.bin, and under MPI one file for each other rank
         self._lines = 0  # console lines printed: the header comes first and every 25 lines
 
     def __call__(self, record, state):
@@ -70,13 +78,12 @@ class RunLogger:
     def _open(self, state):
         """First epoch: the directory, config.json and the headers; or, resuming, the files cut back."""
         os.makedirs(self.out, exist_ok=True)
-        csv_path, actions_path = os.path.join(self.out, "progress.csv"), os.path.join(self.out, "env_actions.bin")
+        csv_path = os.path.join(self.out, "progress.csv")
         with open(os.path.join(self.out, "config.json"), "w") as f:  # resuming: --epochs may have grown
             json.dump(self.config, f, indent=2)
         if self.resume_epoch is None:
             self._csv_file = open(csv_path, "w", newline="")
             csv.writer(self._csv_file).writerow(COLUMNS)
-            open(actions_path, "wb").close()
         else:
             with open(csv_path, newline="") as f:
                 rows = list(csv.reader(f))[: 1 + self.resume_epoch]  # the header and the saved epochs
@@ -87,10 +94,14 @@ class RunLogger:
             os.replace(csv_path + ".tmp", csv_path)
             self._csv_file = open(csv_path, "a", newline="")
         self._writer = csv.writer(self._csv_file)
-        ro = state.rollout
-        self._actions = open(actions_path, "r+b")
-        self._actions.truncate((ro.vector_steps - len(ro.last_actions)) * ro.last_actions[0].nbytes)
-        self._actions.seek(0, os.SEEK_END)
+        for rank, (vector_steps, actions) in enumerate(rank_actions(state)):
+            path = actions_path(self.out, rank)
+            if self.resume_epoch is None:
+                open(path, "wb").close()
+            f = open(path, "r+b")
+            f.truncate((vector_steps - len(actions)) * actions[0].nbytes)  # resuming: drop steps after the save
+            f.seek(0, os.SEEK_END)
+            self._actions.append(f)
 
     def write(self, record, state, stopping=False):
         if self._writer is None:
@@ -98,8 +109,9 @@ class RunLogger:
         self._writer.writerow(["" if isinstance(record[c], float) and math.isnan(record[c]) else record[c]
                                for c in COLUMNS])
         self._csv_file.flush()
-        self._actions.write(state.rollout.last_actions.tobytes())  # the replay that resuming needs
-        self._actions.flush()
+        for f, (_, actions) in zip(self._actions, rank_actions(state)):
+            f.write(actions.tobytes())  # the replay that resuming needs
+            f.flush()
         last = record["epoch"] == state.cfg.epochs
         if last or (self.save_every and record["epoch"] % self.save_every == 0) or stopping:
             self.save(state, record["time_s"])
@@ -107,7 +119,7 @@ class RunLogger:
             self.close()
 
     def save(self, state, time_s):
-        for f in (self._actions, self._csv_file):  # what the state refers to is on disk before the state
+        for f in (*self._actions, self._csv_file):  # what the state refers to is on disk before the state
             os.fsync(f.fileno())
         envs = state.rollout.envs
         save_checkpoint(os.path.join(self.out, "policy.npz"), state.policy, state.value_fn, state.cfg.env,
@@ -115,7 +127,7 @@ class RunLogger:
         save_train_state(os.path.join(self.out, "state.npz"), state, time_s, self.config)
 
     def close(self):
-        for f in (self._csv_file, self._actions):
+        for f in (self._csv_file, *self._actions):
             if f is not None:
                 f.close()
-        self._csv_file = self._actions = None
+        self._csv_file, self._actions = None, []
