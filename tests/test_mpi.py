@@ -181,3 +181,20 @@ def test_ctrl_c_to_mpiexec_stops_every_rank_after_the_same_epoch_with_a_checkpoi
     assert mpirun(2, *args[:1], "--epochs", str(stopped_at + 2), *args[3:], "--out", whole).returncode == 0
     assert_same_state(whole, part)
 
+
+@needs_mpi
+def test_a_sweep_under_mpiexec_spreads_its_runs_over_the_ranks_into_the_run_directories_of_a_local_sweep(tmp_path):
+    args = ["sweep", "--seeds", "0", "1", "--grid", "lam=0.9,0.97", "--", "--epochs", "2", "--steps-per-epoch", "300",
+            "--hidden", "16"]
+    spread = mpirun(2, *args[:1], "--out", str(tmp_path / "mpi"), *args[1:])
+    assert spread.returncode == 0, spread.stderr
+    assert "on each of 2 MPI ranks" in spread.stdout and "all 4 runs done" in spread.stdout
+    assert {"(rank 0)", "(rank 1)"} <= {line[-8:] for line in spread.stdout.splitlines() if "finished" in line}
+    local = subprocess.run([sys.executable, "-m", "nppg", *args[:1], "--out", str(tmp_path / "local"), *args[1:]],
+                           capture_output=True, text=True, timeout=120, env=child_env())
+    assert local.returncode == 0, local.stderr
+    for lam in ("0.9", "0.97"):
+        for seed in ("s0", "s1"):
+            assert_same_run(*(str(tmp_path / where / "CartPole-v1" / f"lam={lam}" / seed) for where in ("mpi", "local")))
+    again = mpirun(2, *args[:1], "--out", str(tmp_path / "mpi"), *args[1:])
+    assert again.returncode == 0 and "4 done, 0 to resume, 0 to start" in again.stdout

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+from ..engine.mpi import plain_environ, world
 from .checkpoint import as_json, config_differences, read_checkpoint
 from .cli import RUN_FILES, add_train_args, given_settings
 
@@ -30,8 +31,9 @@ def add_sweep_args(p):
                    help="train flags without their dashes and the values to try, e.g. pi-lr=3e-4,1e-3 "
                         "or hidden='64 64,32 32'; every combination is run")
     p.add_argument("--out", default="runs/sweep", help="parent folder of the run directories (default: %(default)s)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                   help="runs at once (default: the number of cores, %(default)s)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help=f"runs at once (default: the number of cores, {os.cpu_count() or 1}; under mpiexec, 1 on "
+                        "each rank)")
     p.add_argument("--dry-run", action="store_true", help="print what would run, and run nothing")
     p.add_argument("train_flags", nargs="*", metavar="-- TRAIN_FLAGS", help="flags for every run, after --")
 
@@ -90,7 +92,8 @@ def plan(args):
     if {"--out", "--resume"} & set(args.train_flags):
         raise ValueError("--out and --resume are the sweep's to set; give --out to nppg sweep itself")
     epochs = given.get("epochs") or 50
-    threads = [] if "threads" in given else ["--threads", str(max(1, (os.cpu_count() or 1) // args.jobs))]
+    threads = [] if "threads" in given else ["--threads", str(max(1, (os.cpu_count() or 1) // args.jobs))
+                                             if world() is None else "1"]
     runs = []
     for env in args.env:
         for name, grid_flags in settings_of(args.grid):
@@ -123,23 +126,59 @@ def _forward(signum, frame):
 
 
 def cmd_sweep(args):
+    """Plan the runs, start them ``--jobs`` at a time and wait for all. Under mpiexec, rank 0 plans, rank r
+    takes every N-th run from the r-th, and rank 0 reports for all when every rank is done."""
+    dp = world()
+    args.jobs = (os.cpu_count() or 1 if dp is None else 1) if args.jobs is None else args.jobs
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1; got {args.jobs}")
-    runs, epochs = plan(args)
+    rank, size = (0, 1) if dp is None else (dp.rank, dp.size)
+    runs, epochs = plan(args) if rank == 0 else (None, None)
+    if dp is not None:
+        runs, epochs = dp.comm.bcast((runs, epochs), root=0)
     todo = [r for r in runs if r[2] != "done"]
-    print(f"nppg sweep: {len(runs)} runs of {epochs} epochs in {args.out}: {len(runs) - len(todo)} done, "
-          f"{sum(r[2] == 'resume' for r in todo)} to resume, {sum(r[2] == 'new' for r in todo)} to start; "
-          f"{min(args.jobs, len(todo))} at once", flush=True)
+    if rank == 0:
+        where = "" if dp is None else f" on each of {size} MPI ranks"
+        print(f"nppg sweep: {len(runs)} runs of {epochs} epochs in {args.out}: {len(runs) - len(todo)} done, "
+              f"{sum(r[2] == 'resume' for r in todo)} to resume, {sum(r[2] == 'new' for r in todo)} to start; "
+              f"{min(args.jobs, len(todo))} at once{where}", flush=True)
     if args.dry_run:
-        for run_dir, argv, state, saved in todo:
-            print(f"  {state:6} {run_dir}: nppg {shlex.join(argv)}")
+        for i, (run_dir, argv, state, saved) in enumerate(todo):
+            if i % size == rank:
+                print(f"  {state:6} {run_dir}: nppg {shlex.join(argv)}" + (f"  (rank {rank})" if dp else ""))
         return 0
+    failed, stopped, left = run_all(todo[rank::size], args.jobs, "" if dp is None else f" (rank {rank})")
+    if dp is not None:  # every rank's outcome, once all are done
+        failed, stopped, left, signals = (sum(x, []) for x in zip(*dp.comm.allgather(
+            (failed, stopped, left, _signals[:1]))))
+        _signals[:] = signals[:1]
+    if _signals:
+        if rank == 0:
+            print(f"nppg sweep: stopped; {len(stopped)} runs saved where they were, {len(left)} not started. "
+                  f"Run the same command again to go on.")
+        return 128 + _signals[0]
+    if failed:
+        message = f"{len(failed)} of {len(todo)} runs failed: {', '.join(failed)}"
+        if dp is None:
+            raise ValueError(message)
+        if rank == 0:
+            print(f"nppg sweep: error: {message}", file=sys.stderr, flush=True)
+        dp.comm.Barrier()  # rank 0 has said it before any rank ends the job
+        return 1
+    if rank == 0:
+        print(f"nppg sweep: all {len(runs)} runs done in {args.out}; plot them with: nppg plot {args.out}/*/*/s*")
+    return 0
+
+
+def run_all(todo, jobs, where=""):
+    """Run ``todo`` (from ``plan``) ``jobs`` at a time; returns the run directories that failed, those stopped
+    by a signal, and those never started."""
     previous = {sig: signal.signal(sig, _forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     failed, stopped, queue, t0 = [], [], list(todo), time.perf_counter()
     _signals.clear()
     try:
         while _jobs or (queue and not _signals):
-            while queue and len(_jobs) < args.jobs and not _signals:
+            while queue and len(_jobs) < jobs and not _signals:
                 run_dir, argv, state, saved = queue.pop(0)
                 if state == "new":  # a run that stopped before its first save left nothing to resume
                     for f in RUN_FILES:
@@ -147,19 +186,19 @@ def cmd_sweep(args):
                             os.remove(os.path.join(run_dir, f))
                 os.makedirs(run_dir, exist_ok=True)
                 with open(os.path.join(run_dir, "train.log"), "a") as log:
-                    proc = subprocess.Popen([sys.executable, "-m", "nppg", *argv], stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+                    proc = subprocess.Popen([sys.executable, "-m", "nppg", *argv], stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True, env=plain_environ())  # a run, not a rank
                 proc.run_dir = run_dir
                 _jobs.append(proc)
                 print(f"nppg sweep: {'resumed' if state == 'resume' else 'started'} {run_dir}"
-                      + (f" after epoch {saved}" if state == "resume" else ""), flush=True)
+                      + (f" after epoch {saved}" if state == "resume" else "") + where, flush=True)
             time.sleep(0.2)
             for proc in [p for p in _jobs if p.poll() is not None]:
                 _jobs.remove(proc)
                 code = proc.returncode
                 if code == 0:
-                    print(f"nppg sweep: finished {proc.run_dir} ({time.perf_counter() - t0:.0f} s into the sweep)",
-                          flush=True)
+                    print(f"nppg sweep: finished {proc.run_dir} ({time.perf_counter() - t0:.0f} s into the sweep)"
+                          + where, flush=True)
                 elif code > 128:  # stopped by a signal, after saving: the sweep stops starting runs
                     stopped.append(proc.run_dir)
                 else:
@@ -169,11 +208,4 @@ def cmd_sweep(args):
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if _signals:
-        print(f"nppg sweep: stopped; {len(stopped)} runs saved where they were, {len(queue)} not started. "
-              f"Run the same command again to go on.")
-        return 128 + _signals[0]
-    if failed:
-        raise ValueError(f"{len(failed)} of {len(todo)} runs failed: {', '.join(failed)}")
-    print(f"nppg sweep: all {len(runs)} runs done in {args.out}; plot them with: nppg plot {args.out}/*/*/s*")
-    return 0
+    return failed, stopped, [run[0] for run in queue]
