@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import given, strategies as st
 
 from nppg.engine import mpi
 from nppg.tools import checkpoint
+from test_bench import load_benchmark
 from test_robust import arrays, assert_same_run, progress, wait_for_epochs
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -198,3 +200,10 @@ def test_a_sweep_under_mpiexec_spreads_its_runs_over_the_ranks_into_the_run_dire
             assert_same_run(*(str(tmp_path / where / "CartPole-v1" / f"lam={lam}" / seed) for where in ("mpi", "local")))
     again = mpirun(2, *args[:1], "--out", str(tmp_path / "mpi"), *args[1:])
     assert again.returncode == 0 and "4 done, 0 to resume, 0 to start" in again.stdout
+
+
+@needs_mpi
+def test_the_mpi_speed_benchmark_times_an_epoch_and_the_collectives_inside_it():
+    """benchmarks/mpi_speed.py backs docs/mpi.md's figures; its probe must keep timing the real collectives."""
+    epoch_s, comm_s = load_benchmark("mpi_speed").comm_seconds(SimpleNamespace(env="CartPole-v1", epochs=4))
+    assert 0 < comm_s < epoch_s < 5
