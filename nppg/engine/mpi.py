@@ -22,6 +22,7 @@ mpi4py is imported only by ``world()``, and only in a process that mpiexec start
 """
 import os
 import sys
+import time
 from dataclasses import dataclass
 from functools import partial
 
@@ -100,9 +101,12 @@ class DataParallel:
         self.MPI.Finalize()
 
     def abort(self, code):
-        """End every rank of the job now (a rank that failed alone would leave the others waiting)."""
+        """End every rank of the job now (a rank that failed alone would leave the others waiting). mpiexec
+        passes each rank's output on through a pipe, and ends that too when it ends the job: the message
+        just written gets a moment to go through first."""
         sys.stdout.flush()
         sys.stderr.flush()
+        time.sleep(0.5)
         self.comm.Abort(code)
 
 
