@@ -207,3 +207,10 @@ def test_the_mpi_speed_benchmark_times_an_epoch_and_the_collectives_inside_it():
     """benchmarks/mpi_speed.py backs docs/mpi.md's figures; its probe must keep timing the real collectives."""
     epoch_s, comm_s = load_benchmark("mpi_speed").comm_seconds(SimpleNamespace(env="CartPole-v1", epochs=4))
     assert 0 < comm_s < epoch_s < 5
+
+
+@needs_mpi
+def test_commands_with_nothing_to_share_out_say_so_under_mpiexec(tmp_path):
+    done = mpirun(2, "eval", str(tmp_path), timeout=60)
+    assert done.returncode != 0 and done.stderr.count("nppg eval: error: it runs on one process; run it without "
+                                                      "mpiexec") == 1

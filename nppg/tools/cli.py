@@ -331,6 +331,10 @@ def main(argv=None):
     except ValueError as e:  # started by mpiexec without mpi4py
         print(f"nppg {args.command}: error: {e}", file=sys.stderr)
         return 1
+    if dp is not None and args.command not in ("train", "sweep"):
+        if dp.rank == 0:
+            print(f"nppg {args.command}: error: it runs on one process; run it without mpiexec", file=sys.stderr)
+        return 1
     try:
         code = run(args, "" if dp is None else f" (rank {dp.rank} of {dp.size})")
     except BaseException:
