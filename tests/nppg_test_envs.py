@@ -62,12 +62,13 @@ class BrokenEnv(ClockEnv):
 
 
 class BrokenAboveSeedEnv(ClockEnv):
-    """A clock that returns a NaN reward at step 3 of its first episode when it was first reset with a seed
-    of at least ``from_seed``: under MPI, only the copies of the higher ranks (their seeds are offset)."""
+    """A clock that returns a NaN reward (or with ``error``, raises) at step 3 of its first episode when it was
+    first reset with a seed of at least ``from_seed``: under MPI, only the higher ranks' copies (their seeds
+    are offset)."""
 
-    def __init__(self, from_seed=2):
+    def __init__(self, from_seed=2, error=False):
         super().__init__()
-        self.from_seed, self.first_seed = from_seed, None
+        self.from_seed, self.first_seed, self.error = from_seed, None, error
 
     def reset(self, *, seed=None, options=None):
         self.first_seed = seed if self.first_seed is None else self.first_seed
@@ -76,6 +77,8 @@ class BrokenAboveSeedEnv(ClockEnv):
     def step(self, action):
         obs, reward, terminated, truncated, info = super().step(action)
         broken = self.first_seed is not None and self.first_seed >= self.from_seed and self.k == 0 and self.t == 3
+        if broken and self.error:
+            raise RuntimeError(f"an environment seeded {self.first_seed} broke down")
         return obs, (np.nan if broken else reward), terminated, truncated, info
 
 
@@ -106,5 +109,6 @@ gym.register("ClockBox-v0", entry_point=ClockEnv, max_episode_steps=5, kwargs={"
 gym.register("Target-v0", entry_point=TargetEnv)
 gym.register("Broken-v0", entry_point=BrokenEnv, max_episode_steps=5)
 gym.register("BrokenAboveSeed-v0", entry_point=BrokenAboveSeedEnv, max_episode_steps=5)
+gym.register("RaisesAboveSeed-v0", entry_point=BrokenAboveSeedEnv, max_episode_steps=5, kwargs={"error": True})
 gym.register("MultiDiscrete-v0", entry_point=MultiDiscreteEnv, max_episode_steps=5)
 gym.register("DictObs-v0", entry_point=DictObsEnv, max_episode_steps=5)

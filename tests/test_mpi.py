@@ -145,17 +145,20 @@ def test_a_run_resumes_only_on_the_number_of_processes_it_was_trained_on(tmp_pat
 
 @needs_mpi
 @pytest.mark.parametrize("launch", ["python -m mpi4py -m nppg", "python -m nppg"])
-def test_a_non_finite_environment_on_one_rank_ends_the_whole_job_within_seconds(tmp_path, launch):
-    """Rank 1's copies (seeds 2 and 3) return NaN; rank 0's do not. Rank 0 must not wait for it forever,
-    whether mpi4py's runner or nppg's own handler ends the job."""
-    env = child_env()
-    cmd = [MPIEXEC, "-n", "2", sys.executable, *launch.split()[1:], "train", "--env",
-           "nppg_test_envs:BrokenAboveSeed-v0", "--num-envs", "2", "--steps-per-epoch", "40", "--epochs", "1000",
-           "--quiet", "--out", str(tmp_path / "run")]
+@pytest.mark.parametrize("env_id, message", [
+    ("BrokenAboveSeed-v0", ["error (rank 1 of 2): environment copy", "non-finite reward nan"]),
+    ("RaisesAboveSeed-v0", ["RuntimeError: an environment seeded 2 broke down"]),
+])
+def test_a_failure_on_one_rank_ends_the_whole_job_within_seconds_with_its_message(tmp_path, launch, env_id,
+                                                                                  message):
+    """Rank 1's copies (seeds 2 and 3) return NaN, or raise; rank 0's do not. Rank 0 must not wait for rank 1
+    forever, whether mpi4py's runner or nppg's own handler ends the job."""
+    cmd = [MPIEXEC, "-n", "2", sys.executable, *launch.split()[1:], "train", "--env", f"nppg_test_envs:{env_id}",
+           "--num-envs", "2", "--steps-per-epoch", "40", "--epochs", "1000", "--quiet", "--out", str(tmp_path / "run")]
     t = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=child_env())
     assert done.returncode != 0 and time.perf_counter() - t < 30
-    assert "error (rank 1 of 2): environment copy" in done.stderr and "non-finite reward nan" in done.stderr
+    assert all(m in done.stderr for m in message), done.stderr
 
 
 @needs_mpi
