@@ -1,6 +1,7 @@
 """Data-parallel VPG on MPI (engine/mpi.py): the same algorithm, the same run twice, exact resumes, one
 failure ending the whole job. Each test launches ``mpiexec -n N`` in a subprocess with a timeout; without
 the extra nppg[mpi] they are skipped (the pure-Python parts at the top run everywhere)."""
+import contextlib
 import importlib.util
 import json
 import os
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from nppg.engine import mpi
+from nppg.engine.threads import get_threads
 from nppg.tools import checkpoint
 from test_bench import load_benchmark
 from test_robust import arrays, assert_same_run, progress, wait_for_epochs
@@ -44,6 +46,16 @@ def test_outside_mpiexec_nothing_is_data_parallel_and_mpi4py_is_not_imported():
     assert not mpi.launched() and mpi.world() is None and "mpi4py.MPI" not in sys.modules
 
 
+@pytest.mark.parametrize("variables, launched", [
+    ({"PMI_SIZE": "2"}, True), ({"OMPI_COMM_WORLD_SIZE": "4"}, True),
+    ({"PMI_SIZE": "1", "PMI_RANK": "0"}, False), ({"PMIX_RANK": "0"}, False),  # mpiexec -n 1; srun with PMIx
+])
+def test_only_a_job_of_two_or_more_processes_counts_as_launched(monkeypatch, variables, launched):
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert mpi.launched() == launched
+
+
 def test_a_child_process_of_a_rank_gets_an_environment_without_mpiexecs_variables(monkeypatch):
     monkeypatch.setenv("PMI_RANK", "1")
     monkeypatch.setenv("PMI_FD", "9")
@@ -65,14 +77,24 @@ def mpirun(n, *args, timeout=120, nppg=True, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, **kw)
 
 
-def popen(n, *args):
-    return subprocess.Popen([MPIEXEC, "-n", str(n), sys.executable, "-m", "mpi4py", "-m", "nppg", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+@contextlib.contextmanager
+def job(n, *args):
+    """``mpiexec -n n python -m mpi4py -m nppg args`` running in a session of its own, which is ended (ranks
+    and all) if the test fails before the job does."""
+    proc = subprocess.Popen([MPIEXEC, "-n", str(n), sys.executable, "-m", "mpi4py", "-m", "nppg", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
+                            start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
 
 
 @needs_mpi
 @pytest.mark.parametrize("n, env, settings", [
-    (2, "Pendulum-v1", ["steps_per_epoch=1001", "normalize_obs=True", "scale_rewards=True"]),
+    (2, "Pendulum-v1", ["steps_per_epoch=1001", "num_envs=2", "normalize_obs=True", "scale_rewards=True"]),
     (3, "CartPole-v1", ["steps_per_epoch=1001", "num_envs=3", "vf_dtype='float32'", "weights='reward-to-go'"]),
 ])
 def test_ranks_agree_after_every_epoch_and_an_epoch_is_the_single_process_epoch_on_their_batches(
@@ -83,16 +105,21 @@ def test_ranks_agree_after_every_epoch_and_an_epoch_is_the_single_process_epoch_
     done = mpirun(n, os.path.join(TESTS, "mpi_job.py"), str(out), env, "epochs=3", *settings, nppg=False)
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
-    epochs = report["engine"]["epochs"]
+    epochs, readable = report["engine"]["epochs"], get_threads() is not None
     assert all(e["identical"] for e in epochs)                       # parameters, Adam, statistics, counts
-    assert all(e["blas_threads"] in (1, None) for e in epochs) and report["engine"]["threads"]
+    assert all(e["blas_threads"] == 1 or not readable for e in epochs) and report["engine"]["threads"]
     assert [e["env_steps"] for e in epochs] == list(np.cumsum([sum(e["local_sizes"]) for e in epochs]))
-    single = report["single"]
+    assert all(e["record_gap"] < 1e-9 for e in epochs)              # losses, KL, episodes: every rank's
+    assert sum(e["episodes"] for e in epochs) > 0 and report["engine"]["own_rng_and_envs"]
+    single = report["single"]                                        # 3 epochs, each against one process
     assert single["grad"] < 1e-10 and single["theta"] < 1e-10 and single["phi"] < 1e-10, single
-    assert single.get("obs_stats", 0.0) < 1e-12
+    assert single["obs_stats"] < 1e-12
     assert len(single["ranks_rows"]) == n and single["rows"] == sum(single["ranks_rows"]) >= 1001
     if n == 3:  # 1001 steps over 3 ranks: 334, 334, 333, each rounded up to whole vector steps of 3 copies
         assert single["ranks_rows"][0] >= 334 and single["ranks_rows"][2] >= 333
+    assert report["stopped_at"] == [2] * n                           # a callback's stop on the last rank only
+    refused = report["refused"]
+    assert refused[0].startswith("rank 1 of") and all("must share its settings" in r for r in refused)
 
 
 SMALL = ["--steps-per-epoch", "1000", "--hidden", "32", "--train-v-iters", "10", "--quiet"]
@@ -159,6 +186,8 @@ def test_a_failure_on_one_rank_ends_the_whole_job_within_seconds_with_its_messag
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=child_env())
     assert done.returncode != 0 and time.perf_counter() - t < 30
     assert all(m in done.stderr for m in message), done.stderr
+    assert "error (rank 0 of 2): rank 1 of 2 failed" in done.stderr  # rank 0 knew, and cleaned up:
+    assert not os.path.exists(tmp_path / "run")                      # it failed before its first epoch
 
 
 @needs_mpi
@@ -175,10 +204,10 @@ def test_ctrl_c_to_mpiexec_stops_every_rank_after_the_same_epoch_with_a_checkpoi
     whole, part = str(tmp_path / "whole"), str(tmp_path / "part")
     args = ["train", "--epochs", "300", "--steps-per-epoch", "2000", "--hidden", "32", "--train-v-iters", "10",
             "--save-every", "1000", "--quiet"]
-    proc = popen(2, *args, "--out", part)
-    wait_for_epochs(part, 3, proc)
-    proc.send_signal(signal.SIGINT)                                  # mpiexec passes it to every rank
-    out, err = proc.communicate(timeout=60)
+    with job(2, *args, "--out", part) as proc:
+        wait_for_epochs(part, 3, proc)
+        proc.send_signal(signal.SIGINT)                              # mpiexec passes it to every rank
+        out, err = proc.communicate(timeout=60)
     stopped_at = len(progress(part))
     assert 3 <= stopped_at < 300 and f"Continue with: mpiexec -n 2 python -m mpi4py -m nppg train --resume {part}" in out
     assert checkpoint.read_checkpoint(os.path.join(part, "state.npz"))[0]["epoch"] == stopped_at
@@ -217,3 +246,36 @@ def test_commands_with_nothing_to_share_out_say_so_under_mpiexec(tmp_path):
     done = mpirun(2, "eval", str(tmp_path), timeout=60)
     assert done.returncode != 0 and done.stderr.count("nppg eval: error: it runs on one process; run it without "
                                                       "mpiexec") == 1
+
+
+def rank_pid(rank, marker):
+    """The pid of the process that mpiexec started as ``rank`` with ``marker`` on its command line (Linux)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f, open(f"/proc/{pid}/environ", "rb") as g:
+                cmd, env = f.read(), g.read().split(b"\0")
+        except OSError:
+            continue
+        if marker.encode() in cmd and f"PMI_RANK={rank}".encode() in env:
+            return int(pid)
+    return None
+
+
+@needs_mpi
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the rank's process through /proc")
+def test_two_signals_to_one_rank_stop_the_whole_job_at_once_without_a_hang(tmp_path):
+    """A scheduler or a kill may signal one rank, not mpiexec: the second signal stops that rank at once, and
+    it must take the others with it (they would otherwise wait for it in the next collective)."""
+    run = str(tmp_path / "run")
+    with job(2, "train", "--epochs", "300", "--steps-per-epoch", "200000", "--hidden", "32", "--quiet",
+             "--out", run) as proc:
+        wait_for_epochs(run, 1, proc)  # then both within the second epoch, of about 3 s
+        pid = rank_pid(1, run)
+        assert pid is not None
+        for _ in range(2):
+            os.kill(pid, signal.SIGINT)
+            time.sleep(0.05)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGINT and "(rank 1 of 2): stopped at once" in err
+    assert len(progress(run)) == 1                                   # the second epoch was not finished

@@ -23,7 +23,7 @@ mpi4py is imported only by ``world()``, and only in a process that mpiexec start
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 
 import numpy as np
@@ -35,14 +35,16 @@ from ..optim import Adam
 from ..rollout import Batch
 from .rollout import ROLLOUT_STATE, CheckedRollout
 
-LAUNCH_VARS = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")  # MPICH (Hydra), Open MPI, PMIx
+LAUNCH_SIZES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")  # the job's size, as MPICH's Hydra and Open MPI's mpiexec say
 LAUNCH_PREFIXES = ("PMI_", "PMIX_", "OMPI_", "MPI_LOCAL", "HYDRA_", "I_MPI_")
 _world = []
 
 
 def launched():
-    """Whether mpiexec (or ``python -m mpi4py``) started this process, without importing mpi4py."""
-    return "mpi4py.MPI" in sys.modules or any(v in os.environ for v in LAUNCH_VARS)
+    """Whether this process is one of several that mpiexec started, or runs under ``python -m mpi4py``; decided
+    without importing mpi4py. (Other launchers, such as srun, are seen through ``python -m mpi4py``.)"""
+    return "mpi4py.MPI" in sys.modules or any(os.environ.get(v, "1").strip() not in ("", "0", "1")
+                                              for v in LAUNCH_SIZES)
 
 
 def world():
@@ -65,13 +67,41 @@ def plain_environ():
     return {k: v for k, v in os.environ.items() if not k.startswith(LAUNCH_PREFIXES)}
 
 
+class PeerError(ValueError):
+    """Another rank failed, so this one stops too (its message names the rank and its error)."""
+
+
 class DataParallel:
-    """The ranks of one job (an mpi4py communicator), and the batch sizes of the current epoch."""
+    """The ranks of one job (an mpi4py communicator), and the batch sizes of the current epoch.
+
+    ``agreed`` becomes True once every rank knows how the job ends (a failure seen by ``together``, a stop
+    agreed by ``any``): the ranks can then end MPI together instead of aborting. ``quiet``: this rank's error
+    is said by another (rank 0 says a failure of every rank, or of another rank, once)."""
 
     def __init__(self, comm):
         from mpi4py import MPI
         self.MPI, self.comm, self.rank, self.size = MPI, comm, comm.Get_rank(), comm.Get_size()
+        self.local_size = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()  # the ranks on this host
         self.n_local = self.n_total = None  # |D_r| and |D_k| of the epoch being computed
+        self.agreed = self.quiet = False
+
+    def together(self, f, *args, **kwargs):
+        """``f(*args, **kwargs)`` on every rank, with no collective inside f. If it raises on any rank, it raises
+        on every rank: its own error where it failed, a ``PeerError`` naming the first failed rank elsewhere.
+        So every rank ends the same way (rank 0 cleans up what it made) and none waits for a failed one."""
+        try:
+            out, error = f(*args, **kwargs), None
+        except Exception as e:
+            out, error = None, e
+        said = self.comm.allgather(None if error is None else f"{type(error).__name__}: {error}")
+        failed = [r for r, e in enumerate(said) if e is not None]
+        if not failed:
+            return out
+        self.agreed = True
+        self.quiet = self.rank != 0 and (error is None or len(failed) == self.size)
+        if error is not None:
+            raise error
+        raise PeerError(f"rank {failed[0]} of {self.size} failed: {said[failed[0]]}")
 
     def share(self, steps):
         """Rank r's part of ``steps``: steps // N, plus one for each of the first steps % N ranks."""
@@ -94,6 +124,12 @@ class DataParallel:
     def any(self, flag):
         """True on every rank when ``flag`` is true on any rank."""
         return bool(self.comm.allreduce(bool(flag), op=self.MPI.LOR))
+
+    def wait_for_all(self, poll=0.2):
+        """A barrier that sleeps between looks instead of keeping a core busy (MPICH's waits spin)."""
+        done = self.comm.Ibarrier()
+        while not done.Test():
+            time.sleep(poll)
 
     def finish(self):
         """End MPI on every rank together, now (then an exit code that is not 0 aborts nothing)."""
@@ -127,7 +163,7 @@ class DataParallelRollout(CheckedRollout):
         super().__init__(envs, None if seed is None else seed + dp.rank * envs.num_envs, gamma)
 
     def collect(self, policy, steps, rng):
-        batch = super().collect(policy, self.dp.share(steps), rng)
+        batch = self.dp.together(super().collect, policy, self.dp.share(steps), rng)  # a NaN ends every rank
         self.dp.n_local = len(batch.rew)
         self.dp.n_total = int(self.dp.sum(np.array([self.dp.n_local]))[0])
         self.episodes = batch.ep_returns, batch.ep_lengths
@@ -165,13 +201,26 @@ class DataParallelStats(RunningStats):
         super().update(self.dp.gather_rows(x))
 
 
-def start(cfg, dp, **pieces):
-    """Step 1 on rank r: ``algorithm.start`` with the data-parallel pieces, theta_0 and phi_0 broadcast from
-    rank 0, and rank r's own action sampling, ``default_rng([seed, r])`` (rank 0 keeps a single process's)."""
+def check(cfg, dp, settings0):
+    """Refuse a run whose ranks were given different settings (``settings0``: rank 0's), or whose batch gives
+    a rank fewer steps than environment copies."""
+    differ = sorted(k for k, v in asdict(cfg).items() if settings0.get(k) != v)
+    if differ:
+        raise ValueError(f"the ranks of one run must share its settings; rank {dp.rank} has other {', '.join(differ)} "
+                         "than rank 0 (for independent runs on MPI ranks, use nppg sweep)")
     if cfg.steps_per_epoch < dp.size * cfg.num_envs:
         raise ValueError(f"steps_per_epoch ({cfg.steps_per_epoch}) split over {dp.size} ranks gives some fewer "
                          f"steps than num_envs ({cfg.num_envs}) copies: use fewer ranks or copies, or more steps")
-    s = algorithm.start(cfg, **pieces, Rollout=partial(DataParallelRollout, dp=dp))
+
+
+def start(cfg, dp, check_config=None, **pieces):
+    """Step 1 on rank r: the settings checked to be rank 0's (and by ``check_config``, if given),
+    ``algorithm.start`` with the data-parallel pieces, theta_0 and phi_0 broadcast from rank 0, and rank r's own
+    action sampling, ``default_rng([seed, r])`` (rank 0 keeps a single process's). A failure on any rank
+    (a bad setting, an environment that cannot be made) fails every rank."""
+    settings0 = dp.comm.bcast(asdict(cfg), root=0)
+    dp.together(lambda: (check_config and check_config(cfg), check(cfg, dp, settings0)))
+    s = dp.together(algorithm.start, cfg, **pieces, Rollout=partial(DataParallelRollout, dp=dp))
     for p in (*s.policy.params.values(), *s.value_fn.params.values()):
         dp.comm.Bcast(p, root=0)
     s.pi_opt = DataParallelAdam(s.policy.params, cfg.pi_lr, dp)

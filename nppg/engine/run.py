@@ -28,8 +28,18 @@ from .value import FastValueFunction
 VF_DTYPES, VECTORIZATIONS = ("float64", "float32"), (None, "sync", "async")
 
 
-def check_config(cfg):
-    """Refuse a ``VPGConfig`` setting outside its range, naming it (the plain ``vpg`` takes them as given)."""
+def engine_config(engine, dp=None):
+    """``EngineConfig(**engine)``; under MPI (``dp``), threads 0 is refused."""
+    eng = EngineConfig(**engine)
+    if dp is not None and eng.threads == 0:
+        raise ValueError("threads 0 leaves NumPy's BLAS threads as they are, and under MPI every rank would start "
+                         "as many as there are cores: give each rank 1 thread (the default under mpiexec) or more")
+    return eng
+
+
+def check_config(cfg, dp=None):
+    """Refuse a ``VPGConfig`` setting outside its range, naming it (the plain ``vpg`` takes them as given);
+    ``dp``: the ranks of an MPI job, for the memory check."""
     checks = [
         (whole(cfg.seed, 0), "seed", "a whole number >= 0"),
         (whole(cfg.epochs, 1), "epochs", "a whole number >= 1"),
@@ -55,7 +65,7 @@ def check_config(cfg):
     if cfg.num_envs > cfg.steps_per_epoch:
         raise ValueError(f"num_envs ({cfg.num_envs}) must not exceed steps_per_epoch ({cfg.steps_per_epoch})")
     cfg.hidden = tuple(int(h) for h in cfg.hidden)
-    check_memory(cfg)
+    check_memory(cfg, dp)
     return cfg
 
 
@@ -68,16 +78,19 @@ def available_memory():
         return None
 
 
-def check_memory(cfg):
+def check_memory(cfg, dp=None):
     """Refuse, before anything is allocated, settings whose arrays cannot fit: the hidden layers' weights
     (twice, for the policy and V, with a gradient and Adam's m and v each) and the activations of a batch.
-    A lower bound: the input and output layers, whose sizes the environment sets, add more."""
+    A lower bound: the input and output layers, whose sizes the environment sets, add more. Under MPI
+    (``dp``), each of the ranks on this host holds the weights and the activations of its share."""
     h = cfg.hidden
     weights = sum(a * b for a, b in zip(h[:-1], h[1:])) + sum(h)
-    need = 8 * (2 * 4 * weights + 3 * cfg.steps_per_epoch * sum(h))
+    rows, ranks = (cfg.steps_per_epoch, 1) if dp is None else (dp.share(cfg.steps_per_epoch), dp.local_size)
+    need = 8 * ranks * (2 * 4 * weights + 3 * rows * sum(h))
     have = available_memory()
     if have is not None and need > have:
-        raise ValueError(f"--hidden {' '.join(map(str, h))} with {cfg.steps_per_epoch} steps per epoch needs at "
+        on = "" if ranks == 1 else f" on each of {ranks} ranks"
+        raise ValueError(f"--hidden {' '.join(map(str, h))} with {rows} steps per epoch{on} needs at "
                          f"least {need / 2**30:,.1f} GB; this machine has {have / 2**30:,.1f} GB available")
 
 
@@ -112,8 +125,8 @@ class DivergedError(ValueError):
     """Training produced NaN or infinite parameters."""
 
 
-def check_finite(epoch, **networks):
-    """Stop with a clear message if an update left a NaN or infinite parameter."""
+def check_finite(epoch, networks):
+    """Stop with a clear message if an update left a NaN or infinite parameter; ``networks``: {name: params}."""
     for net_name, params in networks.items():
         for k, p in params.items():
             if not np.isfinite(p).all():
@@ -151,24 +164,24 @@ def train(env="CartPole-v1", *, callback=None, resume=None, **settings_):
     """
     from ..tools.checkpoint import restore_train_state  # the run tools' checkpoints, for resume only
     dp = mpi.world()  # under mpiexec: data-parallel (engine/mpi.py), one thread per rank unless told otherwise
+    both = (lambda f, *args: f(*args)) if dp is None else dp.together  # under MPI: fails on every rank, or none
     engine = {k: settings_.pop(k) for k in ENGINE_SETTINGS if k in settings_}
     if dp is not None:
         engine.setdefault("threads", 1)
-    eng = EngineConfig(**engine)
-    if dp is not None and eng.threads == 0:
-        raise ValueError("threads 0 leaves NumPy's BLAS threads as they are, and under MPI every rank would start "
-                         "as many as there are cores: give each rank 1 thread (the default under mpiexec) or more")
+    eng = both(engine_config, engine, dp)
     clock = {"time_s": 0.0}
     with running(eng) as pool:
         def setup(cfg):
-            check_config(cfg)
             pieces = dict(make_env=partial(make_env, vectorization_mode=eng.vectorization),
                           ValueFunction=partial(FastValueFunction, dtype=eng.vf_dtype, pool=pool))
-            s = start(cfg, **pieces, Rollout=CheckedRollout) if dp is None else mpi.start(cfg, dp, **pieces)
+            if dp is None:
+                s = start(check_config(cfg), **pieces, Rollout=CheckedRollout)
+            else:
+                s = mpi.start(cfg, dp, check_config=partial(check_config, dp=dp), **pieces)
             if resume is not None:
                 try:
                     rank, ranks = (0, 1) if dp is None else (dp.rank, dp.size)
-                    clock["time_s"] = restore_train_state(s, resume, settings(cfg, eng), rank, ranks)
+                    clock["time_s"] = both(restore_train_state, s, resume, settings(cfg, eng), rank, ranks)
                 except BaseException:
                     s.rollout.envs.close()
                     raise
@@ -176,13 +189,15 @@ def train(env="CartPole-v1", *, callback=None, resume=None, **settings_):
             return s
 
         def each_epoch(record, s):
-            check_finite(s.epoch, policy=s.policy.params, value_function=s.value_fn.params)
+            both(check_finite, s.epoch, {"policy": s.policy.params, "value_function": s.value_fn.params})
             if dp is not None:
                 mpi.each_epoch(dp, record, s)  # the record over every rank's steps; the ranks' states to rank 0
             dt = time.perf_counter() - clock["t"]
             clock["time_s"] += dt
             record.update(time_s=clock["time_s"], steps_per_s=(s.env_steps - clock["env_steps"]) / dt)
             stop = callback is not None and bool(callback(record, s))
+            if dp is not None:
+                stop = dp.any(stop)  # one rank's stop stops them all, after the same epoch
             clock["t"], clock["env_steps"] = time.perf_counter(), s.env_steps
             return stop
 

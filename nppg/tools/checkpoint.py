@@ -218,13 +218,13 @@ def read_actions(path, rows, header):
     return actions
 
 
-def check_ranks(header, ranks):
+def check_ranks(header, ranks, run_dir="DIR"):
     """Refuse to resume a run on another number of processes than it was trained on: each collects its own
     share of the batch from environments of its own, so no other number continues it exactly."""
     n = header.get("ranks", 1)
     if n != ranks:
         was = "one process" if n == 1 else f"{n} MPI ranks"
-        how = "without mpiexec" if n == 1 else f"with mpiexec -n {n} python -m mpi4py -m nppg train --resume DIR"
+        how = "without mpiexec" if n == 1 else f"with mpiexec -n {n} python -m mpi4py -m nppg train --resume {run_dir}"
         raise CheckpointError(f"this run was trained on {was} and cannot continue exactly on {ranks}, which "
                               f"would collect other batches: resume it {how}")
 

@@ -16,7 +16,7 @@ import numpy as np
 from ..advantages import WEIGHTS
 from ..algorithm import VPGConfig, episode_stats, make_policy
 from ..engine import DivergedError, EngineConfig, NonFiniteError, make_env, train
-from ..engine.run import ENGINE_SETTINGS, VF_DTYPES, VECTORIZATIONS, check_config, settings
+from ..engine.run import ENGINE_SETTINGS, VF_DTYPES, VECTORIZATIONS, check_config, engine_config, settings
 from ..engine.mpi import world
 from ..engine.signals import stop_signals
 from ..nn import ACTIVATIONS
@@ -78,7 +78,8 @@ def add_train_args(p):
                    help="gymnasium vectorization (default: the environment's own vector version, else sync)")
     p.add_argument("--threads", type=int, default=E.threads,
                    help="threads for the value fit, each product on one BLAS thread; results are the same with "
-                        "any number >= 1 (default: %(default)s; 0: one, and NumPy's BLAS setting left alone)")
+                        "any number >= 1 (default: %(default)s, under mpiexec 1 per rank; 0: one, and NumPy's BLAS "
+                        "setting left alone)")
     p.add_argument("--out", default=None, help="run directory (default: runs/<env>-<weights>-s<seed>-<time>)")
     p.add_argument("--save-every", type=int, default=10, help="also write policy.npz every N epochs (0: only at the end)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch console line")
@@ -169,33 +170,43 @@ def resumed_settings(args, header):
     return saved
 
 
+def resumed_run(args, dp=None):
+    """(saved state, settings, epochs done) of the run ``--resume`` continues, checked."""
+    if not args.resume:
+        raise ValueError("--resume needs a run directory; got an empty string")
+    saved = load_train_state(args.resume)
+    check_ranks(saved[0], 1 if dp is None else dp.size, args.resume)
+    config = {**settings(D, E), **resumed_settings(args, saved[0])}  # a setting older nppg did not save was at its default
+    return saved, config, saved[0]["epoch"]
+
+
+def new_settings(args, dp=None):
+    """A new run's settings: the flags given (and a --preset's), the rest at their defaults; checked."""
+    config = {name: getattr(args, name) for name in SETTINGS}
+    config["threads"] = E.threads if dp is None else 1  # under MPI, one thread for each rank
+    config.update(given_settings(args.argv))  # a --preset's settings, and the flags given beside it
+    config["epochs"] = D.epochs if config["epochs"] is None else config["epochs"]  # None: serves --resume
+    return settings(check_config(VPGConfig(**{k: config[k] for k in config if k not in ENGINE_SETTINGS}), dp),
+                    engine_config({k: config[k] for k in ENGINE_SETTINGS}, dp))
+
+
 def cmd_train(args):
     if args.save_every < 0:
         raise ValueError(f"--save-every must be >= 0 (0: only at the end); got {args.save_every}")
     dp = world()  # under mpiexec: data-parallel, and rank 0 alone prints and writes the run directory
     rank = 0 if dp is None else dp.rank
     say = print if rank == 0 else (lambda *a, **k: None)
+    both = (lambda f, *a: f(*a)) if dp is None else dp.together  # under MPI: fails on every rank, or on none
     if args.resume is not None:
-        if not args.resume:
-            raise ValueError("--resume needs a run directory; got an empty string")
-        saved = load_train_state(args.resume)
-        check_ranks(saved[0], 1 if dp is None else dp.size)
-        config, out, done = resumed_settings(args, saved[0]), args.resume, saved[0]["epoch"]
-        config = {**settings(D, E), **config}  # a setting older nppg did not save was at its default
-        say(f"nppg: resuming {out} after epoch {done} of {config['epochs']} (replaying "
-            f"{saved[0]['vector_steps']} vector steps to restore the environments)")
+        saved, config, done = both(resumed_run, args, dp)
+        out, steps = args.resume, saved[0]["vector_steps"] + sum(r["vector_steps"] for r in saved[0].get("rank_states", []))
+        say(f"nppg: resuming {out} after epoch {done} of {config['epochs']} (replaying {steps} vector steps to "
+            f"restore the environments)")
     else:
         saved, done = None, None
-        config = {name: getattr(args, name) for name in SETTINGS}
-        config["threads"] = E.threads if dp is None else 1  # under MPI, one thread for each rank
-        config.update(given_settings(args.argv))  # a --preset's settings, and the flags given beside it
-        config["epochs"] = D.epochs if config["epochs"] is None else config["epochs"]  # None: serves --resume
-        # a bad setting fails here, before anything is written
-        config = settings(check_config(VPGConfig(**{k: config[k] for k in config if k not in ENGINE_SETTINGS})),
-                          EngineConfig(**{k: config[k] for k in ENGINE_SETTINGS}))
+        config = both(new_settings, args, dp)  # a bad setting fails here, before anything is written
         out = args.out or default_run_dir(config, time.strftime("%Y%m%d-%H%M%S"))
-        if rank == 0:
-            out, made = claim_run_dir(out, config, numbered=args.out is None)
+        out, made = both(lambda: claim_run_dir(out, config, numbered=args.out is None) if rank == 0 else (out, []))
         out = out if dp is None else dp.comm.bcast(out, root=0)
         ranks = "" if dp is None else f" on {dp.size} MPI ranks"
         say(f"nppg: training {config['env']} with weights={config['weights']}, seed {config['seed']}{ranks}; "
@@ -219,6 +230,8 @@ def cmd_train(args):
         if rank == 0 and saved is None and not os.path.exists(os.path.join(out, "progress.csv")):
             unclaim_run_dir(out, made)  # failed before its first epoch: leave nothing behind
     if state.epoch < config["epochs"]:  # stopped by a signal (under MPI, one to any rank stops them all)
+        if dp is not None:
+            dp.agreed = True  # every rank stopped after this epoch, and it is saved
         again = "nppg train" if dp is None else f"mpiexec -n {dp.size} python -m mpi4py -m nppg train"
         say(f"nppg: stopped after epoch {state.epoch}; everything is saved in {out}. "
             f"Continue with: {again} --resume {out}")
@@ -336,28 +349,32 @@ def main(argv=None):
             print(f"nppg {args.command}: error: it runs on one process; run it without mpiexec", file=sys.stderr)
         return 1
     try:
-        code = run(args, "" if dp is None else f" (rank {dp.rank} of {dp.size})")
+        code = run(args, dp)
     except BaseException:
         if dp is not None:
             traceback.print_exc()
             dp.abort(1)
         raise
     if code and dp is not None:
-        if code < 128:  # a failure on this rank: the others may be waiting for it
+        if not dp.agreed:  # only this rank knows: the others may be waiting for it
             dp.abort(code)
-        dp.finish()  # 128 + signal: every rank stopped after the same epoch, and it is saved; no abort
+        dp.finish()  # every rank ends this way (a failure all saw, a stop all agreed on): no abort needed
     return code
 
 
-def run(args, where=""):
+def run(args, dp=None):
     try:
         return args.func(args)
     except (ValueError, gym.error.Error) as e:
-        print(f"nppg {args.command}: error{where}: {e}", file=sys.stderr, flush=True)
+        if dp is None or not dp.quiet:  # under MPI, an error every rank shares is said once
+            where = "" if dp is None else f" (rank {dp.rank} of {dp.size})"
+            print(f"nppg {args.command}: error{where}: {e}", file=sys.stderr, flush=True)
         return 1
     except MemoryError as e:  # e.g. --steps-per-epoch or --hidden far too large for this machine
         print(f"nppg {args.command}: error: out of memory: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:  # Ctrl-C, or train's StopNow (which may be a SIGTERM)
-        print(f"nppg {args.command}: stopped at once; files written so far are intact", file=sys.stderr)
+        where = "" if dp is None else f" (rank {dp.rank} of {dp.size})"
+        print(f"nppg {args.command}{where}: stopped at once; files written so far are intact", file=sys.stderr,
+              flush=True)
         return 128 + getattr(e, "signum", signal.SIGINT)

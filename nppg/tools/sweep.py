@@ -133,9 +133,10 @@ def cmd_sweep(args):
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1; got {args.jobs}")
     rank, size = (0, 1) if dp is None else (dp.rank, dp.size)
-    runs, epochs = plan(args) if rank == 0 else (None, None)
-    if dp is not None:
-        runs, epochs = dp.comm.bcast((runs, epochs), root=0)
+    if dp is None:
+        runs, epochs = plan(args)
+    else:  # rank 0 plans, so that every rank has the same list; a bad flag fails every rank
+        runs, epochs = dp.comm.bcast(dp.together(lambda: plan(args) if rank == 0 else None), root=0)
     todo = [r for r in runs if r[2] != "done"]
     if rank == 0:
         where = "" if dp is None else f" on each of {size} MPI ranks"
@@ -147,65 +148,61 @@ def cmd_sweep(args):
             if i % size == rank:
                 print(f"  {state:6} {run_dir}: nppg {shlex.join(argv)}" + (f"  (rank {rank})" if dp else ""))
         return 0
-    failed, stopped, left = run_all(todo[rank::size], args.jobs, "" if dp is None else f" (rank {rank})")
-    if dp is not None:  # every rank's outcome, once all are done
-        failed, stopped, left, signals = (sum(x, []) for x in zip(*dp.comm.allgather(
-            (failed, stopped, left, _signals[:1]))))
-        _signals[:] = signals[:1]
+    previous = {sig: signal.signal(sig, _forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _signals.clear()
+    try:
+        failed, stopped, left = run_all(todo[rank::size], args.jobs, "" if dp is None else f" (rank {rank})")
+        if dp is not None:  # every rank's outcome, once all are done (a signal meanwhile is noted, not raised)
+            dp.wait_for_all()
+            failed, stopped, left, signals = (sum(x, []) for x in zip(*dp.comm.allgather(
+                (failed, stopped, left, _signals[:1]))))
+            _signals[:] = signals[:1]
+            dp.agreed, dp.quiet = True, rank != 0  # every rank ends the same way; rank 0 says how
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if _signals:
         if rank == 0:
             print(f"nppg sweep: stopped; {len(stopped)} runs saved where they were, {len(left)} not started. "
                   f"Run the same command again to go on.")
         return 128 + _signals[0]
     if failed:
-        message = f"{len(failed)} of {len(todo)} runs failed: {', '.join(failed)}"
-        if dp is None:
-            raise ValueError(message)
-        if rank == 0:
-            print(f"nppg sweep: error: {message}", file=sys.stderr, flush=True)
-        dp.comm.Barrier()  # rank 0 has said it before any rank ends the job
-        return 1
+        raise ValueError(f"{len(failed)} of {len(todo)} runs failed: {', '.join(failed)}")
     if rank == 0:
         print(f"nppg sweep: all {len(runs)} runs done in {args.out}; plot them with: nppg plot {args.out}/*/*/s*")
     return 0
 
 
 def run_all(todo, jobs, where=""):
-    """Run ``todo`` (from ``plan``) ``jobs`` at a time; returns the run directories that failed, those stopped
-    by a signal, and those never started."""
-    previous = {sig: signal.signal(sig, _forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    """Run ``todo`` (from ``plan``) ``jobs`` at a time, with the signals forwarded to them (``_forward``);
+    returns the run directories that failed, those stopped by a signal, and those never started."""
     failed, stopped, queue, t0 = [], [], list(todo), time.perf_counter()
-    _signals.clear()
-    try:
-        while _jobs or (queue and not _signals):
-            while queue and len(_jobs) < jobs and not _signals:
-                run_dir, argv, state, saved = queue.pop(0)
-                if state == "new":  # a run that stopped before its first save left nothing to resume
-                    for f in RUN_FILES:
-                        if os.path.exists(os.path.join(run_dir, f)):
-                            os.remove(os.path.join(run_dir, f))
-                os.makedirs(run_dir, exist_ok=True)
-                with open(os.path.join(run_dir, "train.log"), "a") as log:
-                    proc = subprocess.Popen([sys.executable, "-m", "nppg", *argv], stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True, env=plain_environ())  # a run, not a rank
-                proc.run_dir = run_dir
-                _jobs.append(proc)
-                print(f"nppg sweep: {'resumed' if state == 'resume' else 'started'} {run_dir}"
-                      + (f" after epoch {saved}" if state == "resume" else "") + where, flush=True)
-            time.sleep(0.2)
-            for proc in [p for p in _jobs if p.poll() is not None]:
-                _jobs.remove(proc)
-                code = proc.returncode
-                if code == 0:
-                    print(f"nppg sweep: finished {proc.run_dir} ({time.perf_counter() - t0:.0f} s into the sweep)"
-                          + where, flush=True)
-                elif code > 128:  # stopped by a signal, after saving: the sweep stops starting runs
-                    stopped.append(proc.run_dir)
-                else:
-                    failed.append(proc.run_dir)
-                    print(f"nppg sweep: FAILED {proc.run_dir} (exit {code}); see {proc.run_dir}/train.log",
-                          file=sys.stderr, flush=True)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    while _jobs or (queue and not _signals):
+        while queue and len(_jobs) < jobs and not _signals:
+            run_dir, argv, state, saved = queue.pop(0)
+            if state == "new":  # a run that stopped before its first save left nothing to resume
+                for f in RUN_FILES:
+                    if os.path.exists(os.path.join(run_dir, f)):
+                        os.remove(os.path.join(run_dir, f))
+            os.makedirs(run_dir, exist_ok=True)
+            with open(os.path.join(run_dir, "train.log"), "a") as log:
+                proc = subprocess.Popen([sys.executable, "-m", "nppg", *argv], stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True, env=plain_environ())  # a run, not a rank
+            proc.run_dir = run_dir
+            _jobs.append(proc)
+            print(f"nppg sweep: {'resumed' if state == 'resume' else 'started'} {run_dir}"
+                  + (f" after epoch {saved}" if state == "resume" else "") + where, flush=True)
+        time.sleep(0.2)
+        for proc in [p for p in _jobs if p.poll() is not None]:
+            _jobs.remove(proc)
+            code = proc.returncode
+            if code == 0:
+                print(f"nppg sweep: finished {proc.run_dir} ({time.perf_counter() - t0:.0f} s into the sweep)"
+                      + where, flush=True)
+            elif code > 128:  # stopped by a signal, after saving: the sweep stops starting runs
+                stopped.append(proc.run_dir)
+            else:
+                failed.append(proc.run_dir)
+                print(f"nppg sweep: FAILED {proc.run_dir} (exit {code}); see {proc.run_dir}/train.log",
+                      file=sys.stderr, flush=True)
     return failed, stopped, [run[0] for run in queue]
