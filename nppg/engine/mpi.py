@@ -17,6 +17,8 @@ gradient are combined the same way. The pieces, each a drop-in for a plain one:
   DataParallelStats    the normalisers' RunningStats (23), updated with every rank's rows
   start, each_epoch    step 1 with these pieces and rank 0's parameters; after each epoch, the record made
                        global and every rank's state gathered to rank 0, which alone writes the run directory
+  DataParallel         the communicator and its few collectives; ``together`` runs a step (setup, collection,
+                       the finite checks) that fails on every rank when it fails on one, so none is left waiting
 
 mpi4py is imported only by ``world()``, and only in a process that mpiexec started.
 """
