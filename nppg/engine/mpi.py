@@ -64,6 +64,12 @@ def world():
     return _world[0]
 
 
+def on_all(dp):
+    """``dp.together``: a step that fails on every rank if it fails on one; for one process (``dp`` None),
+    just the call."""
+    return (lambda f, *args, **kwargs: f(*args, **kwargs)) if dp is None else dp.together
+
+
 def plain_environ():
     """This process's environment without mpiexec's variables: for a child process that is no rank."""
     return {k: v for k, v in os.environ.items() if not k.startswith(LAUNCH_PREFIXES)}

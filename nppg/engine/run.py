@@ -164,7 +164,7 @@ def train(env="CartPole-v1", *, callback=None, resume=None, **settings_):
     """
     from ..tools.checkpoint import restore_train_state  # the run tools' checkpoints, for resume only
     dp = mpi.world()  # under mpiexec: data-parallel (engine/mpi.py), one thread per rank unless told otherwise
-    both = (lambda f, *args: f(*args)) if dp is None else dp.together  # under MPI: fails on every rank, or none
+    both = mpi.on_all(dp)  # under MPI: a step that fails on every rank, or on none
     engine = {k: settings_.pop(k) for k in ENGINE_SETTINGS if k in settings_}
     if dp is not None:
         engine.setdefault("threads", 1)

@@ -17,7 +17,7 @@ from ..advantages import WEIGHTS
 from ..algorithm import VPGConfig, episode_stats, make_policy
 from ..engine import DivergedError, EngineConfig, NonFiniteError, make_env, train
 from ..engine.run import ENGINE_SETTINGS, VF_DTYPES, VECTORIZATIONS, check_config, engine_config, settings
-from ..engine.mpi import world
+from ..engine.mpi import on_all, world
 from ..engine.signals import stop_signals
 from ..nn import ACTIVATIONS
 from .checkpoint import as_json, check_ranks, config_differences, load_checkpoint, load_train_state
@@ -196,7 +196,7 @@ def cmd_train(args):
     dp = world()  # under mpiexec: data-parallel, and rank 0 alone prints and writes the run directory
     rank = 0 if dp is None else dp.rank
     say = print if rank == 0 else (lambda *a, **k: None)
-    both = (lambda f, *a: f(*a)) if dp is None else dp.together  # under MPI: fails on every rank, or on none
+    both = on_all(dp)  # under MPI: a step that fails on every rank, or on none
     if args.resume is not None:
         saved, config, done = both(resumed_run, args, dp)
         out, steps = args.resume, saved[0]["vector_steps"] + sum(r["vector_steps"] for r in saved[0].get("rank_states", []))
