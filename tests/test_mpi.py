@@ -70,6 +70,14 @@ def child_env():
     return {**mpi.plain_environ(), "PYTHONPATH": os.pathsep.join(filter(None, [TESTS, os.environ.get("PYTHONPATH")]))}
 
 
+def test_each_rank_is_sent_the_shared_arrays_and_its_own_only():
+    saved = ({"epoch": 3}, {"pi.W0": 1, "rollout.obs": 2, "rank1.rollout.obs": 3, "rank1.actions": 4,
+                            "rank10.actions": 5, "rank2.actions": 6}, "rank 0's actions")
+    assert checkpoint.for_rank(saved, 1) == ({"epoch": 3}, {"pi.W0": 1, "rollout.obs": 2, "rank1.rollout.obs": 3,
+                                                            "rank1.actions": 4}, None)
+    assert checkpoint.for_rank(saved, 0)[1:] == ({"pi.W0": 1, "rollout.obs": 2}, "rank 0's actions")
+
+
 def mpirun(n, *args, timeout=120, nppg=True, **kw):
     """``mpiexec -n n python -m mpi4py [-m nppg] args``, its output captured."""
     env = child_env()

@@ -229,6 +229,14 @@ def check_ranks(header, ranks, run_dir="DIR"):
                               f"would collect other batches: resume it {how}")
 
 
+def for_rank(saved, rank):
+    """What rank ``rank`` of an MPI job needs of a saved state (``load_train_state``): the header, the shared
+    arrays and its own (rank 0's actions only to rank 0)."""
+    header, arrays, actions = saved
+    own = {k: a for k, a in arrays.items() if not k.startswith("rank") or k.startswith(f"rank{rank}.")}
+    return header, own, actions if rank == 0 else None
+
+
 def rank_part(saved, rank):
     """(header, arrays, actions) of an MPI run's rank ``rank``: its own generator, vector steps, episodes
     and actions in the places where a single process's are."""

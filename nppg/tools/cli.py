@@ -20,7 +20,7 @@ from ..engine.run import ENGINE_SETTINGS, VF_DTYPES, VECTORIZATIONS, check_confi
 from ..engine.mpi import on_all, world
 from ..engine.signals import stop_signals
 from ..nn import ACTIVATIONS
-from .checkpoint import as_json, check_ranks, config_differences, load_checkpoint, load_train_state
+from .checkpoint import as_json, check_ranks, config_differences, for_rank, load_checkpoint, load_train_state
 from .evaluate import evaluate
 from .logger import COLUMNS, RunLogger, default_run_dir
 
@@ -198,7 +198,12 @@ def cmd_train(args):
     say = print if rank == 0 else (lambda *a, **k: None)
     both = on_all(dp)  # under MPI: a step that fails on every rank, or on none
     if args.resume is not None:
-        saved, config, done = both(resumed_run, args, dp)
+        if dp is None:
+            saved, config, done = resumed_run(args)
+        else:  # rank 0 reads the run directory and sends each rank its part: only rank 0 needs to see it
+            run = both(lambda: resumed_run(args, dp) if rank == 0 else None)
+            parts = None if rank else [(for_rank(run[0], r), *run[1:]) for r in range(dp.size)]
+            saved, config, done = dp.comm.scatter(parts, root=0)
         out, steps = args.resume, saved[0]["vector_steps"] + sum(r["vector_steps"] for r in saved[0].get("rank_states", []))
         say(f"nppg: resuming {out} after epoch {done} of {config['epochs']} (replaying {steps} vector steps to "
             f"restore the environments)")
