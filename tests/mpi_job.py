@@ -153,7 +153,14 @@ def stop_and_settings_check(dp, env):
         refused = None
     except ValueError as e:
         refused = str(e)
-    return {"stopped_at": stopped, "refused": dp.comm.allgather(refused)}
+    undone = []
+    try:  # the last rank fails; the others made something, which they undo
+        dp.together(lambda: 1 / 0 if dp.rank == dp.size - 1 else f"made on {dp.rank}", undo=undone.append)
+        raised = None
+    except (ZeroDivisionError, mpi.PeerError) as e:
+        raised = f"{type(e).__name__}: {e}"
+    return {"stopped_at": stopped, "refused": dp.comm.allgather(refused),
+            "together": dp.comm.allgather((raised, undone))}
 
 
 if __name__ == "__main__":

@@ -128,6 +128,10 @@ def test_ranks_agree_after_every_epoch_and_an_epoch_is_the_single_process_epoch_
     assert report["stopped_at"] == [2] * n                           # a callback's stop on the last rank only
     refused = report["refused"]
     assert refused[0].startswith("rank 1 of") and all("must share its settings" in r for r in refused)
+    *others, last = report["together"]                               # DataParallel.together, the last rank failing
+    assert last == ["ZeroDivisionError: division by zero", []]
+    assert others == [[f"PeerError: rank {n - 1} of {n} failed: ZeroDivisionError: division by zero", [f"made on {r}"]]
+                      for r in range(n - 1)]
 
 
 SMALL = ["--steps-per-epoch", "1000", "--hidden", "32", "--train-v-iters", "10", "--quiet"]

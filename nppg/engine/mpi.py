@@ -93,10 +93,11 @@ class DataParallel:
         self.n_local = self.n_total = None  # |D_r| and |D_k| of the epoch being computed
         self.agreed = self.quiet = False
 
-    def together(self, f, *args, **kwargs):
+    def together(self, f, *args, undo=None, **kwargs):
         """``f(*args, **kwargs)`` on every rank, with no collective inside f. If it raises on any rank, it raises
-        on every rank: its own error where it failed, a ``PeerError`` naming the first failed rank elsewhere.
-        So every rank ends the same way (rank 0 cleans up what it made) and none waits for a failed one."""
+        on every rank: its own error where it failed, a ``PeerError`` naming the first failed rank elsewhere
+        (after ``undo(result)``, if given, where f succeeded). So every rank ends the same way (rank 0 cleans
+        up what it made) and none waits for a failed one."""
         try:
             out, error = f(*args, **kwargs), None
         except Exception as e:
@@ -109,6 +110,8 @@ class DataParallel:
         self.quiet = self.rank != 0 and (error is None or len(failed) == self.size)
         if error is not None:
             raise error
+        if undo is not None:
+            undo(out)
         raise PeerError(f"rank {failed[0]} of {self.size} failed: {said[failed[0]]}")
 
     def share(self, steps):
@@ -228,7 +231,8 @@ def start(cfg, dp, check_config=None, **pieces):
     (a bad setting, an environment that cannot be made) fails every rank."""
     settings0 = dp.comm.bcast(asdict(cfg), root=0)
     dp.together(lambda: (check_config and check_config(cfg), check(cfg, dp, settings0)))
-    s = dp.together(algorithm.start, cfg, **pieces, Rollout=partial(DataParallelRollout, dp=dp))
+    s = dp.together(algorithm.start, cfg, **pieces, Rollout=partial(DataParallelRollout, dp=dp),
+                    undo=lambda s: s.rollout.envs.close())
     for p in (*s.policy.params.values(), *s.value_fn.params.values()):
         dp.comm.Bcast(p, root=0)
     s.pi_opt = DataParallelAdam(s.policy.params, cfg.pi_lr, dp)
