@@ -100,7 +100,7 @@ def test_a_nan_reward_stops_the_run_naming_the_step_and_keeps_the_last_good_chec
 def test_diverged_parameters_stop_the_run():
     params = {"W0": np.ones((2, 2)), "log_std": np.array([0.0, np.nan])}
     with pytest.raises(DivergedError, match="epoch 7: policy parameter log_std is not finite"):
-        check_finite(7, {"policy": params})
+        check_finite(7, policy=params)
     with pytest.raises(DivergedError, match="not finite"):
         nppg.train("nppg_test_envs:Target-v0", epochs=5, pi_lr=1e300, **SMALL)
 

@@ -230,7 +230,12 @@ def start(cfg, dp, check_config=None, **pieces):
     action sampling, ``default_rng([seed, r])`` (rank 0 keeps a single process's). A failure on any rank
     (a bad setting, an environment that cannot be made) fails every rank."""
     settings0 = dp.comm.bcast(asdict(cfg), root=0)
-    dp.together(lambda: (check_config and check_config(cfg), check(cfg, dp, settings0)))
+
+    def checked():
+        if check_config is not None:
+            check_config(cfg)
+        check(cfg, dp, settings0)
+    dp.together(checked)
     s = dp.together(algorithm.start, cfg, **pieces, Rollout=partial(DataParallelRollout, dp=dp),
                     undo=lambda s: s.rollout.envs.close())
     for p in (*s.policy.params.values(), *s.value_fn.params.values()):

@@ -125,8 +125,8 @@ class DivergedError(ValueError):
     """Training produced NaN or infinite parameters."""
 
 
-def check_finite(epoch, networks):
-    """Stop with a clear message if an update left a NaN or infinite parameter; ``networks``: {name: params}."""
+def check_finite(epoch, **networks):
+    """Stop with a clear message if an update left a NaN or infinite parameter."""
     for net_name, params in networks.items():
         for k, p in params.items():
             if not np.isfinite(p).all():
@@ -189,7 +189,7 @@ def train(env="CartPole-v1", *, callback=None, resume=None, **settings_):
             return s
 
         def each_epoch(record, s):
-            both(check_finite, s.epoch, {"policy": s.policy.params, "value_function": s.value_fn.params})
+            both(check_finite, s.epoch, policy=s.policy.params, value_function=s.value_fn.params)
             if dp is not None:
                 mpi.each_epoch(dp, record, s)  # the record over every rank's steps; the ranks' states to rank 0
             dt = time.perf_counter() - clock["t"]
