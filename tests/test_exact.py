@@ -5,8 +5,11 @@
    against finite differences of the exact J.
 3. (6): reward-to-go keeps the mean and lowers the variance.
 4. (7): any b(s_t) keeps the mean; b = V^pi lowers the variance further.
-5. (11): GAE is unbiased for every lam when V is exact (lam = 1 for any V); with an inexact V,
-   lam < 1 is biased, and has lower variance.
+5. (12): GAE is unbiased for every lam when V is exact; lam = 1 is unbiased for any V on whole
+   terminated episodes, and not on segments cut and closed with an inexact V(s_T) (14); with an
+   inexact V, lam < 1 is biased, and has lower variance.
+6. (10): with gamma < 1, the discounted reward-to-go estimates E[sum_t grad log pi Q_gamma], not the
+   gradient of J_gamma = E[sum_t gamma^t r_t], which weighs step t by gamma^t.
 
 The statistical tests sample whole episodes with nppg's own rollout functions and weights,
 estimate g_hat from K independent batches, and compare the mean with the exact gradient in
@@ -24,6 +27,8 @@ from nppg.checks.gradcheck import numerical_grad, rel_error
 MDPS = {"bandit": exact.bandit, "chain": exact.chain, "gridworld": exact.gridworld}
 Z_MAX = 5.0    # above this, the mean of the estimates is not the exact gradient
 BATCH = 10     # |D|, episodes per independent estimate
+GAMMA = 0.7    # the discount of the tests of item 6
+CUT = 5        # item 5: every episode cut into segments of at most CUT steps, as a batch's end cuts one
 
 
 def setup(name, seed=0):
@@ -130,6 +135,9 @@ def sampled():
             t = np.arange(len(batch.rew)) - np.repeat(batch.starts, batch.stops - batch.starts)
             v, v_blind = exact.step_values(mdp, V, batch), exact.step_values(mdp, V_blind, batch)
             rtg = exact.Phi_of(batch, "reward-to-go")
+            rtg_gamma = exact.Phi_of(batch, "reward-to-go", gamma=GAMMA)
+            # an inexact V: V^pi plus 5 per state index, so it overvalues states further along
+            v_tilt = v + 5.0 * batch.obs.argmax(1) * ~mdp.terminal[mdp.x_of(batch.obs.argmax(1), t)]
             Phis = {
                 "return": exact.Phi_of(batch, "return"),
                 "reward-to-go": rtg,
@@ -143,6 +151,11 @@ def sampled():
                 "gae lam=0 time-blind V": exact.Phi_of(batch, "gae", v_blind, 0.0),
                 **{f"nstep n={n} exact V": exact.Phi_of(batch, "nstep", v, n=n) for n in (1, 2, 4, 8)},
                 **{f"nstep n={n} time-blind V": exact.Phi_of(batch, "nstep", v_blind, n=n) for n in (1, 2, 4, 8)},
+                "gae lam=1 tilted V": exact.Phi_of(batch, "gae", v_tilt, 1.0),
+                "gae lam=1 cut, exact V": cut_weights(batch, v, CUT),
+                "gae lam=1 cut, tilted V": cut_weights(batch, v_tilt, CUT),
+                f"reward-to-go gamma={GAMMA}": rtg_gamma,
+                f"gamma^t reward-to-go gamma={GAMMA}": GAMMA ** t * rtg_gamma,
                 # planted bugs, to show the test has power
                 "BUG reward-to-go without r_t": rtg - batch.rew,
                 "BUG baseline Q(s_t, a_t)": rtg - Q[mdp.x_of(batch.obs.argmax(1), t), batch.act],
@@ -151,6 +164,16 @@ def sampled():
             cache[name] = g, {k: exact.g_hats(policy, batch, Phi, BATCH) for k, Phi in Phis.items()}
         return cache[name]
     return get
+
+
+def cut_weights(batch, v, every):
+    """GAE with lam = 1 (R_hat_t - V(s_t)) of whole episodes cut into segments of at most ``every`` steps: a
+    segment that its episode goes on after is closed by (14) with V(s_T) = v at the next step, the last with 0."""
+    segments = []
+    for start, stop in zip(batch.starts, batch.stops):
+        cuts = list(range(start + every, stop, every))
+        segments += [(a, b, v[b] if b < stop else 0.0) for a, b in zip([start] + cuts, cuts + [stop])]
+    return nppg.batch_weights(batch.rew, v, segments, "gae", 1.0, 1.0)[0]
 
 
 def max_z(G, g):
@@ -167,6 +190,7 @@ def total_var(G):
 
 UNBIASED = ["return", "reward-to-go", "baseline exact V", "baseline time-blind V",
             "gae lam=1 exact V", "gae lam=0.5 exact V", "gae lam=0 exact V", "gae lam=1 time-blind V",
+            "gae lam=1 tilted V", "gae lam=1 cut, exact V",
             "nstep n=1 exact V", "nstep n=2 exact V", "nstep n=4 exact V", "nstep n=8 exact V"]
 
 
@@ -183,6 +207,33 @@ def test_estimator_mean_is_the_exact_gradient(sampled, name, weight):
 def test_the_unbiasedness_test_catches_planted_bugs(sampled, name, bug):
     g, G = sampled(name)
     assert max_z(G[bug], g) > 4 * Z_MAX
+
+
+@pytest.mark.parametrize("name", ["chain", "gridworld"])
+def test_lam_1_with_an_inexact_value_is_biased_on_cut_segments(sampled, name):
+    """lam = 1 is R_hat_t - V(s_t): on whole terminated episodes, unbiased for any V ("gae lam=1 tilted V" is
+    in UNBIASED). A segment cut before its episode ends is closed with V(s_T) (14), so there an inexact V
+    biases it too (an exact V does not: "gae lam=1 cut, exact V" is in UNBIASED)."""
+    g, G = sampled(name)
+    assert max_z(G["gae lam=1 cut, tilted V"], g) > 4 * Z_MAX
+
+
+@pytest.mark.parametrize("name", ["chain", "gridworld"])
+def test_discounted_weights_estimate_another_direction_than_the_gradient_of_the_discounted_objective(sampled, name):
+    """With gamma < 1, grad J_gamma = E[sum_t gamma^t grad log pi(a_t|s_t) Q_gamma(x_t, a_t)] (checked against
+    finite differences of the exact J_gamma). The discounted reward-to-go (10) drops the gamma^t: its mean is
+    E[sum_t grad log pi Q_gamma], another vector; gamma^t R_hat_t has the mean grad J_gamma."""
+    mdp, policy = setup(name)
+    grad_Jg = exact.exact_gradient(mdp, policy, GAMMA)
+    for k, gk in grad_Jg.items():
+        assert rel_error(gk, numerical_grad(lambda: exact.J(mdp, policy, GAMMA), policy.params[k])) < 1e-6, k
+    grad_Jg, usual = exact.flat(grad_Jg), exact.flat(exact.discounted_estimator_mean(mdp, policy, GAMMA))
+    assert np.linalg.norm(usual - grad_Jg) > 0.5 * np.linalg.norm(grad_Jg)   # two different vectors, exactly
+    _, G = sampled(name)
+    assert max_z(G[f"reward-to-go gamma={GAMMA}"], usual) < Z_MAX
+    assert max_z(G[f"reward-to-go gamma={GAMMA}"], grad_Jg) > 4 * Z_MAX
+    assert max_z(G[f"gamma^t reward-to-go gamma={GAMMA}"], grad_Jg) < Z_MAX
+    assert max_z(G[f"gamma^t reward-to-go gamma={GAMMA}"], usual) > 4 * Z_MAX
 
 
 def test_gae_with_an_inexact_value_and_lam_below_1_is_biased_and_less_noisy(sampled):

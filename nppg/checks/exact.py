@@ -2,14 +2,15 @@
 
 A ``FiniteMDP`` has states s (S of them), actions a (A), transitions P(s'|s, a), rewards
 r(s, a, s') plus Gaussian noise, start distribution rho_0, terminal states, and optionally a
-time limit H. The objective is undiscounted (gamma = 1), J(theta) = E_tau[sum_t r_t] (1): every
-episode ends, at a terminal state or at the time limit, so the sum is finite. (With gamma < 1,
-the gradient of E[sum_t gamma^t r_t] weighs step t by gamma^t, a factor that the usual
-estimator (8) with discounted R_hat_t leaves out; gamma = 1 keeps estimator and objective one.)
+time limit H. The objective is undiscounted, J(theta) = E_tau[sum_t r_t] (1): every episode ends,
+at a terminal state or at the time limit, so the sum is finite. With gamma < 1 (the ``gamma``
+arguments), ``J`` and ``exact_gradient`` give the discounted J_gamma = E[sum_t gamma^t r_t] and its
+gradient, which weighs step t by gamma^t; ``discounted_estimator_mean`` gives what the usual
+estimator with discounted weights (10)-(13) estimates instead, without that gamma^t.
 
 The time limit is part of the task: J counts at most H steps, so the value of a state depends
 on the steps left. The exact state is therefore x = (t, s), numbered x = t S + s, and (t = H, s)
-is terminal: the environment reports the H-th step as *terminated*, and (12) closes it with 0.
+is terminal: the environment reports the H-th step as *terminated*, and (14) closes it with 0.
 (A gymnasium TimeLimit would report it truncated, and nppg would close it with V(s_H): right for
 a task that goes on past the limit, which this J does not.) Without a time limit, x = s. The
 policy sees s only: pi_theta(a|s) = softmax(MLP(onehot(s))), nppg's own CategoricalPolicy.
@@ -22,7 +23,7 @@ import numpy as np
 
 from ..advantages import batch_weights
 from ..policies import CategoricalPolicy
-from ..tools.evaluate import episodes  # noqa: F401  (whole episodes, a fixed count per env copy)
+from ..engine.evaluate import episodes  # noqa: F401  (whole episodes, a fixed count per env copy)
 
 
 class FiniteMDP:
@@ -118,44 +119,53 @@ def probs(mdp, policy):
                   ).reshape(mdp.S, mdp.A)
 
 
-def solve(mdp, pi):
-    """V^pi (X,), Q^pi (X, A) and the expected visits d^pi(x) = sum_t Pr(x_t = x) (X,), for pi (S, A).
+def solve(mdp, pi, gamma=1.0):
+    """V^pi (X,), Q^pi (X, A) and the visits d(x) = sum_t gamma^t Pr(x_t = x) (X,), for pi (S, A).
 
-    V = r_pi + P_pi V is linear in V: (I - P_pi) V = r_pi on the non-terminal states (V = 0 at the
-    terminal ones). Visits solve d = rho_0 + P_pi^T d, the same matrix transposed.
+    V = r_pi + gamma P_pi V is linear in V: (I - gamma P_pi) V = r_pi on the non-terminal states (V = 0
+    at the terminal ones). Visits solve d = rho_0 + gamma P_pi^T d, the same matrix transposed. With
+    gamma < 1, V^pi and Q^pi are of the discounted rewards-to-go (10), and d counts visits at step t as gamma^t.
     """
     pi_x = pi[mdp.s_of]                                             # (X, A)
     live = ~mdp.terminal
     P_pi = np.einsum("xa,xay->xy", pi_x, mdp.P)[np.ix_(live, live)]  # (L, L)
     r_pi = (pi_x * mdp.r).sum(axis=1)[live]                         # (L,)
-    I_P = np.eye(len(r_pi)) - P_pi
+    I_P = np.eye(len(r_pi)) - gamma * P_pi
     V, d = np.zeros(len(pi_x)), np.zeros(len(pi_x))
     V[live] = np.linalg.solve(I_P, r_pi)
     d[live] = np.linalg.solve(I_P.T, mdp.rho0[live])
-    Q = np.where(live[:, None], mdp.r + mdp.P @ V, 0.0)             # (X, A)  Q(x, a) = r(x, a) + E[V(x')]
+    Q = np.where(live[:, None], mdp.r + gamma * mdp.P @ V, 0.0)     # (X, A)  Q(x, a) = r(x, a) + gamma E[V(x')]
     return V, Q, d
 
 
-def J(mdp, policy):
-    """(1) J(theta) = sum_x rho_0(x) V^pi(x)."""
-    return float(mdp.rho0 @ solve(mdp, probs(mdp, policy))[0])
+def J(mdp, policy, gamma=1.0):
+    """(1) J(theta) = sum_x rho_0(x) V^pi(x); with gamma < 1, the discounted J_gamma = E[sum_t gamma^t r_t]."""
+    return float(mdp.rho0 @ solve(mdp, probs(mdp, policy), gamma)[0])
 
 
-def expected_score(mdp, policy, Phi):
-    """E_tau[ sum_t grad log pi(a_t|s_t) Phi(x_t, a_t) ] = sum_x d(x) sum_a pi(a|s) Phi(x, a) grad log pi(a|s),
-    exactly, for a table Phi (X, A). A dict keyed like ``policy.params``: the score (14) backpropagated.
+def expected_score(mdp, policy, Phi, gamma=1.0):
+    """E_tau[ sum_t gamma^t grad log pi(a_t|s_t) Phi(x_t, a_t) ] = sum_x d(x) sum_a pi(a|s) Phi(x, a) grad log pi(a|s),
+    exactly, for a table Phi (X, A). A dict keyed like ``policy.params``: the score (16) backpropagated.
     Phi = 1 gives E[grad log P(tau|theta)] = 0 (3, 5); Phi = b(x), any baseline, gives 0 too (7)."""
     pi = probs(mdp, policy)
-    d = solve(mdp, pi)[2]
+    d = solve(mdp, pi, gamma)[2]
     w = d[:, None] * pi[mdp.s_of] * Phi                             # (X, A)
     w = w.reshape(mdp.T, mdp.S, mdp.A).sum(axis=0)                  # (S, A): pi sees s, not t
     obs = np.repeat(np.eye(mdp.S), mdp.A, axis=0)                   # (S A, S) every (s, a) once
     return policy.grad_log_prob(obs, np.tile(np.arange(mdp.A), mdp.S), w.ravel())
 
 
-def exact_gradient(mdp, policy):
-    """The policy gradient theorem: (8) with Phi = Q^pi(x_t, a_t), in expectation, is grad J(theta)."""
-    return expected_score(mdp, policy, solve(mdp, probs(mdp, policy))[1])
+def exact_gradient(mdp, policy, gamma=1.0):
+    """The policy gradient theorem: (8) with Phi = Q^pi(x_t, a_t), in expectation, is grad J(theta). With
+    gamma < 1 it is grad J_gamma, which weighs step t by gamma^t: Phi_t = gamma^t Q^pi_gamma(x_t, a_t)."""
+    return expected_score(mdp, policy, solve(mdp, probs(mdp, policy), gamma)[1], gamma)
+
+
+def discounted_estimator_mean(mdp, policy, gamma):
+    """What (8) with the discounted reward-to-go (10), GAE (12) or n-step (13) weights estimates when V is
+    exact: E[sum_t grad log pi(a_t|s_t) Q^pi_gamma(x_t, a_t)], every step weighed 1, not gamma^t. For
+    gamma < 1 this is neither grad J nor grad J_gamma (Nota and Thomas, 2020, "Is the policy gradient a gradient?")."""
+    return expected_score(mdp, policy, solve(mdp, probs(mdp, policy), gamma)[1], 1.0)
 
 
 def flat(grads):
@@ -196,13 +206,13 @@ def step_values(mdp, V, batch):
     return V[mdp.x_of(batch.obs.argmax(axis=1), t)]
 
 
-def Phi_of(batch, name, val=None, lam=1.0, n=1):
-    """Phi_t (8) by nppg's ``batch_weights`` with gamma = 1; every episode here terminated, so (12)
-    closes each with 0. ``val`` (M,) is V(s_t) for "baseline", "nstep" and "gae"."""
+def Phi_of(batch, name, val=None, lam=1.0, n=1, gamma=1.0):
+    """Phi_t (8) by nppg's ``batch_weights``; every episode here terminated, so (14) closes each with 0.
+    ``val`` (M,) is V(s_t) for "baseline", "nstep" and "gae"."""
     assert batch.terminated.all(), "whole episodes of these MDPs always end at a terminal state"
     segments = [(start, stop, 0.0) for start, stop in zip(batch.starts, batch.stops)]
     val = np.zeros(len(batch.rew)) if val is None else val
-    return batch_weights(batch.rew, val, segments, name, 1.0, lam, n)[0]
+    return batch_weights(batch.rew, val, segments, name, gamma, lam, n)[0]
 
 
 def g_hats(policy, batch, Phi, size):
