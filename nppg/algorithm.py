@@ -3,11 +3,11 @@
     1: input: initial policy parameters theta_0, initial value function parameters phi_0  -> start
     2: for k = 0, 1, 2, ... do
     3:   collect trajectories D_k by running pi_k = pi(theta_k) in the environment       -> Rollout.collect
-    4:   compute rewards-to-go R_hat_t                                                    -> batch_weights (6)
-    5:   compute advantage estimates A_t with the current value function V_phi_k         -> batch_weights (7, 11, 22)
-    6:   estimate the policy gradient g_k = 1/|D_k| sum_tau sum_t grad log pi(a_t|s_t) A_t -> update_policy (8)
-    7:   compute the policy update with Adam                                              -> update_policy (21)
-    8:   fit the value function by regression on mean-squared error, with Adam            -> fit_value (9, 20)
+    4:   compute rewards-to-go R_hat_t                                                    -> batch_weights (10)
+    5:   compute advantage estimates A_t with the current value function V_phi_k         -> batch_weights (7, 12, 13)
+    6:   estimate g_k = 1/|D_k| sum_tau sum_t grad log pi(a_t|s_t) A_t (nppg: 1/M, M steps) -> update_policy (8)
+    7:   compute the policy update with Adam                                              -> update_policy (23)
+    8:   fit phi_{k+1} by regression on mean-squared error, with Adam (V_phi_k is used above) -> fit_value (9, 22)
 """
 from dataclasses import dataclass, field
 
@@ -27,22 +27,22 @@ class VPGConfig:
     env: str = "CartPole-v1"     # a gymnasium id, or module:EnvName-v0 for an environment registered on import
     seed: int = 0                # seeds the networks' initialisation, the action sampling and the resets
     epochs: int = 50             # policy updates (k in the pseudocode), >= 1
-    steps_per_epoch: int = 2000  # |D_k| in steps (the last vector step may add up to num_envs - 1 more)
+    steps_per_epoch: int = 2000  # M, steps a batch (|D_k| counts its trajectories); + up to num_envs - 1
     num_envs: int = 8            # environment copies stepped together, 1 <= num_envs <= steps_per_epoch
-    weights: str = "gae"         # Phi_t (8): "return" (4), "reward-to-go" (6), "baseline" (7), "nstep" (22), "gae" (11)
+    weights: str = "gae"         # Phi_t (8): "return" (4), "reward-to-go" (6), "baseline" (7), "nstep" (13), "gae" (12)
     gamma: float = 0.99          # discount, in (0, 1]
-    lam: float = 0.97            # GAE lambda (11), in [0, 1]: 0 gives delta_t (10), 1 gives R_hat_t - V(s_t)
-    n_step: int = 5              # n of "nstep" (22), >= 1: rewards summed before V(s_{t+n}) stands in for the rest
+    lam: float = 0.97            # GAE lambda (12), in [0, 1]: 0 gives delta_t (11), 1 gives R_hat_t - V(s_t)
+    n_step: int = 5              # n of "nstep" (13), >= 1: rewards summed before V(s_{t+n}) stands in for the rest
     pi_lr: float = 1e-2          # the policy's Adam step size (Spinning Up: 3e-4 with 4,000 steps; docs/results.md)
     vf_lr: float = 1e-3          # the value function's Adam step size
-    train_v_iters: int = 80      # full-batch Adam steps on the value loss (20) per epoch, >= 0
+    train_v_iters: int = 80      # full-batch Adam steps on the value loss (22) per epoch, >= 0
     hidden: tuple = (64, 64)     # hidden widths of both networks; () is a linear model
     activation: str = "tanh"     # "tanh" or "relu"
-    normalize_adv: bool = True   # shift and scale Phi_t to mean 0, std 1 over the batch before the policy step
+    normalize_adv: bool = True   # Phi_t to mean 0, std 1 over the batch: a small bias, a random scale (docs/theory.md)
     log_std_init: float = -0.5   # the Gaussian policy's initial log sigma (Box actions)
 
-    normalize_obs: bool = False  # observations enter both networks normalised by running statistics (24)
-    scale_rewards: bool = False  # rewards divided by the running std of the discounted return (25)
+    normalize_obs: bool = False  # observations enter both networks normalised by running statistics (25)
+    scale_rewards: bool = False  # rewards divided by the running std of the discounted return (26)
 
     def __post_init__(self):
         self.hidden = tuple(self.hidden)  # the ranges in the comments are the caller's to keep; nppg train checks them
@@ -58,8 +58,8 @@ class State:
     vf_opt: Adam
     rollout: Rollout            # the environments, and the episodes still running in them
     rng: np.random.Generator    # action sampling
-    obs_stats: RunningStats     # (23) of the observations, or None
-    ret_stats: RunningStats     # (23) of the discounted returns G_t, or None
+    obs_stats: RunningStats     # (24) of the observations, or None
+    ret_stats: RunningStats     # (24) of the discounted returns G_t, or None
     epoch: int = 0              # k: epochs completed
     env_steps: int = 0          # transitions collected
     history: list = field(default_factory=list)  # one record per epoch of this call, the columns of progress.csv
@@ -92,31 +92,31 @@ def start(cfg, make_env=gym.make_vec, ValueFunction=ValueFunction, Rollout=Rollo
 
 
 def closing_values(batch, value_fn):
-    """(12) The value that closes each segment: 0 if its episode terminated (even on the batch's last
+    """(14) The value that closes each segment: 0 if its episode terminated (even on the batch's last
     step), else V(s_T) of the true next observation (a time-limit truncation, or the batch's end)."""
     return np.where(batch.terminated, 0.0, value_fn.predict(batch.final_obs))
 
 
 def update_policy(policy, opt, obs, act, Phi):
-    """Steps 6-7: one Adam step on L_pi = -1/N sum_t log pi(a_t|s_t) Phi_t, i.e. ascent on (8), 1/N over steps
+    """Steps 6-7: one Adam step on L_pi = -1/M sum_t log pi(a_t|s_t) Phi_t, i.e. ascent on (8), 1/M over steps
     as in Spinning Up's code (docs/theory.md, "Three conventions"). The diagnostics are measured after the
     step, where the KL and the loss change are not 0: kl estimates KL(pi_old || pi_new)."""
-    N = len(Phi)
-    logp_old = policy.log_prob(obs, act)                          # (N,)
-    opt.step(policy.grad_log_prob(obs, act, -Phi / N))            # gradient of L_pi
-    logp_new = policy.log_prob(obs, act)                          # (N,)
+    M = len(Phi)
+    logp_old = policy.log_prob(obs, act)                          # (M,)
+    opt.step(policy.grad_log_prob(obs, act, -Phi / M))            # gradient of L_pi
+    logp_new = policy.log_prob(obs, act)                          # (M,)
     loss_old, loss_new = -float(np.mean(logp_old * Phi)), -float(np.mean(logp_new * Phi))
     return {"loss_pi": loss_old, "delta_loss_pi": loss_new - loss_old,
             "kl": float(np.mean(logp_old - logp_new)), "entropy": float(np.mean(policy.entropy(obs)))}
 
 
 def fit_value(value_fn, opt, obs, R_hat, iters):
-    """Step 8: (9) phi = argmin_phi 1/N sum_t (V_phi(s_t) - R_hat_t)^2, by ``iters`` full-batch Adam steps on (20)."""
-    loss_old, grads = value_fn.grad_mse(obs, R_hat)                    # (20) at phi before the fit
+    """Step 8: (9) phi_{k+1} = argmin_phi 1/M sum_t (V_phi(s_t) - R_hat_t)^2, by ``iters`` Adam steps on (22)."""
+    loss_old, grads = value_fn.grad_mse(obs, R_hat)                    # (22) at phi before the fit
     loss = loss_old
     for _ in range(iters):
         opt.step(grads)
-        loss, grads = value_fn.grad_mse(obs, R_hat)                    # (20) after this step
+        loss, grads = value_fn.grad_mse(obs, R_hat)                    # (22) after this step
     return {"loss_v": loss_old, "delta_loss_v": loss - loss_old}
 
 
@@ -139,9 +139,9 @@ def vpg(env="CartPole-v1", *, callback=None, setup=start, **hyperparameters):
             batch = s.rollout.collect(s.policy, cfg.steps_per_epoch, s.rng)                     # 3
             rew, val = batch.rew, s.value_fn.predict(batch.obs)                                 # r_t, V(s_t)
             if cfg.scale_rewards:
-                s.ret_stats.update(batch.G)                                                     # (23)
-                rew = rew / np.sqrt(s.ret_stats.var() + 1e-8)                                   # (25)
-            segments = zip(batch.starts, batch.stops, closing_values(batch, s.value_fn))         # (12)
+                s.ret_stats.update(batch.G)                                                     # (24)
+                rew = rew / np.sqrt(s.ret_stats.var() + 1e-8)                                   # (26)
+            segments = zip(batch.starts, batch.stops, closing_values(batch, s.value_fn))         # (14)
             Phi, R_hat = batch_weights(rew, val, segments, cfg.weights, cfg.gamma, cfg.lam, cfg.n_step)  # 4-5
             if cfg.normalize_adv:                                     # to mean 0 and std 1 over the batch
                 mu = batch.mean(Phi)
@@ -150,7 +150,7 @@ def vpg(env="CartPole-v1", *, callback=None, setup=start, **hyperparameters):
             record.update(update_policy(s.policy, s.pi_opt, batch.obs, batch.act, Phi))          # 6-7
             record.update(fit_value(s.value_fn, s.vf_opt, batch.obs, R_hat, cfg.train_v_iters))  # 8
             if cfg.normalize_obs:
-                s.obs_stats.update(batch.obs)                 # (23): the next epoch sees them normalised anew
+                s.obs_stats.update(batch.obs)                 # (24): the next epoch sees them normalised anew
             s.epoch, s.env_steps = k + 1, s.env_steps + len(batch.rew)
             record.update(env_steps=s.env_steps, mean_value=float(batch.mean(val)))
             s.history.append(record)

@@ -7,12 +7,12 @@ import numpy as np
 
 
 def linear_forward(x, W, b):
-    """(18) y = x W + b.  x (N, D), W (D, H), b (H,) -> y (N, H)."""
+    """(20) y = x W + b.  x (N, D), W (D, H), b (H,) -> y (N, H)."""
     return x @ W + b, (x, W)
 
 
 def linear_backward(dy, cache):
-    """(18) dx = dy W^T, dW = x^T dy, db = sum_n dy.  dy (N, H) -> dx (N, D), dW (D, H), db (H,)."""
+    """(20) dx = dy W^T, dW = x^T dy, db = 1^T dy (sum over rows).  dy (N, H) -> dx (N, D), dW (D, H), db (H,)."""
     x, W = cache
     return dy @ W.T, x.T @ dy, dy.sum(axis=0)
 
@@ -23,7 +23,7 @@ def tanh_forward(x):
 
 
 def tanh_backward(dy, y):
-    return dy * (1 - y**2)  # (19) d tanh(x)/dx = 1 - tanh(x)^2
+    return dy * (1 - y**2)  # (21) d tanh(x)/dx = 1 - tanh(x)^2
 
 
 def relu_forward(x):
@@ -32,7 +32,7 @@ def relu_forward(x):
 
 
 def relu_backward(dy, mask):
-    return dy * mask  # (19) d relu(x)/dx = [x > 0]
+    return dy * mask  # (21) d relu(x)/dx = [x > 0]
 
 
 ACTIVATIONS = {"tanh": (tanh_forward, tanh_backward), "relu": (relu_forward, relu_backward)}
@@ -49,9 +49,9 @@ def orthogonal(shape, gain, rng):
 class MLP:
     """A fully connected network ``sizes = (in, hidden..., out)``: ``activation`` ("tanh" or "relu") in hidden
     layers, a linear output; ``params`` holds ``W0, b0, W1, b1, ...``, ``W_i`` of shape (sizes[i], sizes[i+1]).
-    Orthogonal initial weights (gain sqrt(2) in hidden layers, zero biases) keep activations at a steady scale;
-    the output gain is ``out_gain`` (policies use 0.01, so every action starts nearly equally likely, which
-    Andrychowicz et al., 2021, "What matters in on-policy RL", found to help most)."""
+    Orthogonal initial weights, zero biases; hidden gain sqrt(2), ReLU's gain (tanh's would be 5/3), for both
+    activations as OpenAI Baselines does. The output gain is ``out_gain`` (policies use 0.01: every action starts
+    nearly equally likely, which Andrychowicz et al., 2021, "What matters in on-policy RL", found to help most)."""
 
     def __init__(self, sizes, activation="tanh", rng=None, out_gain=1.0):
         sizes = tuple(sizes)
@@ -61,7 +61,7 @@ class MLP:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
         rng = np.random.default_rng() if rng is None else rng
         self.sizes, self.activation, self.n_layers = tuple(int(s) for s in sizes), activation, len(sizes) - 1
-        self.obs_stats = None  # RunningStats: if set, inputs are normalised (24) before the first layer
+        self.obs_stats = None  # RunningStats: if set, inputs are normalised (25) before the first layer
         self.params = {}
         for i in range(self.n_layers):
             gain = out_gain if i == self.n_layers - 1 else np.sqrt(2.0)

@@ -27,7 +27,7 @@ class SGD:
 
 
 class Adam:
-    """(21) Adam (Kingma & Ba, 2015, Algorithm 1), with bias correction.
+    """(23) Adam (Kingma & Ba, 2015, Algorithm 1), with bias correction.
 
     m_t = beta1 m_{t-1} + (1 - beta1) g_t          v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
     m_hat = m_t / (1 - beta1^t)                     v_hat = v_t / (1 - beta2^t)

@@ -2,7 +2,7 @@
 
 A policy's ``params`` is one dict (the MLP's ``W0, b0, ...``, plus the Gaussian's ``log_std``) that
 optimizers update in place. ``grad_log_prob(obs, act, Phi)`` is the gradient of the sum inside (8),
-``sum_t Phi_t log pi(a_t|s_t)``: the distribution's closed-form score (14, 16), then backpropagation."""
+``sum_t Phi_t log pi(a_t|s_t)``: the distribution's closed-form score (16, 18), then backpropagation."""
 import numpy as np
 
 from . import distributions as dist
@@ -53,7 +53,7 @@ class CategoricalPolicy:
         return dist.categorical_entropy(self.logits(obs))                  # (N,)
 
     def grad_log_prob(self, obs, act, Phi):
-        """Gradient of sum_t Phi_t log pi(a_t|s_t): (14), then backprop."""
+        """Gradient of sum_t Phi_t log pi(a_t|s_t): (16), then backprop."""
         z, cache = self.net.forward(obs)
         act, Phi = self._actions(act, len(z)), _rows(Phi, len(z), "Phi", np.float64, 1)
         dz = Phi[:, None] * dist.categorical_score(z, act)                 # (N, K)
@@ -92,7 +92,7 @@ class GaussianPolicy:
         return dist.gaussian_entropy(self.params["log_std"], len(obs))     # (N,): the same for every state
 
     def grad_log_prob(self, obs, act, Phi):
-        """Gradient of sum_t Phi_t log pi(a_t|s_t): (16), then backprop for mu."""
+        """Gradient of sum_t Phi_t log pi(a_t|s_t): (18), then backprop for mu."""
         mu, cache = self.net.forward(obs)
         act, Phi = self._actions(act, len(mu)), _rows(Phi, len(mu), "Phi", np.float64, 1)
         dmu, dlog_std = dist.gaussian_score(mu, self.params["log_std"], act)  # (N, n), (N, n)
@@ -113,10 +113,10 @@ class ValueFunction:
         return self.net.forward(obs)[0][:, 0]          # (N,)
 
     def grad_mse(self, obs, R_hat):
-        """(20) L = 1/N sum_t (V(s_t) - R_hat_t)^2,  dL/dV(s_t) = 2 (V(s_t) - R_hat_t) / N.  -> (L, grads)."""
+        """(22) L = 1/M sum_t (V(s_t) - R_hat_t)^2,  dL/dV(s_t) = 2 (V(s_t) - R_hat_t) / M.  -> (L, grads)."""
         v, cache = self.net.forward(obs)
-        N = len(v)
-        if N == 0:
+        M = len(v)
+        if M == 0:
             raise ValueError("obs must have at least one row; got shape (0, ...)")
-        err = v[:, 0] - _rows(R_hat, N, "R_hat", np.float64, 1)            # (N,)
-        return float(err @ err) / N, self.net.backward((2 / N) * err[:, None], cache)[0]
+        err = v[:, 0] - _rows(R_hat, M, "R_hat", np.float64, 1)            # (M,)
+        return float(err @ err) / M, self.net.backward((2 / M) * err[:, None], cache)[0]

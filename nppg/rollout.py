@@ -7,7 +7,7 @@ that ends an episode returns the true final observation, which a truncated episo
 
 The batch comes out as *segments* (``advantages.py``): consecutive steps of one episode from one copy,
 ended by its termination, its truncation or the batch's end; ``terminated`` and ``final_obs`` say how
-to close each one (12).
+to close each one (14).
 """
 from dataclasses import dataclass
 
@@ -27,7 +27,7 @@ class Batch:
     final_obs: np.ndarray   # (S, obs_dim)  the observation after each segment's last step, s_T
     ep_returns: np.ndarray  # (E,)  undiscounted returns of the episodes that ended in this batch
     ep_lengths: np.ndarray  # (E,)
-    G: np.ndarray           # (M,)  G_t = r_t + gamma G_{t-1}, the discounted return of the episode so far (25)
+    G: np.ndarray           # (M,)  G_t = r_t + gamma G_{t-1}, the discounted return of the episode so far (26)
 
     def mean(self, x):      # the mean over the batch D_k of a quantity x (M, ...) of its steps
         return np.mean(x, axis=0)
@@ -68,7 +68,7 @@ class Rollout:
         self.obs = flatten_obs(self.obs_space, envs.reset(seed=seed)[0])  # (n, obs_dim)
         self.resetting = np.zeros(self.n, dtype=bool)   # True: this copy's next step only resets it
         self.ep_ret, self.ep_len = np.zeros(self.n), np.zeros(self.n, dtype=np.int64)
-        self.gamma, self.G = gamma, np.zeros(self.n)    # each copy's discounted return so far (25)
+        self.gamma, self.G = gamma, np.zeros(self.n)    # each copy's discounted return so far (26)
 
     def step(self, a):
         """One vector step with actions ``a`` (n,) or (n, act_dim). Returns s_t, s_{t+1}, r_t, whether each copy's

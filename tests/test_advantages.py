@@ -1,7 +1,7 @@
 """The weights Phi_t (8): each against its definition as a plain sum, written here as a double loop.
 
 One segment is T steps ``r_0 .. r_{T-1}`` with values ``V(s_0) .. V(s_{T-1})``, closed by
-``last_value`` = V(s_T) (0 if the episode terminated) (12).
+``last_value`` = V(s_T) (0 if the episode terminated) (14).
 """
 import numpy as np
 import pytest
@@ -40,13 +40,13 @@ def reward_to_go_definition(rew, last_value, gamma):
 
 
 def td_residual_definition(rew, val, last_value, gamma):
-    """(10) delta_t = r_t + gamma V(s_{t+1}) - V(s_t), with V(s_T) = last_value."""
+    """(11) delta_t = r_t + gamma V(s_{t+1}) - V(s_t), with V(s_T) = last_value."""
     V = list(val) + [last_value]
     return [rew[t] + gamma * V[t + 1] - V[t] for t in range(len(rew))]
 
 
 def gae_definition(rew, val, last_value, gamma, lam):
-    """(11) A_t = sum_{l=0}^{T-1-t} (gamma lam)^l delta_{t+l}."""
+    """(12) A_t = sum_{l=0}^{T-1-t} (gamma lam)^l delta_{t+l}."""
     delta, T = td_residual_definition(rew, val, last_value, gamma), len(rew)
     return [sum((gamma * lam) ** l * delta[t + l] for l in range(T - t)) for t in range(T)]
 
@@ -60,9 +60,9 @@ PHI_DEFINITIONS = {
     # (7) R_hat_t - V(s_t)
     "baseline": lambda rew, val, last, gamma, lam: [
         R - v for R, v in zip(reward_to_go_definition(rew, last, gamma), val)],
-    # (11) A_t^GAE(gamma, lam)
+    # (12) A_t^GAE(gamma, lam)
     "gae": gae_definition,
-    # (22) A_t^(n), here with n = 3 (batch_weights's n below)
+    # (13) A_t^(n), here with n = 3 (batch_weights's n below)
     "nstep": lambda rew, val, last, gamma, lam: nstep_definition(rew, val, last, gamma, 3),
 }
 
@@ -80,14 +80,14 @@ def test_discount_cumsum_matches_its_definition(seed, T, discount):
 
 @given(seed=seeds, T=lengths, gamma=unit)
 def test_reward_to_go_matches_its_definition(seed, T, gamma):
-    """(6) with the tail closed by last_value (12)."""
+    """(10), (6) at gamma = 1, with the tail closed by last_value (14)."""
     rew, _, last_value = segment(seed, T)
     close(reward_to_go(rew, last_value, gamma), reward_to_go_definition(rew, last_value, gamma))
 
 
 @given(seed=seeds, T=lengths, gamma=unit, lam=unit)
 def test_gae_matches_its_definition(seed, T, gamma, lam):
-    """(10, 11) exponentially weighted sum of TD residuals."""
+    """(11, 12) exponentially weighted sum of TD residuals."""
     rew, val, last_value = segment(seed, T)
     close(gae(rew, val, last_value, gamma, lam), gae_definition(rew, val, last_value, gamma, lam))
 
@@ -155,10 +155,10 @@ def test_batch_weights_does_not_leak_across_segments():
     assert np.array_equal(Phi, [1.5, 1.5, 100.0])
 
 
-# ---- n-step advantages (22): the bridge from the TD residual to reward-to-go, and what GAE averages ----
+# ---- n-step advantages (13): the bridge from the TD residual to reward-to-go, and what GAE averages ----
 
 def nstep_definition(rew, val, last_value, gamma, n):
-    """(22) A_t^(n) = sum_{k<m} gamma^k r_{t+k} + gamma^m V(s_{t+m}) - V(s_t), m = min(n, T - t), V(s_T) = last_value."""
+    """(13) A_t^(n) = sum_{k<m} gamma^k r_{t+k} + gamma^m V(s_{t+m}) - V(s_t), m = min(n, T - t), V(s_T) = last_value."""
     V, T = list(val) + [last_value], len(rew)
     out = []
     for t in range(T):

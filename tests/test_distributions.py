@@ -59,7 +59,7 @@ def test_log_softmax_of_huge_logits_is_finite_and_exact():
 
 @given(seed=seeds, n=rows, k=n_actions)
 def test_categorical_log_prob_is_log_of_softmax_at_the_action(seed, n, k):
-    """(13) log pi(a|s) = z_a - logsumexp(z), compared with the naive log(exp(z_a) / sum exp z) at moderate z."""
+    """(15) log pi(a|s) = z_a - logsumexp(z), compared with the naive log(exp(z_a) / sum exp z) at moderate z."""
     rng = np.random.default_rng(seed)
     z, a = 2.0 * rng.standard_normal((n, k)), rng.integers(0, k, n)
     naive = np.log(np.exp(z[np.arange(n), a]) / np.exp(z).sum(axis=1))
@@ -70,7 +70,7 @@ def test_categorical_log_prob_is_log_of_softmax_at_the_action(seed, n, k):
 
 @given(seed=seeds, n=rows, k=n_actions)
 def test_categorical_score_matches_finite_differences(seed, n, k):
-    """(14) d log pi(a|s) / dz = onehot(a) - softmax(z)."""
+    """(16) d log pi(a|s) / dz = onehot(a) - softmax(z)."""
     rng = np.random.default_rng(seed)
     z, a, w = rng.standard_normal((n, k)), rng.integers(0, k, n), rng.standard_normal(n)
     num = nppg.numerical_grad(lambda: float(np.sum(w * D.categorical_log_prob(z, a))), z)
@@ -88,7 +88,7 @@ def test_categorical_score_has_zero_mean_under_the_policy(seed, n, k):
 
 @given(seed=seeds, n=rows, k=n_actions)
 def test_categorical_entropy(seed, n, k):
-    """(17) H = -sum_a pi_a log pi_a."""
+    """(19) H = -sum_a pi_a log pi_a."""
     z = np.random.default_rng(seed).standard_normal((n, k))
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(D.categorical_entropy(z), -(p * np.log(p)).sum(axis=1), rtol=1e-12, atol=1e-12)
@@ -104,7 +104,7 @@ def test_categorical_entropy_is_log_k_for_equal_logits(k, c):
 
 @given(seed=seeds, n=rows, d=act_dims)
 def test_gaussian_log_prob_is_a_sum_of_1d_normal_log_densities(seed, n, d):
-    """(15) a diagonal Gaussian factorises: log pi(a|s) = sum_i log N(a_i; mu_i, sigma_i^2)."""
+    """(17) a diagonal Gaussian factorises: log pi(a|s) = sum_i log N(a_i; mu_i, sigma_i^2)."""
     rng = np.random.default_rng(seed)
     mu, log_std = rng.standard_normal((n, d)), rng.uniform(-1.0, 0.5, d)
     a = rng.standard_normal((n, d))
@@ -114,7 +114,7 @@ def test_gaussian_log_prob_is_a_sum_of_1d_normal_log_densities(seed, n, d):
 
 @given(seed=seeds, n=rows, d=act_dims)
 def test_gaussian_score_matches_finite_differences(seed, n, d):
-    """(16) d log pi / d mu_i = (a_i - mu_i) / sigma_i^2 and d log pi / d log sigma_i = u_i^2 - 1."""
+    """(18) d log pi / d mu_i = (a_i - mu_i) / sigma_i^2 and d log pi / d log sigma_i = u_i^2 - 1."""
     rng = np.random.default_rng(seed)
     mu, log_std = rng.standard_normal((n, d)), rng.uniform(-1.0, 0.5, d)
     a, w = rng.standard_normal((n, d)), rng.standard_normal(n)
@@ -137,7 +137,7 @@ def test_gaussian_score_has_zero_mean_under_the_policy(seed, d):
 
 @given(seed=seeds, n=rows, d=act_dims)
 def test_gaussian_entropy_is_a_sum_of_1d_entropies(seed, n, d):
-    """(17) H = sum_i 1/2 log(2 pi e sigma_i^2), the same for every state."""
+    """(19) H = sum_i 1/2 log(2 pi e sigma_i^2), the same for every state."""
     log_std = np.random.default_rng(seed).uniform(-2.0, 1.0, d)
     expected = sum(0.5 * math.log(2.0 * math.pi * math.e * math.exp(2.0 * s)) for s in log_std)
     H = D.gaussian_entropy(log_std, n)

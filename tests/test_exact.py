@@ -266,7 +266,7 @@ def test_gae_variance_need_not_fall_all_the_way_to_lam_0_on_the_chain(sampled):
 
 
 def test_nstep_with_an_inexact_value_is_biased_less_as_n_grows(sampled):
-    """(22) trusts V(s_{t+n}) for everything after n rewards: with the time-blind V of the gridworld (whose
+    """(13) trusts V(s_{t+n}) for everything after n rewards: with the time-blind V of the gridworld (whose
     episodes last at most 8 steps) the bias falls as n grows, and n = 8, the whole episode, has none."""
     g, G = sampled("gridworld")
     z = [max_z(G[f"nstep n={n} time-blind V"], g) for n in (1, 2, 4, 8)]

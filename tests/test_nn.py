@@ -64,7 +64,7 @@ def test_check_grads_forgives_rounding_on_tiny_entries_but_not_a_wrong_one():
 
 @given(seed=seeds, n=rows, d=dims, h=dims)
 def test_linear_backward_matches_finite_differences(seed, n, d, h):
-    """(18) dx = dy W^T, dW = x^T dy, db = sum_n dy."""
+    """(20) dx = dy W^T, dW = x^T dy, db = 1^T dy (sum over rows)."""
     rng = np.random.default_rng(seed)
     x, W, b = rng.standard_normal((n, d)), rng.standard_normal((d, h)), rng.standard_normal(h)
     dy = rng.standard_normal((n, h))
@@ -77,7 +77,7 @@ def test_linear_backward_matches_finite_differences(seed, n, d, h):
 
 @given(seed=seeds, n=rows, d=dims)
 def test_tanh_backward_matches_finite_differences(seed, n, d):
-    """(19) d tanh(x)/dx = 1 - tanh(x)^2."""
+    """(21) d tanh(x)/dx = 1 - tanh(x)^2."""
     rng = np.random.default_rng(seed)
     x, dy = rng.standard_normal((n, d)), rng.standard_normal((n, d))
     f = lambda: float(np.sum(dy * tanh_forward(x)[0]))
@@ -87,7 +87,7 @@ def test_tanh_backward_matches_finite_differences(seed, n, d):
 
 @given(seed=seeds, n=rows, d=dims)
 def test_relu_backward_matches_finite_differences(seed, n, d):
-    """(19) d relu(x)/dx = [x > 0]: dy passes where x > 0 and is exactly 0 elsewhere."""
+    """(21) d relu(x)/dx = [x > 0]: dy passes where x > 0 and is exactly 0 elsewhere."""
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((n, d))
     x = np.sign(z) * (0.1 + np.abs(z))  # at least 0.1 from the kink, both signs present
@@ -115,7 +115,7 @@ def test_mlp_backward_matches_finite_differences(seed, n, d_in, hidden, d_out, a
 
 @given(seed=seeds, n=rows, d_in=dims, d_out=dims, activation=activations)
 def test_mlp_without_hidden_layers_is_a_linear_model(seed, n, d_in, d_out, activation):
-    """sizes = (in, out): y = x W0 + b0, whatever the activation, with (18)'s gradients exactly."""
+    """sizes = (in, out): y = x W0 + b0, whatever the activation, with (20)'s gradients exactly."""
     rng = np.random.default_rng(seed)
     net = MLP((d_in, d_out), activation, rng)
     redraw_params(net.params, rng)

@@ -1,4 +1,4 @@
-"""SGD and Adam (21): exact update rules, Adam against Kingma & Ba's Algorithm 1, and convergence."""
+"""SGD and Adam (23): exact update rules, Adam against Kingma & Ba's Algorithm 1, and convergence."""
 import math
 
 import numpy as np
@@ -70,7 +70,7 @@ def test_adam_first_step_is_lr_times_sign_of_g(seed, d, lr):
 @given(seed=seeds, d=dims, n_steps=st.integers(1, 8), lr=st.floats(1e-4, 1e-1), beta1=st.floats(0.0, 0.99),
        beta2=st.floats(0.9, 0.9999), eps=st.floats(1e-8, 1e-3))
 def test_adam_matches_algorithm_1_of_kingma_and_ba(seed, d, n_steps, lr, beta1, beta2, eps):
-    """(21) m, v, bias correction and update, step for step, for any hyperparameters."""
+    """(23) m, v, bias correction and update, step for step, for any hyperparameters."""
     rng = np.random.default_rng(seed)
     params = random_params(rng, d)
     start = {k: p.copy() for k, p in params.items()}

@@ -1,4 +1,4 @@
-"""Policies and the value function: closed-form scores (14, 16) backpropagated through the MLP.
+"""Policies and the value function: closed-form scores (16, 18) backpropagated through the MLP.
 
 ``grad_log_prob(obs, act, Phi)`` must equal the gradient of ``sum_t Phi_t log pi(a_t|s_t)`` for
 every key of ``params`` (the network's W_i, b_i and the Gaussian's log_std).
@@ -40,7 +40,7 @@ def assert_grad_log_prob_matches(policy, obs, act, w):
 
 @given(seed=seeds, obs_dim=dims, k=n_actions, hidden=hidden_sizes, activation=activations, n=rows)
 def test_categorical_grad_log_prob_matches_finite_differences(seed, obs_dim, k, hidden, activation, n):
-    """(14) then backprop: the gradient of sum_i w_i log pi(a_i|s_i) for every W_i, b_i."""
+    """(16) then backprop: the gradient of sum_i w_i log pi(a_i|s_i) for every W_i, b_i."""
     assert_grad_log_prob_matches(*categorical(seed, obs_dim, k, hidden, activation, n))
 
 
@@ -91,13 +91,13 @@ def test_categorical_sample_and_mode_shape_dtype_and_seed(seed, obs_dim, k, n):
 
 @given(seed=seeds, obs_dim=dims, d=act_dims, hidden=hidden_sizes, activation=activations, n=rows)
 def test_gaussian_grad_log_prob_matches_finite_differences(seed, obs_dim, d, hidden, activation, n):
-    """(16) then backprop for mu: the gradient of sum_i w_i log pi(a_i|s_i) for every W_i, b_i and log_std."""
+    """(18) then backprop for mu: the gradient of sum_i w_i log pi(a_i|s_i) for every W_i, b_i and log_std."""
     assert_grad_log_prob_matches(*gaussian(seed, obs_dim, d, hidden, activation, n))
 
 
 @given(seed=seeds, obs_dim=dims, d=act_dims, hidden=hidden_sizes, n=rows)
 def test_gaussian_log_prob_is_a_sum_of_1d_normal_log_densities(seed, obs_dim, d, hidden, n):
-    """(15) through the policy: log pi(a|s) = sum_i log N(a_i; mu_i(s), sigma_i^2)."""
+    """(17) through the policy: log pi(a|s) = sum_i log N(a_i; mu_i(s), sigma_i^2)."""
     policy, obs, act, _ = gaussian(seed, obs_dim, d, hidden, "tanh", n)
     mu, sigma = policy.mean(obs), np.exp(policy.params["log_std"])
     expected = [sum(-0.5 * ((act[r, i] - mu[r, i]) / sigma[i]) ** 2 - math.log(sigma[i]) - 0.5 * math.log(2 * math.pi)
@@ -146,7 +146,7 @@ def test_optimizer_steps_on_params_move_the_policy():
 
 @given(seed=seeds, obs_dim=dims, hidden=hidden_sizes, activation=activations, n=rows)
 def test_value_grad_mse_matches_finite_differences(seed, obs_dim, hidden, activation, n):
-    """(20) L = mean_t (V(s_t) - R_hat_t)^2 equals its definition, and its gradient matches finite differences."""
+    """(22) L = mean_t (V(s_t) - R_hat_t)^2 equals its definition, and its gradient matches finite differences."""
     rng = np.random.default_rng(seed)
     vf = nppg.ValueFunction(obs_dim, hidden, activation, rng=rng)
     redraw_params(vf.params, rng)
