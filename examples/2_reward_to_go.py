@@ -1,28 +1,34 @@
-"""Step 2: reward-to-go (8), with Phi_t = R_hat_t = sum_{t' >= t} r_t', only the rewards that follow a_t (6).
+"""Step 2: reward-to-go, Phi_t = R_hat_t = sum_{t' >= t} r_t', only the rewards that follow a_t (6).
 
     g_hat = 1/|D| sum_{tau in D} sum_t grad log pi_theta(a_t|s_t) Phi_t                                  (8)
 
+Step 1 plus one function, reward_to_go; nothing else changes (diff examples/1_simple_pg.py examples/2_reward_to_go.py).
+
 The whole algorithm in its smallest form: collect a batch D of whole episodes with pi_theta, weight
 each step by Phi_t, take one Adam step up g_hat, repeat. No discount, no value function, one plain
-environment. From nppg it takes only the policy (log pi and its closed-form score, (13)-(14)) and Adam (21).
+environment. From nppg it takes only the policy (log pi and its closed-form score, (15)-(16)) and Adam (23).
+An episode that CartPole truncates at 500 steps is weighed by its own rewards, like any other: this step
+optimises the capped return (1), not the task without its time limit (README, (14)).
 
 Measured on CartPole-v1 with `time OPENBLAS_NUM_THREADS=1 python <this file> --seed S` on a 2-core machine,
 S = 0, 1, 2, from a mean return of 22 at epoch 1 (~5,000 steps an epoch, about 6 s for the 50 epochs):
     mean return >= 475 first at epoch 29, 33, 31; at epoch 50: 357, 452, 487.
 
-    python examples/2_reward_to_go.py [--seed S] [--epochs E]
+    python examples/2_reward_to_go.py [--seed S] [--epochs E] [--lr LR] [--batch-size B] [--out DIR]   (--help: all)
 """
-import argparse
-
 import gymnasium as gym
 import numpy as np
 
 from nppg import Adam, CategoricalPolicy, discount_cumsum
+from progress import Progress, flags  # plumbing: the command line and progress.csv
+
+WEIGHTS = "example 2: reward-to-go"  # the label nppg plot gives this run
 
 
-def reward_to_go(rew):
-    """(6) R_hat_t = r_t + R_hat_{t+1}: a_t cannot change earlier rewards, whose terms in (8) have mean 0 (5)."""
-    return discount_cumsum(rew, 1.0)                                    # (T,)
+def reward_to_go(rew, last_value=0.0, gamma=1.0):
+    """(6) R_hat_t = r_t + R_hat_{t+1}: a_t cannot change earlier rewards, whose terms in (8) have mean 0 (5).
+    nppg.reward_to_go's signature and body; step 3 uses its gamma (10) and last_value (14)."""
+    return discount_cumsum(np.append(rew, last_value), gamma)[:-1]      # (T,)
 
 
 def collect(env, policy, batch_size, rng):
@@ -41,19 +47,21 @@ def collect(env, policy, batch_size, rng):
         Phi += list(reward_to_go(rew))                                  # (6) Phi_t = R_hat_t
         ep_returns.append(sum(rew))
         ep_lengths.append(len(rew))
-    obs, act, Phi = np.array(obs, dtype=np.float64), np.array(act), np.array(Phi)  # (N, obs_dim), (N,), (N,)
+    obs, act, Phi = np.array(obs, dtype=np.float64), np.array(act), np.array(Phi)  # (M, obs_dim), (M,), (M,)
     return obs, act, Phi, ep_returns, ep_lengths
 
 
 def update(policy, opt, obs, act, Phi):
-    """One Adam step up g_hat (8), i.e. down the loss L = -1/N sum_t Phi_t log pi_theta(a_t|s_t)."""
-    N = len(Phi)
-    # 1/N over steps, as in Spinning Up's code, where (8) has 1/|D| over episodes: the same direction
-    opt.step(policy.grad_log_prob(obs, act, -Phi / N))                  # (8) grad of L, then (21) Adam
+    """One Adam step up g_hat (4), i.e. down the loss L = -1/M sum_t Phi_t log pi_theta(a_t|s_t), M steps."""
+    M = len(Phi)
+    # 1/M over steps, as in Spinning Up's code, where (4) has 1/|D| over episodes: the same direction
+    opt.step(policy.grad_log_prob(obs, act, -Phi / M))                  # (4) grad of L, then (23) Adam
 
 
-def train(env_name="CartPole-v1", hidden=(32,), lr=1e-2, epochs=50, batch_size=5000, seed=0):
-    """Spinning Up's settings for this step: one hidden layer of 32 tanh units, Adam lr 1e-2, 5,000 steps a batch."""
+def train(env_name="CartPole-v1", hidden=(32,), lr=1e-2, epochs=50, batch_size=5000, seed=0, out=None):
+    """Spinning Up's settings for this step: one hidden layer of 32 tanh units, Adam lr 1e-2, 5,000 steps a batch.
+    ``out``: a folder for progress.csv and config.json, or None to write nothing."""
+    settings = dict(hidden=hidden, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed)
     rng = np.random.default_rng(seed)
     env = gym.make(env_name)
     env.reset(seed=seed)                                                # seeds the env; later resets go on from it
@@ -61,20 +69,18 @@ def train(env_name="CartPole-v1", hidden=(32,), lr=1e-2, epochs=50, batch_size=5
     opt = Adam(policy.params, lr)
     # Phi is not normalised: Adam divides each step by a running root-mean-square of the gradient, so the scale
     # of Phi matters far less than with plain SGD, and subtracting its mean would be a baseline (7), step 3's idea.
-    steps = 0
+    steps, progress = 0, Progress(out, {"env": env_name, "weights": WEIGHTS, **settings})
     for epoch in range(1, epochs + 1):
         obs, act, Phi, ep_returns, ep_lengths = collect(env, policy, batch_size, rng)
         update(policy, opt, obs, act, Phi)
         steps += len(Phi)
         print(f"epoch {epoch:3d}   steps {steps:7d}   mean return {np.mean(ep_returns):6.1f}   "
               f"mean ep_len {np.mean(ep_lengths):6.1f}")
+        progress.write(ep_returns, ep_lengths, epoch=epoch, env_steps=steps)
     env.close()
+    progress.close()
     return policy
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=50)
-    args = p.parse_args()
-    train(seed=args.seed, epochs=args.epochs)
+    train(**flags(train, __doc__))

@@ -1,13 +1,15 @@
-"""Step 4: continuous actions, with a diagonal Gaussian policy pi(a|s) = N(mu(s), sigma^2) (15)-(16), on Pendulum-v1.
+"""Step 4: continuous actions, with a diagonal Gaussian policy pi(a|s) = N(mu(s), sigma^2) (17)-(18), on Pendulum-v1.
 
-    log pi(a|s) = -1/2 (n log 2pi + sum_i [(a_i - mu_i)^2 / sigma_i^2 + 2 log sigma_i])                  (15)
-    d log pi / d mu_i = (a_i - mu_i) / sigma_i^2,   d log pi / d log sigma_i = (a_i - mu_i)^2 / sigma_i^2 - 1  (16)
+    log pi(a|s) = -1/2 (d_a log 2pi + sum_i [(a_i - mu_i)^2 / sigma_i^2 + 2 log sigma_i])                 (17)
+    d log pi / d mu_i = (a_i - mu_i) / sigma_i^2,   d log pi / d log sigma_i = (a_i - mu_i)^2 / sigma_i^2 - 1  (18)
 
 Step 3 with GaussianPolicy in place of CategoricalPolicy: the network outputs the mean mu(s), log sigma is
 one learned vector, and nothing else in the algorithm changes. The environment is given the action clipped
 to its bounds [-2, 2]; the batch keeps it as sampled, since log pi(a_t|s_t) is of that a_t. Pendulum has no
-terminal state: every episode is truncated at 200 steps and closed with V(s_T) (12). gamma = 0.9 (a horizon
-of about 10 steps), lam = 0.95 and pi_lr 1e-2 are settings with which nppg.vpg learns Pendulum.
+terminal state: every episode is truncated at 200 steps and closed with V(s_T) (14), so it optimises the task
+without the time limit. gamma = 0.9 (a horizon of about 10 steps), lam = 0.95 and lr 1e-2 are settings with
+which nppg.vpg learns Pendulum; the other changes from step 3 are listed in ``train``'s docstring.
+The printed value loss is the critic's before its fit in that epoch.
 
 Measured on Pendulum-v1 with `time OPENBLAS_NUM_THREADS=1 python <this file> --seed S` on a 2-core machine,
 S = 0, 1, 2, from a mean return of -1,325, -1,222, -1,072 at epoch 1 (2,000 steps = 10 episodes an epoch;
@@ -16,19 +18,15 @@ the 250 epochs took 91, 111, 103 s, while someone else's tests shared the machin
     mean of the last 10 epochs -181, -176, -173 (best single epoch -104, -93, -119); sigma 0.61 -> 0.35, 0.34, 0.44.
 Seed 2 swings up only after ~400,000 steps: with a shorter run (--epochs 150) it would not have.
 
-    python examples/4_continuous.py [--seed S] [--epochs E]      # 250 epochs by default; --epochs 500 for longer
+    python examples/4_continuous.py [--seed S] [--epochs E] [--gamma G] [--lr LR] [--out DIR]   (--help: all)
 """
-import argparse
-
 import gymnasium as gym
 import numpy as np
 
-from nppg import Adam, GaussianPolicy, ValueFunction, discount_cumsum, gae
+from nppg import Adam, GaussianPolicy, ValueFunction, gae, reward_to_go
+from progress import Progress, flags  # plumbing: the command line and progress.csv
 
-
-def reward_to_go(rew, last_value, gamma):
-    """(6) R_hat_t = r_t + gamma R_hat_{t+1}, with R_hat_T = last_value (12): the targets of (9)."""
-    return discount_cumsum(np.append(rew, last_value), gamma)[:-1]     # (T,)
+WEIGHTS = "example 4: GAE, Gaussian"  # the label nppg plot gives this run
 
 
 def collect(env, policy, value_fn, batch_size, gamma, lam, rng):
@@ -46,58 +44,59 @@ def collect(env, policy, value_fn, batch_size, gamma, lam, rng):
             done = terminated or truncated
         rew = np.array(rew)                                             # (T,)
         val = value_fn.predict(np.array(obs[-len(rew):]))               # (T,) V(s_t), with the current phi
-        last_value = 0.0 if terminated else value_fn.predict(s[None])[0]  # (12) V(s_T): s is the final observation
-        adv += list(gae(rew, val, last_value, gamma, lam))              # (10), (11) Phi_t = A_t
-        R_hat += list(reward_to_go(rew, last_value, gamma))             # (6)
+        last_value = 0.0 if terminated else value_fn.predict(s[None])[0]  # (14) V(s_T): s is the final observation
+        adv += list(gae(rew, val, last_value, gamma, lam))              # (11), (12) Phi_t = A_t
+        R_hat += list(reward_to_go(rew, last_value, gamma))             # (10), the targets of (9)
         ep_returns.append(rew.sum())
         ep_lengths.append(len(rew))
-    obs, act, adv, R_hat = np.array(obs, dtype=np.float64), np.array(act), np.array(adv), np.array(R_hat)  # (N, ...)
+    obs, act, adv, R_hat = np.array(obs, dtype=np.float64), np.array(act), np.array(adv), np.array(R_hat)  # (M, ...)
     return obs, act, adv, R_hat, ep_returns, ep_lengths
 
 
 def update(policy, opt, obs, act, Phi):
-    """One Adam step up g_hat (8), i.e. down the loss L = -1/N sum_t Phi_t log pi_theta(a_t|s_t)."""
-    N = len(Phi)
-    # 1/N over steps, as in Spinning Up's code, where (8) has 1/|D| over episodes: the same direction
-    opt.step(policy.grad_log_prob(obs, act, -Phi / N))                  # (8) grad of L, then (21) Adam
+    """One Adam step up g_hat (8), i.e. down the loss L = -1/M sum_t Phi_t log pi_theta(a_t|s_t), M steps."""
+    M = len(Phi)
+    # 1/M over steps, as in Spinning Up's code, where (8) has 1/|D| over episodes: the same direction
+    opt.step(policy.grad_log_prob(obs, act, -Phi / M))                  # (8) grad of L, then (23) Adam
 
 
 def fit_value(value_fn, opt, obs, R_hat, iters):
-    """(9) by iters full-batch Adam steps on (20) L_V = 1/N sum_t (V_phi(s_t) - R_hat_t)^2; returns L_V before."""
+    """(9) by iters full-batch Adam steps on (22) L_V = 1/M sum_t (V_phi(s_t) - R_hat_t)^2; returns L_V before."""
     loss_v = value_fn.grad_mse(obs, R_hat)[0]
     for _ in range(iters):
-        opt.step(value_fn.grad_mse(obs, R_hat)[1])                      # (20) dL_V/dphi, then (21) Adam
+        opt.step(value_fn.grad_mse(obs, R_hat)[1])                      # (22) dL_V/dphi, then (23) Adam
     return loss_v
 
 
-def train(env_name="Pendulum-v1", hidden=(64, 64), pi_lr=1e-2, vf_lr=1e-3, train_v_iters=80, gamma=0.9, lam=0.95,
-          log_std_init=-0.5, epochs=250, batch_size=2000, seed=0):
+def train(env_name="Pendulum-v1", hidden=(64, 64), lr=1e-2, vf_lr=1e-3, train_v_iters=80, gamma=0.9, lam=0.95,
+          log_std_init=-0.5, epochs=250, batch_size=2000, seed=0, out=None):
     """Step 3's settings except two hidden layers of 64 (nppg.vpg's default), gamma 0.9 and lam 0.95, and
-    log sigma starting at -0.5 (sigma 0.61, nppg.vpg's default), 250 epochs."""
+    log sigma starting at -0.5 (sigma 0.61, nppg.vpg's default), 250 epochs. ``out``: a folder for progress.csv."""
+    settings = dict(hidden=hidden, lr=lr, vf_lr=vf_lr, train_v_iters=train_v_iters, gamma=gamma, lam=lam,
+                    log_std_init=log_std_init, epochs=epochs, batch_size=batch_size, seed=seed)
     rng = np.random.default_rng(seed)
     env = gym.make(env_name)
     env.reset(seed=seed)                                                # seeds the env; later resets go on from it
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     policy = GaussianPolicy(obs_dim, act_dim, hidden, "tanh", log_std_init, rng)
     value_fn = ValueFunction(obs_dim, hidden, "tanh", rng)
-    pi_opt, vf_opt = Adam(policy.params, pi_lr), Adam(value_fn.params, vf_lr)
-    steps = 0
+    pi_opt, vf_opt = Adam(policy.params, lr), Adam(value_fn.params, vf_lr)
+    steps, progress = 0, Progress(out, {"env": env_name, "weights": WEIGHTS, **settings})
     for epoch in range(1, epochs + 1):
         obs, act, adv, R_hat, ep_returns, ep_lengths = collect(env, policy, value_fn, batch_size, gamma, lam, rng)
         # advantages normalised over the batch: one scale for the policy step whatever the size of the returns
-        Phi = (adv - adv.mean()) / (adv.std() + 1e-8)                   # (N,)
+        Phi = (adv - adv.mean()) / (adv.std() + 1e-8)                   # (M,)
         update(policy, pi_opt, obs, act, Phi)
         loss_v = fit_value(value_fn, vf_opt, obs, R_hat, train_v_iters)
         steps += len(Phi)
         print(f"epoch {epoch:3d}   steps {steps:7d}   mean return {np.mean(ep_returns):7.1f}   "
-              f"value loss {loss_v:9.2f}   sigma {np.exp(policy.params['log_std']).round(3)}")
+              f"value loss before the fit {loss_v:9.2f}   sigma {np.exp(policy.params['log_std']).round(3)}")
+        progress.write(ep_returns, ep_lengths, epoch=epoch, env_steps=steps, loss_v=loss_v,
+                       entropy=float(policy.entropy(obs[:1])[0]))
     env.close()
+    progress.close()
     return policy, value_fn
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=250)
-    args = p.parse_args()
-    train(seed=args.seed, epochs=args.epochs)
+    train(**flags(train, __doc__))

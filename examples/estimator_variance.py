@@ -13,9 +13,10 @@ whole episodes, collected by nppg's own code. For each one the table shows
 The exact V is V^pi of the exact state (with the steps left, on the gridworld); the fitted V is
 nppg's ValueFunction V_phi(s) fit by regression (9) on a separate batch: it cannot see the
 time, so on the gridworld it is inexact, and GAE with lam < 1 shows the bias that this costs.
-Also writes a plot of variance against batch size (needs matplotlib).
+With --out PATH it also draws the variance against the batch size into PATH (needs matplotlib);
+without it, it writes nothing.
 
-    python examples/estimator_variance.py [--episodes 20000] [--batch 10] [--seed 0] [--plot PATH]
+    python examples/estimator_variance.py [--episodes 20000] [--batch 10] [--seed 0] [--out PATH]
 """
 import argparse
 import time
@@ -44,13 +45,13 @@ def estimators(mdp, batch, V, value_fn):
             ("R_hat_t - V, exact V", "7"): exact.Phi_of(batch, "baseline", v_exact),
             ("R_hat_t - V, fitted V", "7"): exact.Phi_of(batch, "baseline", v_fit)}
     for n in (1, 2, 4, 8):
-        rows[f"n-step n={n}, exact V", "22"] = exact.Phi_of(batch, "nstep", v_exact, n=n)
+        rows[f"n-step n={n}, exact V", "13"] = exact.Phi_of(batch, "nstep", v_exact, n=n)
     for n in (1, 2, 4, 8):
-        rows[f"n-step n={n}, fitted V", "22"] = exact.Phi_of(batch, "nstep", v_fit, n=n)
+        rows[f"n-step n={n}, fitted V", "13"] = exact.Phi_of(batch, "nstep", v_fit, n=n)
     for lam in (1.0, 0.5, 0.0):
-        rows[f"GAE lam={lam:.1f}, exact V", "11"] = exact.Phi_of(batch, "gae", v_exact, lam)
+        rows[f"GAE lam={lam:.1f}, exact V", "12"] = exact.Phi_of(batch, "gae", v_exact, lam)
     for lam in (1.0, 0.9, 0.5, 0.0):
-        rows[f"GAE lam={lam:.1f}, fitted V", "11"] = exact.Phi_of(batch, "gae", v_fit, lam)
+        rows[f"GAE lam={lam:.1f}, fitted V", "12"] = exact.Phi_of(batch, "gae", v_fit, lam)
     return {f"{name:24s} {f'({eq})':>5s}": Phi for (name, eq), Phi in rows.items()}
 
 
@@ -116,11 +117,12 @@ if __name__ == "__main__":
     p.add_argument("--episodes", type=int, default=20000, help="episodes per MDP (a multiple of 100 and of --batch)")
     p.add_argument("--batch", type=int, default=10, help="episodes per batch |D| in the table")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--plot", default="estimator_variance.png")
+    p.add_argument("--out", default=None, help="a picture file of variance against batch size; none if not given")
     args = p.parse_args()
     if args.episodes % 100 or args.episodes % args.batch:
         raise SystemExit("--episodes must be a multiple of 100 and of --batch")
     start, rng = time.perf_counter(), np.random.default_rng(args.seed)
     results = {name: run(name, mdp, args, rng) for name, mdp in (("chain", exact.chain()), ("gridworld", exact.gridworld()))}
-    plot(results, args.plot)
+    if args.out is not None:
+        plot(results, args.out)
     print(f"({time.perf_counter() - start:.0f} s)")
