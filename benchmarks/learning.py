@@ -15,8 +15,8 @@ import numpy as np
 import nppg
 from nppg.algorithm import VPGConfig
 from nppg.engine import make_env
-from nppg.tools.cli import SETTINGS, add_train_args
-from nppg.tools.evaluate import evaluate
+from nppg.tools.flags import SETTINGS, add_train_args
+from nppg.engine.evaluate import evaluate
 from nppg.tools.logger import RunLogger
 
 

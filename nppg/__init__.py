@@ -13,7 +13,7 @@ from .optim import SGD, Adam
 from .policies import CategoricalPolicy, GaussianPolicy, ValueFunction
 from .engine import train
 from .checks.gradcheck import check_grads, numerical_grad, rel_error
-from .tools.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 __all__ = ["WEIGHTS", "batch_weights", "discount_cumsum", "gae", "nstep_advantages", "reward_to_go", "State",
            "VPGConfig", "make_policy", "vpg", "MLP", "SGD", "Adam", "CategoricalPolicy", "GaussianPolicy",

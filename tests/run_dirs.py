@@ -1,7 +1,7 @@
 """Run directories written from Python as the command line writes them."""
 from nppg.algorithm import VPGConfig
 from nppg.engine import EngineConfig
-from nppg.engine.run import ENGINE_SETTINGS, settings
+from nppg.engine.config import ENGINE_SETTINGS, settings
 from nppg.tools.logger import RunLogger
 
 

@@ -9,7 +9,7 @@ import pytest
 from run_dirs import logger
 
 import nppg
-from nppg.tools import checkpoint
+from nppg.engine import checkpoint
 from nppg.tools.cli import main
 
 SMALL = dict(epochs=2, steps_per_epoch=200, num_envs=2, hidden=(8,), train_v_iters=2)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import nppg
-from nppg.tools.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from nppg.engine.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
 from nppg.tools.cli import main
 
 TINY = ["--epochs", "3", "--steps-per-epoch", "200", "--num-envs", "2", "--hidden", "8", "--train-v-iters", "2"]
@@ -239,16 +239,16 @@ def test_bench_refuses_bad_settings_in_one_line(flags, capsys):
 def test_two_runs_started_at_once_never_share_a_directory(tmp_path, monkeypatch):
     """The directory is claimed by creating config.json exclusively: a run that comes second, even after
     passing the check for an existing run, is refused (an explicit --out) or numbered (the default name)."""
-    from nppg.engine.run import EngineConfig, settings
-    from nppg.tools import cli
+    from nppg.engine.config import EngineConfig, settings
+    from nppg.tools import logger as rundir  # the run directory is the logger's
     cfg = settings(nppg.VPGConfig(), EngineConfig())
     out = str(tmp_path / "run")
-    assert cli.claim_run_dir(out, cfg) == (out, [out])
-    monkeypatch.setattr(cli, "RUN_FILES", ())  # as if the second run had checked before the first claimed
+    assert rundir.claim_run_dir(out, cfg) == (out, [out])
+    monkeypatch.setattr(rundir, "RUN_FILES", ())  # as if the second run had checked before the first claimed
     with pytest.raises(ValueError, match="already holds a run \\(config.json\\)"):
-        cli.claim_run_dir(out, cfg)
-    assert cli.claim_run_dir(out, cfg, numbered=True) == (out + "-2", [out + "-2"])
-    assert cli.claim_run_dir(out, cfg, numbered=True) == (out + "-3", [out + "-3"])
+        rundir.claim_run_dir(out, cfg)
+    assert rundir.claim_run_dir(out, cfg, numbered=True) == (out + "-2", [out + "-2"])
+    assert rundir.claim_run_dir(out, cfg, numbered=True) == (out + "-3", [out + "-3"])
     assert json.load(open(os.path.join(out + "-3", "config.json")))["env"] == "CartPole-v1"
 
 
@@ -288,7 +288,7 @@ def test_eval_refuses_a_negative_seed(run_dir, capsys):
 def test_out_of_memory_is_one_line(tmp_path, capsys, monkeypatch):
     # a (4, 10^14) weight matrix is 3 PB: more than any machine's address space, so malloc always refuses
     # (here with the check before it switched off, as where the memory available cannot be read)
-    monkeypatch.setattr("nppg.engine.run.available_memory", lambda: None)
+    monkeypatch.setattr("nppg.engine.config.available_memory", lambda: None)
     err = error_of(["train", "--hidden", str(10**14), "--epochs", "1", "--out", str(tmp_path / "big")], capsys)
     assert "out of memory" in err and not (tmp_path / "big").exists()
 

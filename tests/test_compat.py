@@ -15,7 +15,7 @@ import shutil
 
 import numpy as np
 
-from nppg.tools.checkpoint import load_checkpoint
+from nppg.engine.checkpoint import load_checkpoint
 from nppg.tools.cli import main
 
 DATA = os.path.join(os.path.dirname(__file__), "data")

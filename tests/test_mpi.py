@@ -18,7 +18,7 @@ from hypothesis import given, strategies as st
 
 from nppg.engine import mpi
 from nppg.engine.threads import get_threads
-from nppg.tools import checkpoint
+from nppg.engine import checkpoint
 from test_bench import load_benchmark
 from test_robust import arrays, assert_same_run, progress, wait_for_epochs
 

@@ -1,4 +1,4 @@
-"""Observation normalisation and reward scaling (23-25): the running statistics against NumPy's own, the
+"""Observation normalisation and reward scaling (24-26): the running statistics against NumPy's own, the
 merge of two halves against the whole, the discounted return G_t they scale by, and an exact resume."""
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ from test_robust import assert_same_run, progress
 import nppg
 from nppg.normalize import RunningStats
 from nppg.rollout import Rollout
-from nppg.tools import checkpoint
+from nppg.engine import checkpoint
 from nppg.tools.cli import main
 
 batch_sizes = st.lists(st.integers(1, 40), min_size=1, max_size=6)

@@ -6,7 +6,7 @@ from nppg_test_envs import clock_envs
 from nppg import CategoricalPolicy, GaussianPolicy
 from nppg.algorithm import closing_values
 from nppg.rollout import Rollout
-from nppg.tools.evaluate import episodes, evaluate
+from nppg.engine.evaluate import episodes, evaluate
 
 
 class ObsValue:

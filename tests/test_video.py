@@ -45,7 +45,7 @@ def test_each_frame_is_kept_even_when_the_renderer_reuses_one_array(run_dir, tmp
     import gymnasium as gym
     import numpy as np
     from nppg.tools import video
-    from nppg.tools.checkpoint import load_checkpoint
+    from nppg.engine.checkpoint import load_checkpoint
 
     class OneBuffer(gym.Wrapper):
         def __init__(self, env):

@@ -11,114 +11,18 @@ thread per product (put back afterwards), and runs the value fit's thread pool.
 import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
 from functools import partial
 
 import numpy as np
 
-from ..advantages import WEIGHTS
 from ..algorithm import start, vpg
-from ..nn import ACTIVATIONS
 from . import mpi
+from .checkpoint import restore_train_state, resume_settings
+from .config import ENGINE_SETTINGS, check_config, engine_config
 from .memory import keep_freed_memory
 from .rollout import CheckedRollout, make_env
-from .threads import set_threads, whole
+from .threads import set_threads
 from .value import FastValueFunction
-
-VF_DTYPES, VECTORIZATIONS = ("float64", "float32"), (None, "sync", "async")
-
-
-def engine_config(engine, dp=None):
-    """``EngineConfig(**engine)``; under MPI (``dp``), threads 0 is refused."""
-    eng = EngineConfig(**engine)
-    if dp is not None and eng.threads == 0:
-        raise ValueError("threads 0 leaves NumPy's BLAS threads as they are, and under MPI every rank would start "
-                         "as many as there are cores: give each rank 1 thread (the default under mpiexec) or more")
-    return eng
-
-
-def check_config(cfg, dp=None):
-    """Refuse a ``VPGConfig`` setting outside its range, naming it (the plain ``vpg`` takes them as given);
-    ``dp``: the ranks of an MPI job, for the memory check."""
-    checks = [
-        (whole(cfg.seed, 0), "seed", "a whole number >= 0"),
-        (whole(cfg.epochs, 1), "epochs", "a whole number >= 1"),
-        (whole(cfg.steps_per_epoch, 1), "steps_per_epoch", "a whole number >= 1"),
-        (whole(cfg.num_envs, 1), "num_envs", "a whole number >= 1"),
-        (cfg.weights in WEIGHTS, "weights", f"one of {list(WEIGHTS)}"),
-        (0 < cfg.gamma <= 1, "gamma", "in (0, 1]"),
-        (0 <= cfg.lam <= 1, "lam", "in [0, 1]"),
-        (whole(cfg.n_step, 1), "n_step", "a whole number >= 1"),
-        (0 < cfg.pi_lr < np.inf, "pi_lr", "> 0 and finite"),
-        (0 < cfg.vf_lr < np.inf, "vf_lr", "> 0 and finite"),
-        (whole(cfg.train_v_iters, 0), "train_v_iters", "a whole number >= 0"),
-        (all(whole(h, 1) for h in cfg.hidden), "hidden", "widths >= 1 (or none)"),
-        (cfg.activation in ACTIVATIONS, "activation", f"one of {sorted(ACTIVATIONS)}"),
-        (np.isfinite(cfg.log_std_init), "log_std_init", "finite"),
-        (isinstance(cfg.normalize_adv, bool), "normalize_adv", "True or False"),
-        (isinstance(cfg.normalize_obs, bool), "normalize_obs", "True or False"),
-        (isinstance(cfg.scale_rewards, bool), "scale_rewards", "True or False"),
-    ]
-    for ok, name, expected in checks:
-        if not ok:
-            raise ValueError(f"{name} must be {expected}; got {getattr(cfg, name)!r}")
-    if cfg.num_envs > cfg.steps_per_epoch:
-        raise ValueError(f"num_envs ({cfg.num_envs}) must not exceed steps_per_epoch ({cfg.steps_per_epoch})")
-    cfg.hidden = tuple(int(h) for h in cfg.hidden)
-    check_memory(cfg, dp)
-    return cfg
-
-
-def available_memory():
-    """Bytes of memory available now (Linux's MemAvailable), or None where that cannot be read."""
-    try:
-        with open("/proc/meminfo") as f:
-            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
-    except (OSError, StopIteration, ValueError):
-        return None
-
-
-def check_memory(cfg, dp=None):
-    """Refuse, before anything is allocated, settings whose arrays cannot fit: the hidden layers' weights
-    (twice, for the policy and V, with a gradient and Adam's m and v each) and the activations of a batch.
-    A lower bound: the input and output layers, whose sizes the environment sets, add more. Under MPI
-    (``dp``), each of the ranks on this host holds the weights and the activations of its share."""
-    h = cfg.hidden
-    weights = sum(a * b for a, b in zip(h[:-1], h[1:])) + sum(h)
-    rows, ranks = (cfg.steps_per_epoch, 1) if dp is None else (dp.share(cfg.steps_per_epoch), dp.local_size)
-    need = 8 * ranks * (2 * 4 * weights + 3 * rows * sum(h))
-    have = available_memory()
-    if have is not None and need > have:
-        on = "" if ranks == 1 else f" on each of {ranks} ranks"
-        raise ValueError(f"--hidden {' '.join(map(str, h))} with {rows} steps per epoch{on} needs at "
-                         f"least {need / 2**30:,.1f} GB; this machine has {have / 2**30:,.1f} GB available")
-
-
-@dataclass
-class EngineConfig:
-    """How a run is computed; none of it changes the algorithm.
-
-    threads        threads that compute the value fit's row blocks at once, each matrix product on one BLAS
-                   thread; a run is the same to the bit with any number >= 1. 0: one thread, and NumPy's BLAS
-                   setting left alone (more BLAS threads can change the last bits of a product).
-    vf_dtype       the value network's precision: "float32" makes the value fit about 1.8 times faster.
-    vectorization  gymnasium's vectorization mode: None (the environment's own vector version if it has
-                   one, else "sync"), "sync", or "async" (subprocesses; pays off only for slow environments).
-    """
-    threads: int = 2
-    vf_dtype: str = "float64"
-    vectorization: str = None
-
-    def __post_init__(self):
-        if not whole(self.threads, 0):
-            raise ValueError(f"threads must be a whole number >= 0; got {self.threads!r}")
-        if self.vf_dtype not in VF_DTYPES:
-            raise ValueError(f'vf_dtype must be "float64" or "float32"; got {self.vf_dtype!r}')
-        if self.vectorization not in VECTORIZATIONS:
-            raise ValueError(f'vectorization must be None, "sync" or "async"; got {self.vectorization!r}')
-
-
-ENGINE_SETTINGS = tuple(EngineConfig.__dataclass_fields__)
 
 
 class DivergedError(ValueError):
@@ -132,11 +36,6 @@ def check_finite(epoch, **networks):
             if not np.isfinite(p).all():
                 raise DivergedError(f"training diverged in epoch {epoch}: {net_name} parameter {k} is not finite "
                                     f"(try a smaller learning rate)")
-
-
-def settings(cfg, eng):
-    """A run's settings as its config.json and checkpoints hold them: the algorithm's and the engine's."""
-    return {**asdict(cfg), **asdict(eng)}
 
 
 @contextlib.contextmanager
@@ -154,18 +53,22 @@ def running(eng):
             set_threads(before)
 
 
-def train(env="CartPole-v1", *, callback=None, resume=None, **settings_):
+def train(env=None, *, callback=None, resume=None, **settings_):
     """``nppg.vpg(env, **hyperparameters)`` with the engine's pieces; returns the final ``State``.
 
     Takes every ``VPGConfig`` field, checked by ``check_config``, and every ``EngineConfig`` field
     (``threads``, ``vf_dtype``, ``vectorization``). ``callback(record, state)`` is ``vpg``'s (return True to
     stop), and ``record`` also holds ``time_s``, the training time so far, and ``steps_per_s``. ``resume``:
-    a saved training state (``nppg.tools.checkpoint.load_train_state(run_dir)``), continued exactly.
+    a saved training state (``nppg.engine.checkpoint.load_train_state(run_dir)``), continued exactly with
+    its own settings (``resume_settings``): give only what changes, ``epochs`` to extend it or ``threads``.
     """
-    from ..tools.checkpoint import restore_train_state  # the run tools' checkpoints, for resume only
     dp = mpi.world()  # under mpiexec: data-parallel (engine/mpi.py), one thread per rank unless told otherwise
     both = mpi.on_all(dp)  # under MPI: a step that fails on every rank, or on none
-    engine = {k: settings_.pop(k) for k in ENGINE_SETTINGS if k in settings_}
+    given = {**settings_, **({} if env is None else {"env": env})}
+    if resume is not None:  # the saved settings, with the given epochs and threads
+        given = both(resume_settings, resume[0], given, 1 if dp is None else dp.size)
+    env = given.pop("env", "CartPole-v1")
+    engine = {k: given.pop(k) for k in ENGINE_SETTINGS if k in given}
     if dp is not None:
         engine.setdefault("threads", 1)
     eng = both(engine_config, engine, dp)
@@ -180,8 +83,7 @@ def train(env="CartPole-v1", *, callback=None, resume=None, **settings_):
                 s = mpi.start(cfg, dp, check_config=partial(check_config, dp=dp), **pieces)
             if resume is not None:
                 try:
-                    rank, ranks = (0, 1) if dp is None else (dp.rank, dp.size)
-                    clock["time_s"] = both(restore_train_state, s, resume, settings(cfg, eng), rank, ranks)
+                    clock["time_s"] = both(restore_train_state, s, resume, 0 if dp is None else dp.rank)
                 except BaseException:
                     s.rollout.envs.close()
                     raise
@@ -201,4 +103,4 @@ def train(env="CartPole-v1", *, callback=None, resume=None, **settings_):
             clock["t"], clock["env_steps"] = time.perf_counter(), s.env_steps
             return stop
 
-        return vpg(env, callback=each_epoch, setup=setup, **settings_)
+        return vpg(env, callback=each_epoch, setup=setup, **given)

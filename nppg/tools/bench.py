@@ -28,7 +28,7 @@ import numpy as np
 from .. import algorithm
 from ..algorithm import VPGConfig
 from ..engine import CheckedRollout, EngineConfig, run, train
-from ..engine.run import VF_DTYPES, VECTORIZATIONS
+from ..engine.config import VF_DTYPES, VECTORIZATIONS
 from ..engine.threads import set_threads
 
 D, E = VPGConfig(), EngineConfig()

@@ -1,37 +1,26 @@
 """The command line: ``nppg train``, ``nppg eval``, ``nppg plot`` (also ``python -m nppg ...``)."""
 import argparse
-import contextlib
-import csv
 import json
 import os
 import signal
 import sys
 import time
 import traceback
-from dataclasses import fields
 
 import gymnasium as gym
 import numpy as np
 
-from ..advantages import WEIGHTS
 from ..algorithm import VPGConfig, episode_stats, make_policy
-from ..engine import DivergedError, EngineConfig, NonFiniteError, make_env, train
-from ..engine.run import ENGINE_SETTINGS, VF_DTYPES, VECTORIZATIONS, check_config, engine_config, settings
+from ..engine import DivergedError, NonFiniteError, make_env, train
+from ..engine.checkpoint import for_rank, load_checkpoint, load_train_state, resume_settings
+from ..engine.config import ENGINE_SETTINGS, check_config, engine_config, settings
 from ..engine.mpi import on_all, world
 from ..engine.signals import stop_signals
-from ..nn import ACTIVATIONS
-from .checkpoint import as_json, check_ranks, config_differences, for_rank, load_checkpoint, load_train_state
-from .evaluate import evaluate
-from .logger import COLUMNS, RunLogger, default_run_dir
-
-D, E = VPGConfig(), EngineConfig()
-SETTINGS = [f.name for f in fields(VPGConfig)] + list(ENGINE_SETTINGS)  # every setting train takes, by name
-
-# --preset NAME: settings chosen by measurement (docs/results.md says how); flags given beside it win
-PRESETS = {
-    "mujoco": dict(steps_per_epoch=4000, normalize_obs=True, scale_rewards=True, lam=0.95, pi_lr=3e-3),
-}
-
+from .bench import add_bench_args, cmd_bench
+from ..engine.evaluate import evaluate
+from .flags import SETTINGS, D, E, add_train_args, given_settings
+from .logger import RunLogger, check_progress, claim_run_dir, default_run_dir, unclaim_run_dir
+from .sweep import add_sweep_args, cmd_sweep
 
 class StopNow(KeyboardInterrupt):
     """Training stopped at once by a second signal: main() exits with 128 + ``signum``."""
@@ -41,142 +30,16 @@ class StopNow(KeyboardInterrupt):
         self.signum = signum
 
 
-def add_train_args(p):
-    p.add_argument("--env", default=D.env, help="gymnasium id, or module:EnvName-v0 (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=D.seed)
-    p.add_argument("--epochs", type=int, default=None, help=f"number of policy updates (default: {D.epochs}; "
-                   "with --resume: the saved run's, or more to extend it)")
-    p.add_argument("--steps-per-epoch", type=int, default=D.steps_per_epoch)
-    p.add_argument("--num-envs", type=int, default=D.num_envs, help="environment copies stepped together")
-    p.add_argument("--weights", default=D.weights, choices=WEIGHTS,
-                   help="Phi_t: R(tau), reward-to-go, reward-to-go minus V(s_t), the n-step advantage (see --n-step), "
-                        "or GAE (default: %(default)s)")
-    p.add_argument("--gamma", type=float, default=D.gamma, help="discount, in (0, 1]")
-    p.add_argument("--lam", type=float, default=D.lam, help="GAE lambda, in [0, 1]")
-    p.add_argument("--n-step", type=int, default=D.n_step, help="n of --weights nstep: rewards before V(s_{t+n})")
-    p.add_argument("--pi-lr", type=float, default=D.pi_lr, help="policy Adam step size")
-    p.add_argument("--vf-lr", type=float, default=D.vf_lr, help="value-function Adam step size")
-    p.add_argument("--train-v-iters", type=int, default=D.train_v_iters, help="value Adam steps per epoch")
-    p.add_argument("--hidden", type=int, nargs="*", default=list(D.hidden), help="hidden widths, e.g. --hidden 64 64")
-    p.add_argument("--activation", default=D.activation, choices=sorted(ACTIVATIONS))
-    p.add_argument("--no-normalize-adv", dest="normalize_adv", action="store_false",
-                   help="use Phi_t as computed, without shifting and scaling it over the batch")
-    p.add_argument("--log-std-init", type=float, default=D.log_std_init, help="Gaussian policy's initial log sigma")
-    p.add_argument("--normalize-obs", action="store_true",
-                   help="observations enter both networks normalised by running statistics (24)")
-    p.add_argument("--no-normalize-obs", dest="normalize_obs", action="store_false", help="(to undo a --preset's)")
-    p.add_argument("--scale-rewards", action="store_true",
-                   help="rewards divided by the running std of the discounted return (25)")
-    p.add_argument("--no-scale-rewards", dest="scale_rewards", action="store_false", help="(to undo a --preset's)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                   help="a set of settings; flags given beside it win. " + "; ".join(
-                       f"{name}: " + " ".join(f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
-                                              for k, v in preset.items()) for name, preset in PRESETS.items()))
-    p.add_argument("--vf-dtype", default=E.vf_dtype, choices=VF_DTYPES,
-                   help="value network precision; float32 fits it faster (default: %(default)s)")
-    p.add_argument("--vectorization", default=None, choices=VECTORIZATIONS[1:],
-                   help="gymnasium vectorization (default: the environment's own vector version, else sync)")
-    p.add_argument("--threads", type=int, default=E.threads,
-                   help="threads for the value fit, each product on one BLAS thread; results are the same with "
-                        "any number >= 1 (default: %(default)s, under mpiexec 1 per rank; 0: one, and NumPy's BLAS "
-                        "setting left alone)")
-    p.add_argument("--out", default=None, help="run directory (default: runs/<env>-<weights>-s<seed>-<time>)")
-    p.add_argument("--save-every", type=int, default=10, help="also write policy.npz every N epochs (0: only at the end)")
-    p.add_argument("--quiet", action="store_true", help="no per-epoch console line")
-    p.add_argument("--resume", metavar="RUN_DIR", default=None,
-                   help="continue an interrupted run from its state.npz (its own settings; only --epochs and --threads may change)")
-
-
-RUN_FILES = ("config.json", "progress.csv", "env_actions.bin", "policy.npz", "state.npz")
-
-
-def claim_run_dir(out, config, numbered=False):
-    """A new run's directory of its own (two runs' files in one would be mixed up on resume or eval),
-    claimed by creating its config.json exclusively, so that two runs started at once cannot share it.
-    ``numbered``: a default name already taken becomes name-2, name-3, ... Returns (path, made), made
-    the folders created here, deepest first (``runs/`` too, the first time)."""
-    path, k = out, 1
-    while True:
-        if os.path.exists(path) and not os.path.isdir(path):
-            raise ValueError(f"--out {path} is a file, not a directory")
-        held = [f for f in RUN_FILES if os.path.exists(os.path.join(path, f))]
-        if not held:
-            made, d = [], os.path.abspath(path)
-            while not os.path.exists(d):
-                made, d = made + [d], os.path.dirname(d)
-            try:
-                os.makedirs(path, exist_ok=True)
-                with open(os.path.join(path, "config.json"), "x") as f:
-                    json.dump(config, f, indent=2)
-                return path, made
-            except FileExistsError:  # another run claimed it since the check above
-                held = ["config.json"]
-            except OSError as e:
-                raise ValueError(f"cannot create the run directory {path}: {e.strerror or e}") from None
-        if not numbered:
-            raise ValueError(f"{path} already holds a run ({', '.join(held)}): continue it with --resume {path}, "
-                             "or choose another --out")
-        k += 1
-        path = f"{out}-{k}"
-
-
-def unclaim_run_dir(out, made):
-    """Undo ``claim_run_dir`` for a run that failed before its first epoch was written."""
-    with contextlib.suppress(OSError):
-        os.remove(os.path.join(out, "config.json"))
-        for d in made:
-            os.rmdir(d)  # only if nothing else is in it
-
-
-def given_settings(argv):
-    """The settings asked for on the command line ``argv``: a --preset's, then the flags given (which win),
-    not those left at their defaults."""
-    not_given = object()
-    p = argparse.ArgumentParser(add_help=False)
-    add_train_args(p)
-    p.set_defaults(**dict.fromkeys(SETTINGS, not_given))
-    parsed = vars(p.parse_known_args(argv)[0])
-    return {**PRESETS.get(parsed["preset"], {}), **{k: parsed[k] for k in SETTINGS if parsed[k] is not not_given}}
-
-
-def resumed_settings(args, header):
-    """The saved run's settings. --epochs may extend it and --threads change (results do not depend on
-    it, from 1 up); any other setting given on the command line and unlike the saved one is refused, not ignored."""
-    saved, done = dict(header["config"]), header["epoch"]
-    given = given_settings(getattr(args, "argv", []))
-    # compared as config.json has them (tuples are lists); a setting older nppg did not save was at its default
-    changed = config_differences(as_json(given), as_json({**settings(D, E), **saved}))
-    if changed:
-        raise ValueError(f"--resume continues a run with its saved settings; {', '.join(changed)} differ from them "
-                         "(only --epochs and --threads may change)")
-    if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
-        raise ValueError(f"--resume continues in {args.resume} itself; --out cannot move it")
-    saved["epochs"] = saved["epochs"] if args.epochs is None else args.epochs
-    saved["threads"] = given.get("threads", saved.get("threads", E.threads))
-    if (saved["threads"] == 0) != (header["config"].get("threads", E.threads) == 0):
-        raise ValueError("--threads 0 leaves NumPy's BLAS threads as they are, which can change a product's last "
-                         "bits: a run cannot move between 0 and 1 or more and stay exact")
-    if saved["epochs"] <= done:
-        raise ValueError(f"{args.resume} has already run {done} epochs: pass --epochs N with N > {done} to extend it")
-    progress = os.path.join(args.resume, "progress.csv")
-    if not os.path.isfile(progress):
-        raise ValueError(f"{progress} is missing; resuming appends to it")
-    with open(progress, newline="") as f:
-        rows = list(csv.reader(f))
-    epochs = [(row or [""])[0] for row in rows[1:done + 1]]
-    if not rows or rows[0] != COLUMNS or epochs != [str(k) for k in range(1, done + 1)]:
-        raise ValueError(f"{progress} does not hold the {done} saved epochs under its header (cut short or "
-                         "edited?); resuming appends to it")
-    return saved
-
-
 def resumed_run(args, dp=None):
-    """(saved state, settings, epochs done) of the run ``--resume`` continues, checked."""
+    """(saved state, settings, epochs done) of the run ``--resume`` continues: ``resume_settings`` decides
+    the settings from the flags given; progress.csv must hold the saved epochs, since the run appends to it."""
     if not args.resume:
         raise ValueError("--resume needs a run directory; got an empty string")
+    if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
+        raise ValueError(f"--resume continues in {args.resume} itself; --out cannot move it")
     saved = load_train_state(args.resume)
-    check_ranks(saved[0], 1 if dp is None else dp.size, args.resume)
-    config = {**settings(D, E), **resumed_settings(args, saved[0])}  # a setting older nppg did not save was at its default
+    config = resume_settings(saved[0], given_settings(args.argv), 1 if dp is None else dp.size, args.resume)
+    check_progress(args.resume, saved[0]["epoch"])
     return saved, config, saved[0]["epoch"]
 
 
@@ -328,10 +191,8 @@ def build_parser():
                     "Up's: a CSV of env, algo, env_steps, mean_epoch_return")
     pl.set_defaults(func=cmd_plot)
     sw = sub.add_parser("sweep", help="run a grid of settings x seeds, several at once; again: go on where it was")
-    from .sweep import add_sweep_args, cmd_sweep
     add_sweep_args(sw)
     sw.set_defaults(func=cmd_sweep)
-    from .bench import add_bench_args, cmd_bench
     be = sub.add_parser("bench", help="time an epoch against the environment's and the arithmetic's limit")
     add_bench_args(be)
     be.set_defaults(func=cmd_bench)

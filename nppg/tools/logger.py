@@ -1,11 +1,12 @@
 """The run directory: config.json, progress.csv (flushed every epoch), policy.npz, and the console line."""
+import contextlib
 import csv
 import json
 import math
 import os
 import sys
 
-from .checkpoint import actions_path, as_json, save_checkpoint, save_train_state
+from ..engine.checkpoint import actions_path, as_json, save_checkpoint, save_train_state
 
 COLUMNS = ["epoch", "env_steps", "episodes", "mean_return", "std_return", "min_return", "max_return",
            "mean_ep_len", "loss_pi", "loss_v", "entropy", "kl", "delta_loss_pi", "delta_loss_v",
@@ -33,6 +34,60 @@ def console_line(record):
     return "  ".join(cells)
 
 
+RUN_FILES = ("config.json", "progress.csv", "env_actions.bin", "policy.npz", "state.npz")
+
+
+def claim_run_dir(out, config, numbered=False):
+    """A new run's directory of its own (two runs' files in one would be mixed up on resume or eval),
+    claimed by creating its config.json exclusively, so that two runs started at once cannot share it.
+    ``numbered``: a default name already taken becomes name-2, name-3, ... Returns (path, made), made
+    the folders created here, deepest first (``runs/`` too, the first time)."""
+    path, k = out, 1
+    while True:
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise ValueError(f"--out {path} is a file, not a directory")
+        held = [f for f in RUN_FILES if os.path.exists(os.path.join(path, f))]
+        if not held:
+            made, d = [], os.path.abspath(path)
+            while not os.path.exists(d):
+                made, d = made + [d], os.path.dirname(d)
+            try:
+                os.makedirs(path, exist_ok=True)
+                with open(os.path.join(path, "config.json"), "x") as f:
+                    json.dump(config, f, indent=2)
+                return path, made
+            except FileExistsError:  # another run claimed it since the check above
+                held = ["config.json"]
+            except OSError as e:
+                raise ValueError(f"cannot create the run directory {path}: {e.strerror or e}") from None
+        if not numbered:
+            raise ValueError(f"{path} already holds a run ({', '.join(held)}): continue it with --resume {path}, "
+                             "or choose another --out")
+        k += 1
+        path = f"{out}-{k}"
+
+
+def unclaim_run_dir(out, made):
+    """Undo ``claim_run_dir`` for a run that failed before its first epoch was written."""
+    with contextlib.suppress(OSError):
+        os.remove(os.path.join(out, "config.json"))
+        for d in made:
+            os.rmdir(d)  # only if nothing else is in it
+
+
+def check_progress(run_dir, done):
+    """A resumed run appends to progress.csv: it must hold the ``done`` saved epochs under its header."""
+    progress = os.path.join(run_dir, "progress.csv")
+    if not os.path.isfile(progress):
+        raise ValueError(f"{progress} is missing; resuming appends to it")
+    with open(progress, newline="") as f:
+        rows = list(csv.reader(f))
+    epochs = [(row or [""])[0] for row in rows[1:done + 1]]
+    if not rows or rows[0] != COLUMNS or epochs != [str(k) for k in range(1, done + 1)]:
+        raise ValueError(f"{progress} does not hold the {done} saved epochs under its header (cut short or "
+                         "edited?); resuming appends to it")
+
+
 def default_run_dir(config, stamp):
     env = config["env"].replace(":", "_").replace("/", "_")
     return os.path.join("runs", f"{env}-{config['weights']}-s{config['seed']}-{stamp}")
@@ -48,7 +103,7 @@ def rank_actions(state):
 class RunLogger:
     """A callback of ``nppg.train`` that writes a run directory and prints one aligned line per epoch.
 
-    ``config``: the run's settings (``engine.run.settings``); ``out=None`` only prints. Every epoch
+    ``config``: the run's settings (``engine.config.settings``); ``out=None`` only prints. Every epoch
     appends to progress.csv and env_actions.bin; every ``save_every`` epochs, at the last one, and at
     the epoch where the run is being stopped, it writes policy.npz and state.npz (see checkpoint.py).
     ``stop()``, if given, is asked once after each epoch: when it returns True, that epoch is saved and

@@ -17,9 +17,10 @@ import subprocess
 import sys
 import time
 
+from ..engine.checkpoint import as_json, config_differences, read_checkpoint
 from ..engine.mpi import plain_environ, world
-from .checkpoint import as_json, config_differences, read_checkpoint
-from .cli import RUN_FILES, add_train_args, given_settings
+from .flags import add_train_args, given_settings
+from .logger import RUN_FILES
 
 _jobs, _signals = [], []  # the processes running now, so that a signal reaches each of them once; signals seen
 

@@ -1,7 +1,7 @@
 """Whole episodes with a fixed policy: what ``nppg eval`` reports, and what the exact checks sample."""
 import numpy as np
 
-from ..engine.rollout import CheckedRollout
+from .rollout import CheckedRollout
 from ..rollout import to_batch
 
 

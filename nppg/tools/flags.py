@@ -1,0 +1,74 @@
+"""The flags of ``nppg train``, which ``nppg sweep`` passes on to each of its runs: every setting by name,
+the presets, and which settings a command line asks for."""
+import argparse
+from dataclasses import fields
+
+from ..advantages import WEIGHTS
+from ..algorithm import VPGConfig
+from ..engine.config import ENGINE_SETTINGS, VF_DTYPES, VECTORIZATIONS, EngineConfig
+from ..nn import ACTIVATIONS
+
+D, E = VPGConfig(), EngineConfig()
+SETTINGS = [f.name for f in fields(VPGConfig)] + list(ENGINE_SETTINGS)  # every setting train takes, by name
+
+# --preset NAME: settings chosen by measurement (docs/results.md says how); flags given beside it win
+PRESETS = {
+    "mujoco": dict(steps_per_epoch=4000, normalize_obs=True, scale_rewards=True, lam=0.95, pi_lr=3e-3),
+}
+
+
+def add_train_args(p):
+    p.add_argument("--env", default=D.env, help="gymnasium id, or module:EnvName-v0 (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=D.seed)
+    p.add_argument("--epochs", type=int, default=None, help=f"number of policy updates (default: {D.epochs}; "
+                   "with --resume: the saved run's, or more to extend it)")
+    p.add_argument("--steps-per-epoch", type=int, default=D.steps_per_epoch)
+    p.add_argument("--num-envs", type=int, default=D.num_envs, help="environment copies stepped together")
+    p.add_argument("--weights", default=D.weights, choices=WEIGHTS,
+                   help="Phi_t: R(tau), reward-to-go, reward-to-go minus V(s_t), the n-step advantage (see --n-step), "
+                        "or GAE (default: %(default)s)")
+    p.add_argument("--gamma", type=float, default=D.gamma, help="discount, in (0, 1]")
+    p.add_argument("--lam", type=float, default=D.lam, help="GAE lambda, in [0, 1]")
+    p.add_argument("--n-step", type=int, default=D.n_step, help="n of --weights nstep: rewards before V(s_{t+n})")
+    p.add_argument("--pi-lr", type=float, default=D.pi_lr, help="policy Adam step size")
+    p.add_argument("--vf-lr", type=float, default=D.vf_lr, help="value-function Adam step size")
+    p.add_argument("--train-v-iters", type=int, default=D.train_v_iters, help="value Adam steps per epoch")
+    p.add_argument("--hidden", type=int, nargs="*", default=list(D.hidden), help="hidden widths, e.g. --hidden 64 64")
+    p.add_argument("--activation", default=D.activation, choices=sorted(ACTIVATIONS))
+    p.add_argument("--no-normalize-adv", dest="normalize_adv", action="store_false",
+                   help="use Phi_t as computed, without shifting and scaling it over the batch")
+    p.add_argument("--log-std-init", type=float, default=D.log_std_init, help="Gaussian policy's initial log sigma")
+    p.add_argument("--normalize-obs", action="store_true",
+                   help="observations enter both networks normalised by running statistics (24)")
+    p.add_argument("--no-normalize-obs", dest="normalize_obs", action="store_false", help="(to undo a --preset's)")
+    p.add_argument("--scale-rewards", action="store_true",
+                   help="rewards divided by the running std of the discounted return (25)")
+    p.add_argument("--no-scale-rewards", dest="scale_rewards", action="store_false", help="(to undo a --preset's)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help="a set of settings; flags given beside it win. " + "; ".join(
+                       f"{name}: " + " ".join(f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+                                              for k, v in preset.items()) for name, preset in PRESETS.items()))
+    p.add_argument("--vf-dtype", default=E.vf_dtype, choices=VF_DTYPES,
+                   help="value network precision; float32 fits it faster (default: %(default)s)")
+    p.add_argument("--vectorization", default=None, choices=VECTORIZATIONS[1:],
+                   help="gymnasium vectorization (default: the environment's own vector version, else sync)")
+    p.add_argument("--threads", type=int, default=E.threads,
+                   help="threads for the value fit, each product on one BLAS thread; results are the same with "
+                        "any number >= 1 (default: %(default)s, under mpiexec 1 per rank; 0: one, and NumPy's BLAS "
+                        "setting left alone)")
+    p.add_argument("--out", default=None, help="run directory (default: runs/<env>-<weights>-s<seed>-<time>)")
+    p.add_argument("--save-every", type=int, default=10, help="also write policy.npz every N epochs (0: only at the end)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch console line")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue an interrupted run from its state.npz (its own settings; only --epochs and --threads may change)")
+
+
+def given_settings(argv):
+    """The settings asked for on the command line ``argv``: a --preset's, then the flags given (which win),
+    not those left at their defaults."""
+    not_given = object()
+    p = argparse.ArgumentParser(add_help=False)
+    add_train_args(p)
+    p.set_defaults(**dict.fromkeys(SETTINGS, not_given))
+    parsed = vars(p.parse_known_args(argv)[0])
+    return {**PRESETS.get(parsed["preset"], {}), **{k: parsed[k] for k in SETTINGS if parsed[k] is not not_given}}
