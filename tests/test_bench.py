@@ -2,6 +2,7 @@
 import importlib.util
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -50,6 +51,21 @@ def test_json_has_the_documented_keys_and_sane_values(tiny_json):
     assert set(split) == set(bench.PARTS)
     assert sum(split.values()) == pytest.approx(r["epoch_s"])
     assert min(split[p] for p in ("env", "sample", "update_pi", "fit_v")) > 0
+
+
+def test_it_names_the_machine_its_times_come_from(tiny_json, capsys, monkeypatch):
+    """A time means little without the CPU and the BLAS kernels it was measured with (docs/performance.md)."""
+    from nppg.tools import machine
+    model, avx512 = machine.cpu()
+    assert tiny_json["machine"] == machine.describe()
+    assert model in tiny_json["machine"] and f"{len(os.sched_getaffinity(0))} cores" in tiny_json["machine"]
+    assert ("no AVX-512" in tiny_json["machine"]) == (avx512 is False)
+    if machine.openblas() is not None:  # NumPy's wheels: the kernels OpenBLAS picked, or was told to
+        assert re.search(r"OpenBLAS [\d.]+, \w+ kernels", tiny_json["machine"])
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Sandybridge")
+    assert machine.describe().endswith("(OPENBLAS_CORETYPE=Sandybridge)")  # as told, whatever it runs
+    assert bench.main([*TINY, "--epochs", "1"]) == 0
+    assert f"nppg bench: measured on {machine.describe()}" in capsys.readouterr().out
 
 
 def test_a_float32_value_network_is_held_to_float32_throughput(capsys):

@@ -20,8 +20,9 @@ _SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads
 _GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads")
 
 
-def _openblas():
-    """(get, set) of the OpenBLAS loaded in this process (Linux), or None."""
+def openblas():
+    """The OpenBLAS library loaded in this process (Linux), as a ctypes CDLL with the thread count's getter
+    and setter, or None."""
     try:
         with open("/proc/self/maps") as f:
             paths = sorted(set(re.findall(r"/\S*openblas\S*\.so\S*", f.read())))
@@ -29,11 +30,17 @@ def _openblas():
         return None
     for path in paths:
         lib = ctypes.CDLL(path)
-        get = next((getattr(lib, n) for n in _GETTERS if hasattr(lib, n)), None)
-        put = next((getattr(lib, n) for n in _SETTERS if hasattr(lib, n)), None)
-        if get is not None and put is not None:
-            return get, put
+        if any(hasattr(lib, n) for n in _GETTERS) and any(hasattr(lib, n) for n in _SETTERS):
+            return lib
     return None
+
+
+def _openblas():
+    """(get, set) of the OpenBLAS loaded in this process (Linux), or None."""
+    lib = openblas()
+    if lib is None:
+        return None
+    return next(getattr(lib, n) for n in _GETTERS if hasattr(lib, n)), next(getattr(lib, n) for n in _SETTERS if hasattr(lib, n))
 
 
 def _blas():

@@ -30,6 +30,7 @@ from ..algorithm import VPGConfig
 from ..engine import CheckedRollout, EngineConfig, run, train
 from ..engine.config import VF_DTYPES, VECTORIZATIONS
 from ..engine.threads import set_threads
+from .machine import describe
 
 D, E = VPGConfig(), EngineConfig()
 PARTS = ("env", "sample", "rollout_other", "update_pi", "fit_v", "other")
@@ -246,7 +247,7 @@ def add_bench_args(p):
                         "0 NumPy's own setting (default: 1 2; 2 is nppg's default)")
     p.add_argument("--normalize-obs", action="store_true", help="train with observation normalisation (24)")
     p.add_argument("--scale-rewards", action="store_true", help="train with reward scaling (25)")
-    p.add_argument("--json", action="store_true", help='print one JSON object {"results": [...]}')
+    p.add_argument("--json", action="store_true", help='print one JSON object {"machine": "...", "results": [...]}')
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
 
 
@@ -297,8 +298,9 @@ def cmd_bench(args):
                 if not args.json:
                     print(f"nppg bench: {env_id}, {num_envs} envs, {threads} thread(s) done", file=sys.stderr, flush=True)
     if args.json:
-        print(json.dumps({"results": results}))
+        print(json.dumps({"machine": describe(), "results": results}))
     else:
+        print(f"nppg bench: measured on {describe()}")
         print(f"nppg bench: {args.steps_per_epoch} steps per epoch, hidden {tuple(args.hidden)}, "
               f"{args.train_v_iters} value steps, value net {args.vf_dtype}, vectorization "
               f"{args.vectorization or 'default'}; times in s, median of epochs "
