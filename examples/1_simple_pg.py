@@ -8,8 +8,9 @@ environment. From nppg it takes only the policy (log pi and its closed-form scor
 An episode that CartPole truncates at 500 steps is weighed by its own rewards, like any other: this step
 optimises the capped return (1), not the task without its time limit (README, (14)).
 
-Measured on CartPole-v1 with `time OPENBLAS_NUM_THREADS=1 python <this file> --seed S` on a 2-core machine,
-S = 0, 1, 2, from a mean return of 22 at epoch 1 (~5,000 steps an epoch, about 6 s for the 50 epochs):
+Measured on CartPole-v1 with `time OPENBLAS_NUM_THREADS=1 python <this file> --seed S` on a 2-core AMD EPYC
+(OpenBLAS Haswell kernels, another job sharing the machine),
+S = 0, 1, 2, from a mean return of 22 at epoch 1 (~5,000 steps an epoch; the 50 epochs took 9.7, 8.3, 7.4 s):
     mean return >= 475 first at epoch 43, 47, never (best 455); at epoch 50: 362, 398, 418.
 
     python examples/1_simple_pg.py [--seed S] [--epochs E] [--lr LR] [--batch-size B] [--out DIR]   (--help: all)

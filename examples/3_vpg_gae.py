@@ -17,8 +17,9 @@ What changes from step 2, every item of it (each a flag, so a lab can undo one a
 nppg.vpg runs this same loop, with several environment copies and episodes cut at the batch's end
 (examples/5_one_call.py). The printed value loss is the critic's before its fit in that epoch.
 
-Measured on CartPole-v1 with `time OPENBLAS_NUM_THREADS=1 python <this file> --seed S` on a 2-core machine,
-S = 0, 1, 2, from a mean return of 22 at epoch 1 (~2,000 steps an epoch, about 6 s for the 50 epochs):
+Measured on CartPole-v1 with `time OPENBLAS_NUM_THREADS=1 python <this file> --seed S` on a 2-core AMD EPYC
+(OpenBLAS Haswell kernels, another job sharing the machine),
+S = 0, 1, 2, from a mean return of 22 at epoch 1 (~2,000 steps an epoch; the 50 epochs took 9.1, 7.6, 7.1 s):
     mean return >= 475 first at epoch 34, 34, 37 (~71,000-77,000 steps); at epoch 50: 500, 500, 500,
     and 500 in 8, 9, 8 of the last 10 epochs.
 

@@ -9,10 +9,11 @@ weights="return" or "reward-to-go" gives the weights of steps 1 and 2 (discounte
 unless normalize_adv=False). The returned State holds the policy, the value function and every epoch's record.
 The printed value loss is the critic's before its fit in that epoch.
 
-Measured on CartPole-v1 with `time OPENBLAS_NUM_THREADS=1 python <this file> --seed S` on a 2-core machine,
-S = 0, 1, 2, from a mean return of 22 at epoch 1 (~2,000 steps an epoch, about 17 s for the 50 epochs):
+Measured on CartPole-v1 with `time OPENBLAS_NUM_THREADS=1 python <this file> --seed S` on a 2-core AMD EPYC
+(OpenBLAS Haswell kernels, another job sharing the machine),
+S = 0, 1, 2, from a mean return of 22 at epoch 1 (~2,000 steps an epoch; the 50 epochs took 24.3, 26.8, 23.5 s):
     mean return >= 475 first at epoch 15, 16, 25 (30,000-50,000 steps); at epoch 50: 500, 500, 500,
-    and 500 in 10, 8, 3 of the last 10 epochs (the others 403-477).
+    and 500 in 10, 8, 4 of the last 10 epochs (the others 403-477).
 
     python examples/5_one_call.py [--seed S] [--weights W] [--gamma G] [--lam L] [--out DIR]   (--help: all)
 """
