@@ -11,12 +11,13 @@ without the time limit. gamma = 0.9 (a horizon of about 10 steps), lam = 0.95 an
 which nppg.vpg learns Pendulum; the other changes from step 3 are listed in ``train``'s docstring.
 The printed value loss is the critic's before its fit in that epoch.
 
-Measured on Pendulum-v1 with `time OPENBLAS_NUM_THREADS=1 python <this file> --seed S` on a 2-core machine,
-S = 0, 1, 2, from a mean return of -1,325, -1,222, -1,072 at epoch 1 (2,000 steps = 10 episodes an epoch;
-the 250 epochs took 91, 111, 103 s, while someone else's tests shared the machine):
-    mean return >= -700 first at epoch 86, 88, 199; >= -300 first at epoch 112, 102, 222;
-    mean of the last 10 epochs -181, -176, -173 (best single epoch -104, -93, -119); sigma 0.61 -> 0.35, 0.34, 0.44.
-Seed 2 swings up only after ~400,000 steps: with a shorter run (--epochs 150) it would not have.
+Measured on Pendulum-v1 with `time OPENBLAS_NUM_THREADS=1 python <this file> --seed S` on a 2-core AMD EPYC
+(OpenBLAS Haswell kernels, another job sharing the machine), S = 0, 1, 2, from a mean return of -1,325, -1,222,
+-1,072 at epoch 1 (2,000 steps = 10 episodes an epoch; the 250 epochs took 127, 115, 118 s):
+    mean return >= -700 first at epoch 107, 102, never (best -776); >= -300 first at epoch 128, 117, never;
+    mean of the last 10 epochs -203, -623, -947 (best single epoch -93, -92, -776); sigma 0.61 -> 0.43, 0.36, 0.67.
+Seed 1 swings up and falls back late; seed 2 has not swung up by epoch 250 (an earlier measurement on another CPU,
+whose BLAS kernels differ in the last bits, had it swing up after ~400,000 steps): try --epochs 500.
 
     python examples/4_continuous.py [--seed S] [--epochs E] [--gamma G] [--lr LR] [--out DIR]   (--help: all)
 """
