@@ -22,7 +22,7 @@ def pair(seed, obs_dim, hidden, activation="tanh", **fast):
             FastValueFunction(obs_dim, hidden, activation, np.random.default_rng(seed), **fast))
 
 
-# ---- FastValueFunction: (20) in row blocks, threads, float32 ------------------------------------
+# ---- FastValueFunction: (22) in row blocks, threads, float32 ------------------------------------
 
 @given(seed=seeds, obs_dim=dims, hidden=hidden_sizes, activation=activations, n=rows)
 def test_one_block_of_every_row_is_the_plain_value_function_to_the_bit(seed, obs_dim, hidden, activation, n):
@@ -154,17 +154,29 @@ def test_train_with_one_value_block_is_vpg_to_the_bit(env_id, monkeypatch):
     one_block = FastValueFunction.grad_mse
     monkeypatch.setattr(FastValueFunction, "grad_mse", lambda self, obs, R_hat, block=None:
                         one_block(self, obs, R_hat, block=len(obs)))
-    plain, fast = nppg.vpg(env_id, seed=2, **SMALL), nppg.train(env_id, seed=2, **SMALL)
+    plain, fast = nppg.vpg(env_id, seed=2, **SMALL), nppg.train(env_id, seed=2, vf_dtype="float64", **SMALL)
     assert strip(fast.history) == plain.history
     for a, b in ((plain.policy, fast.policy), (plain.value_fn, fast.value_fn)):
         assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
 
 
 def test_train_with_its_default_blocks_is_vpg_up_to_rounding():
-    plain, fast = nppg.vpg("CartPole-v1", seed=2, **SMALL), nppg.train("CartPole-v1", seed=2, **SMALL)
+    plain, fast = nppg.vpg("CartPole-v1", seed=2, **SMALL), nppg.train("CartPole-v1", seed=2, vf_dtype="float64", **SMALL)
     for k in plain.policy.params:
         np.testing.assert_allclose(fast.policy.params[k], plain.policy.params[k], rtol=1e-9, atol=1e-12)
     assert [r["env_steps"] for r in fast.history] == [r["env_steps"] for r in plain.history]
+
+
+def test_train_fits_a_float32_value_network_by_default_and_keeps_the_policy_float64():
+    """The engine's one change of precision (docs/performance.md): V in float32, which is twice as fast where
+    float64 products are slow; the policy, its score and the plain nppg.vpg stay float64."""
+    fast, plain = nppg.train("CartPole-v1", seed=2, **SMALL), nppg.vpg("CartPole-v1", seed=2, **SMALL)
+    assert all(p.dtype == np.float32 for p in fast.value_fn.params.values())
+    assert all(p.dtype == np.float64 for s in (fast, plain) for p in s.policy.params.values())
+    assert all(p.dtype == np.float64 for p in plain.value_fn.params.values())
+    first, first_plain = fast.history[0], plain.history[0]  # the same batch; V's loss to single precision
+    assert first["env_steps"] == first_plain["env_steps"] and first["mean_return"] == first_plain["mean_return"]
+    assert first["loss_v"] == pytest.approx(first_plain["loss_v"], rel=1e-5) and first["loss_v"] != first_plain["loss_v"]
 
 
 def test_train_adds_the_training_time_and_speed_to_each_record():
@@ -175,7 +187,7 @@ def test_train_adds_the_training_time_and_speed_to_each_record():
 
 
 def test_with_observation_statistics_it_is_still_the_plain_value_function_to_the_bit():
-    """FastValueFunction normalises a batch once per statistics (24); a change of statistics is seen."""
+    """FastValueFunction normalises a batch once per statistics (25); a change of statistics is seen."""
     from nppg.normalize import RunningStats
     plain, fast = pair(3, 5, (16,))
     stats = RunningStats(5)

@@ -141,7 +141,7 @@ def test_architecture_mismatch_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("env, more", [("CartPole-v1", {}), ("nppg_test_envs:ClockBox-v0", {}),
-                                       ("CartPole-v1", {"vf_dtype": "float32"})])
+                                       ("CartPole-v1", {"vf_dtype": "float64"})])
 def test_stop_and_resume_gives_the_same_run_number_for_number(tmp_path, env, more):
     cfg = dict(env=env, seed=5, epochs=6, **SMALL, **more)
     whole, part = str(tmp_path / "whole"), str(tmp_path / "part")

@@ -35,6 +35,7 @@ from .value import FastValueFunction
 POLICIES = {"categorical": CategoricalPolicy, "gaussian": GaussianPolicy}
 
 FORMAT = "nppg-checkpoint"
+UNSAVED = {"vf_dtype": "float64"}  # the defaults of a setting older nppg did not save that have changed since
 FORMAT_VERSION = 1
 
 
@@ -74,7 +75,7 @@ def save_checkpoint(path, policy, value_fn, env_id, obs_space, act_space, epoch,
 
 
 def stats_arrays(name, stats):
-    """A ``RunningStats`` (23) as arrays ``name.N``, ``name.mean``, ``name.M2``; nothing for None."""
+    """A ``RunningStats`` (24) as arrays ``name.N``, ``name.mean``, ``name.M2``; nothing for None."""
     return {} if stats is None else {f"{name}.N": np.array(stats.N), f"{name}.mean": stats.mean, f"{name}.M2": stats.M2}
 
 
@@ -236,8 +237,8 @@ def resume_settings(header, given, ranks=1, run_dir="DIR"):
         how = "without mpiexec" if n == 1 else f"with mpiexec -n {n} python -m mpi4py -m nppg train --resume {run_dir}"
         raise CheckpointError(f"this run was trained on {was} and cannot continue exactly on {ranks}, which "
                               f"would collect other batches: resume it {how}")
-    # a setting older nppg did not save was at its default
-    saved = {**as_json(settings(VPGConfig(), EngineConfig())), **header["config"], "env": header["env"]}
+    # a setting older nppg did not save was at its default (then: its default now, but for UNSAVED's)
+    saved = {**as_json(settings(VPGConfig(), EngineConfig())), **UNSAVED, **header["config"], "env": header["env"]}
     changed = config_differences(saved, as_json(given))
     if changed:
         raise CheckpointError(f"{', '.join(changed)} differ from the saved run's settings, which a resume continues "

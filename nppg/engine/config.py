@@ -86,12 +86,15 @@ class EngineConfig:
     threads        threads that compute the value fit's row blocks at once, each matrix product on one BLAS
                    thread; a run is the same to the bit with any number >= 1. 0: one thread, and NumPy's BLAS
                    setting left alone (more BLAS threads can change the last bits of a product).
-    vf_dtype       the value network's precision: "float32" makes the value fit about 1.8 times faster.
+    vf_dtype       the value network's precision. "float32" (the default since nppg 0.3) fits it about twice as
+                   fast where float64 products are slow (AVX2 kernels) and 1.6 times where they are not, and
+                   learns as well (docs/performance.md); "float64" is the plain layer's ValueFunction exactly.
+                   The policy, its gradient and every check stay float64.
     vectorization  gymnasium's vectorization mode: None (the environment's own vector version if it has
                    one, else "sync"), "sync", or "async" (subprocesses; pays off only for slow environments).
     """
     threads: int = 2
-    vf_dtype: str = "float64"
+    vf_dtype: str = "float32"
     vectorization: str = None
 
     def __post_init__(self):

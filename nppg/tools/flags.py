@@ -49,7 +49,8 @@ def add_train_args(p):
                        f"{name}: " + " ".join(f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
                                               for k, v in preset.items()) for name, preset in PRESETS.items()))
     p.add_argument("--vf-dtype", default=E.vf_dtype, choices=VF_DTYPES,
-                   help="value network precision; float32 fits it faster (default: %(default)s)")
+                   help="value network precision: float32 fits it about twice as fast, float64 is the plain "
+                        "ValueFunction exactly; the policy is float64 either way (default: %(default)s)")
     p.add_argument("--vectorization", default=None, choices=VECTORIZATIONS[1:],
                    help="gymnasium vectorization (default: the environment's own vector version, else sync)")
     p.add_argument("--threads", type=int, default=E.threads,
