@@ -18,7 +18,7 @@ from nppg.engine.value import FastValueFunction
 
 
 def fused_grad_mse(params, obs, targets, block):
-    """(20) for a tanh MLP (D, H, H, 1), fused by hand: (loss, grads) keyed like ``params``."""
+    """(22) for a tanh MLP (D, H, H, 1), fused by hand: (loss, grads) keyed like ``params``."""
     n, d = obs.shape
     h = params["W1"].shape[0]
     x1 = np.hstack([obs, np.ones((n, 1))])                        # (n, D+1): b0 folded into W0

@@ -103,7 +103,7 @@ def test_value_function_rejects_targets_of_the_wrong_shape(obs, R_hat, message):
 
 
 def test_value_loss_of_no_rows_is_refused_not_nan():
-    """(20) is a mean: over zero rows it has no value, and both forms say so."""
+    """(22) is a mean: over zero rows it has no value, and both forms say so."""
     vf, fast = nppg.ValueFunction(4, (6,), rng=np.random.default_rng(1)), FastValueFunction(4, (6,))
     for loss in (vf.grad_mse, fast.grad_mse):
         with pytest.raises(ValueError, match=r"obs must have at least one row"):

@@ -107,8 +107,8 @@ def job(n, *args):
 ])
 def test_ranks_agree_after_every_epoch_and_an_epoch_is_the_single_process_epoch_on_their_batches(
         tmp_path, n, env, settings):
-    """(26): the weighted average of the ranks' gradients is the gradient of the batch put together, to
-    1e-10; so are the parameters after the policy step and 80 value steps, and the statistics (23)."""
+    """(27): the weighted average of the ranks' gradients is the gradient of the batch put together, to
+    1e-10; so are the parameters after the policy step and 80 value steps, and the statistics (24)."""
     out = tmp_path / "report.json"
     done = mpirun(n, os.path.join(TESTS, "mpi_job.py"), str(out), env, "epochs=3", *settings, nppg=False)
     assert done.returncode == 0, done.stderr

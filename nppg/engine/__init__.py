@@ -2,7 +2,7 @@
 
 Each piece is a drop-in for a plain piece of the algorithm layer, pinned to it by a test:
 
-    value.py    FastValueFunction   ValueFunction with (20) in row blocks, on threads, in float64 or float32
+    value.py    FastValueFunction   ValueFunction with (22) in row blocks, on threads, in float64 or float32
     rollout.py  CheckedRollout      Rollout that refuses non-finite numbers and records actions for replay
                 make_env            gymnasium.make_vec with its vectorization modes and one-line errors
     threads.py  set_threads         one BLAS thread per product while training

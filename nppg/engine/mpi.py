@@ -5,16 +5,16 @@ share D_r of the epoch's batch D_k; every quantity the loop takes over the whole
 across the ranks, so that the ranks hold the same parameters after every step and the run is the
 single-process algorithm on the union of their batches. For the policy gradient (8):
 
-    (26)  g_k = 1/|D_k| sum_{t in D_k} grad log pi(a_t|s_t) Phi_t = sum_r (|D_r| / |D_k|) g_r,
+    (27)  g_k = 1/M sum_{t in D_k} grad log pi(a_t|s_t) Phi_t = sum_r (M_r / M) g_r,
 
-with g_r = 1/|D_r| sum_{t in D_r} ... the gradient rank r computes alone; the value loss (20) and its
+with M and M_r the steps of D_k and D_r, and g_r = 1/M_r sum_{t in D_r} ... the gradient rank r computes alone; the value loss (22) and its
 gradient are combined the same way. The pieces, each a drop-in for a plain one:
 
   DataParallelRollout  collects rank r's share of ``steps_per_epoch`` (the remainder goes to the low ranks),
                        with its copies seeded apart from every other rank's, into batches whose ``mean``
                        (the mean and std of Phi) is taken over every rank's steps
-  DataParallelAdam     (26): one Allreduce of the weighted gradients, then the same Adam step on every rank
-  DataParallelStats    the normalisers' RunningStats (23), updated with every rank's rows
+  DataParallelAdam     (27): one Allreduce of the weighted gradients, then the same Adam step on every rank
+  DataParallelStats    the normalisers' RunningStats (24), updated with every rank's rows
   start, each_epoch    step 1 with these pieces and rank 0's parameters; after each epoch, the record made
                        global and every rank's state gathered to rank 0, which alone writes the run directory
   DataParallel         the communicator and its few collectives; ``together`` runs a step (setup, collection,
@@ -90,7 +90,7 @@ class DataParallel:
         from mpi4py import MPI
         self.MPI, self.comm, self.rank, self.size = MPI, comm, comm.Get_rank(), comm.Get_size()
         self.local_size = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()  # the ranks on this host
-        self.n_local = self.n_total = None  # |D_r| and |D_k| of the epoch being computed
+        self.n_local = self.n_total = None  # M_r and M, the steps of D_r and D_k, of the epoch being computed
         self.agreed = self.quiet = False
 
     def together(self, f, *args, undo=None, **kwargs):
@@ -161,7 +161,7 @@ class DataParallel:
 class DataParallelBatch(Batch):
     dp: DataParallel = None
 
-    def mean(self, x):  # the mean over every rank's steps: sum_r sum_{t in D_r} x_t / |D_k|
+    def mean(self, x):  # the mean over every rank's steps: sum_r sum_{t in D_r} x_t / M
         return self.dp.sum(np.sum(np.asarray(x, dtype=np.float64), axis=0)) / self.dp.n_total
 
 
@@ -182,7 +182,7 @@ class DataParallelRollout(CheckedRollout):
 
 
 class DataParallelAdam(Adam):
-    """(26) then (21): the ranks' gradients of their own batch means, weighted by |D_r| / |D_k| and summed
+    """(27) then (23): the ranks' gradients of their own batch means, weighted by M_r / M and summed
     with one Allreduce, are the gradient of the whole batch's mean; every rank takes the same Adam step."""
 
     def __init__(self, params, lr, dp):
@@ -190,7 +190,7 @@ class DataParallelAdam(Adam):
         self.dp = dp
 
     def average(self, grads):
-        """(26) sum_r (|D_r| / |D_k|) g_r, every parameter's in one Allreduce."""
+        """(27) sum_r (M_r / M) g_r, every parameter's in one Allreduce."""
         keys = list(grads)
         flat = np.concatenate([np.ravel(grads[k]) for k in keys]) * (self.dp.n_local / self.dp.n_total)
         flat, ends = self.dp.sum(flat), np.cumsum([np.size(grads[k]) for k in keys])
@@ -201,7 +201,7 @@ class DataParallelAdam(Adam):
 
 
 class DataParallelStats(RunningStats):
-    """``RunningStats`` (23) whose ``update`` takes every rank's rows: the same statistics on every rank,
+    """``RunningStats`` (24) whose ``update`` takes every rank's rows: the same statistics on every rank,
     equal to a single process's on the ranks' batches put together."""
 
     def __init__(self, shape, dp):

@@ -1,7 +1,7 @@
-"""A faster value fit: ``FastValueFunction`` is ``ValueFunction`` with (20) in row blocks, on threads,
+"""A faster value fit: ``FastValueFunction`` is ``ValueFunction`` with (22) in row blocks, on threads,
 in float64 or float32. Training spends most of an epoch here (80 passes over the batch).
 
-The loss (20) is a sum over rows, so its gradient is the sum of the gradients of row blocks. The
+The loss (22) is a sum over rows, so its gradient is the sum of the gradients of row blocks. The
 batch is cut into the fewest equal blocks of at most ``block`` rows (the widest array 1 MB: 2,048
 rows of 64 float64s), and at least two, one for each of two threads; a thread pool computes them at
 once (NumPy lets go of Python's lock inside its loops), and they are added up in order, so a run is
@@ -35,7 +35,7 @@ class FastValueFunction(ValueFunction):
         stats = self.net.obs_stats
         if stats is None:
             return obs
-        # (24), as MLP.forward does; the fit passes one batch 80 times under statistics frozen for the epoch,
+        # (25), as MLP.forward does; the fit passes one batch 80 times under statistics frozen for the epoch,
         # so it is normalised once (the cache holds the array itself, and the statistics' count)
         if self._normalized[0] is not obs or self._normalized[1] != stats.N:
             self._normalized = (obs, stats.N, stats.normalize(obs))
@@ -59,7 +59,7 @@ class FastValueFunction(ValueFunction):
         return h, cache
 
     def _backward(self, dy, cache):
-        """The gradients of the parameters only (the first layer's dx is skipped); tanh's derivative (19),
+        """The gradients of the parameters only (the first layer's dx is skipped); tanh's derivative (21),
         dy (1 - y^2), computed in one array instead of three."""
         grads, dh = {}, np.asarray(dy, dtype=self.dtype)
         for i in reversed(range(self.net.n_layers)):
@@ -80,13 +80,13 @@ class FastValueFunction(ValueFunction):
         return self._forward(self._input(obs))[0][:, 0]                       # (N,) in dtype
 
     def _share(self, obs, R_hat, n):
-        """These rows' share of (20) in a batch of n rows: sum_t (V(s_t) - R_hat_t)^2 / n, and its gradient."""
+        """These rows' share of (22) in a batch of M = n rows: sum_t (V(s_t) - R_hat_t)^2 / M, and its gradient."""
         v, cache = self._forward(obs)
         err = v[:, 0] - R_hat                                                  # (B,) float64
         return float(err @ err) / n, self._backward((2 / n) * err[:, None], cache)
 
     def grad_mse(self, obs, R_hat, block=None):
-        """(20) and its gradient, as ``ValueFunction.grad_mse``, a ``block`` of rows at a time (default above)."""
+        """(22) and its gradient, as ``ValueFunction.grad_mse``, a ``block`` of rows at a time (default above)."""
         obs = self._input(obs)
         n = len(obs)
         if n == 0:

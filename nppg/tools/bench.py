@@ -245,8 +245,8 @@ def add_bench_args(p):
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                    help="values of train's --threads, one setting each; the limit uses as many BLAS threads, "
                         "0 NumPy's own setting (default: 1 2; 2 is nppg's default)")
-    p.add_argument("--normalize-obs", action="store_true", help="train with observation normalisation (24)")
-    p.add_argument("--scale-rewards", action="store_true", help="train with reward scaling (25)")
+    p.add_argument("--normalize-obs", action="store_true", help="train with observation normalisation (25)")
+    p.add_argument("--scale-rewards", action="store_true", help="train with reward scaling (26)")
     p.add_argument("--json", action="store_true", help='print one JSON object {"machine": "...", "results": [...]}')
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
 
