@@ -16,6 +16,9 @@ VF_DTYPES, VECTORIZATIONS = ("float64", "float32"), (None, "sync", "async")
 def engine_config(engine, dp=None):
     """``EngineConfig(**engine)``; under MPI (``dp``), threads 0 is refused."""
     eng = EngineConfig(**engine)
+    if dp is not None and eng.eval_every:
+        raise ValueError("eval_every is not yet supported under MPI: evaluate the saved policy with nppg eval, or "
+                         "train on one process")
     if dp is not None and eng.threads == 0:
         raise ValueError("threads 0 leaves NumPy's BLAS threads as they are, and under MPI every rank would start "
                          "as many as there are cores: give each rank 1 thread (the default under mpiexec) or more")
@@ -92,10 +95,15 @@ class EngineConfig:
                    The policy, its gradient and every check stay float64.
     vectorization  gymnasium's vectorization mode: None (the environment's own vector version if it has
                    one, else "sync"), "sync", or "async" (subprocesses; pays off only for slow environments).
+    eval_every     every this many environment steps, evaluate the policy on fresh episodes of environment
+                   copies of its own (engine/evaluate.py, Evaluation); 0: never. Training is the same to the bit.
+    eval_episodes  episodes per evaluation, with sampled actions, and as many with the mean action.
     """
     threads: int = 2
     vf_dtype: str = "float32"
     vectorization: str = None
+    eval_every: int = 0
+    eval_episodes: int = 10
 
     def __post_init__(self):
         if not whole(self.threads, 0):
@@ -104,6 +112,10 @@ class EngineConfig:
             raise ValueError(f'vf_dtype must be "float64" or "float32"; got {self.vf_dtype!r}')
         if self.vectorization not in VECTORIZATIONS:
             raise ValueError(f'vectorization must be None, "sync" or "async"; got {self.vectorization!r}')
+        if not whole(self.eval_every, 0):
+            raise ValueError(f"eval_every must be a whole number >= 0 (0: never); got {self.eval_every!r}")
+        if not whole(self.eval_episodes, 1):
+            raise ValueError(f"eval_episodes must be a whole number >= 1; got {self.eval_episodes!r}")
 
 
 ENGINE_SETTINGS = tuple(EngineConfig.__dataclass_fields__)

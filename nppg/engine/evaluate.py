@@ -1,8 +1,9 @@
-"""Whole episodes with a fixed policy: what ``nppg eval`` reports, and what the exact checks sample."""
+"""Whole episodes with a fixed policy: what ``nppg eval`` reports, what the exact checks sample, and the
+evaluation during training (``Evaluation``, ``--eval-every``)."""
 import numpy as np
 
-from .rollout import CheckedRollout
 from ..rollout import to_batch
+from .rollout import CheckedRollout, make_env
 
 
 def episodes(envs, policy, quota, rng, seed=None, deterministic=False):
@@ -33,3 +34,41 @@ def evaluate(policy, envs, n_episodes, rng, deterministic=False, seed=None):
     quota = np.full(n, n_episodes // n) + (np.arange(n) < n_episodes % n)
     batch = episodes(envs, policy, quota, rng, seed, deterministic)
     return batch.ep_returns, batch.ep_lengths
+
+
+EVAL_COLUMNS = ("eval_return", "eval_return_std", "eval_mean_action_return", "eval_mean_action_return_std")
+
+
+class Evaluation:
+    """Evaluation during training, as published tables measure: every ``every`` environment steps, ``episodes``
+    fresh whole episodes with actions sampled from the policy, and as many with its mean (or most likely)
+    action, on environment copies of their own.
+
+    It touches nothing of training: its own environments, reset with seeds no training copy uses, and a
+    generator of its own for the sampled actions, both derived from the run's seed and the evaluation's
+    number k (``env_steps // every``). So a run trains the same parameters to the bit with and without
+    it, and a resumed run evaluates exactly as the uninterrupted one. Observations are normalised by the
+    policy's statistics as they stand (frozen: evaluation does not update them)."""
+
+    def __init__(self, env_id, every, episodes, seed, num_envs, vectorization=None):
+        self.every, self.episodes, self.seed = every, episodes, seed
+        self.envs = make_env(env_id, min(episodes, num_envs), vectorization)
+
+    def due(self, steps_before, steps_after):
+        """Did this epoch cross a multiple of ``every`` steps?"""
+        return steps_after // self.every > steps_before // self.every
+
+    def __call__(self, policy, env_steps):
+        """The columns of EVAL_COLUMNS for the policy as it is after ``env_steps`` steps of training."""
+        k = env_steps // self.every
+        reset_seed = 2**31 + (self.seed * 1000 + k) * 2 * self.envs.num_envs  # far above any training copy's seed
+        out = {}
+        for i, (name, deterministic) in enumerate((("eval_return", False), ("eval_mean_action_return", True))):
+            rng = np.random.default_rng([self.seed, k, i, 7919])  # 7919: a stream no training generator uses
+            R, _ = evaluate(policy, self.envs, self.episodes, rng, deterministic,
+                            reset_seed + i * self.envs.num_envs)
+            out[name], out[f"{name}_std"] = float(np.mean(R)), float(np.std(R))
+        return out
+
+    def close(self):
+        self.envs.close()

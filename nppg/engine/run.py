@@ -19,6 +19,7 @@ from ..algorithm import start, vpg
 from . import mpi
 from .checkpoint import restore_train_state, resume_settings
 from .config import ENGINE_SETTINGS, check_config, engine_config
+from .evaluate import Evaluation
 from .memory import keep_freed_memory
 from .rollout import CheckedRollout, make_env
 from .threads import set_threads
@@ -57,8 +58,9 @@ def train(env=None, *, callback=None, resume=None, **settings_):
     """``nppg.vpg(env, **hyperparameters)`` with the engine's pieces; returns the final ``State``.
 
     Takes every ``VPGConfig`` field, checked by ``check_config``, and every ``EngineConfig`` field
-    (``threads``, ``vf_dtype``, ``vectorization``). ``callback(record, state)`` is ``vpg``'s (return True to
-    stop), and ``record`` also holds ``time_s``, the training time so far, and ``steps_per_s``. ``resume``:
+    (``threads``, ``vf_dtype``, ``vectorization``, ``eval_every``, ``eval_episodes``). ``callback(record,
+    state)`` is ``vpg``'s (return True to stop), and ``record`` also holds ``time_s``, the training time so
+    far (evaluation not counted), ``steps_per_s``, and after an evaluation its ``EVAL_COLUMNS``. ``resume``:
     a saved training state (``nppg.engine.checkpoint.load_train_state(run_dir)``), continued exactly with
     its own settings (``resume_settings``): give only what changes, ``epochs`` to extend it or ``threads``.
     """
@@ -72,7 +74,7 @@ def train(env=None, *, callback=None, resume=None, **settings_):
     if dp is not None:
         engine.setdefault("threads", 1)
     eng = both(engine_config, engine, dp)
-    clock = {"time_s": 0.0}
+    clock, evaluation = {"time_s": 0.0}, []
     with running(eng) as pool:
         def setup(cfg):
             pieces = dict(make_env=partial(make_env, vectorization_mode=eng.vectorization),
@@ -81,12 +83,15 @@ def train(env=None, *, callback=None, resume=None, **settings_):
                 s = start(check_config(cfg), **pieces, Rollout=CheckedRollout)
             else:
                 s = mpi.start(cfg, dp, check_config=partial(check_config, dp=dp), **pieces)
-            if resume is not None:
-                try:
+            try:
+                if resume is not None:
                     clock["time_s"] = both(restore_train_state, s, resume, 0 if dp is None else dp.rank)
-                except BaseException:
-                    s.rollout.envs.close()
-                    raise
+                if eng.eval_every:
+                    evaluation.append(Evaluation(cfg.env, eng.eval_every, eng.eval_episodes, cfg.seed, cfg.num_envs,
+                                                 eng.vectorization))
+            except BaseException:
+                s.rollout.envs.close()
+                raise
             clock["t"], clock["env_steps"] = time.perf_counter(), s.env_steps
             return s
 
@@ -97,10 +102,16 @@ def train(env=None, *, callback=None, resume=None, **settings_):
             dt = time.perf_counter() - clock["t"]
             clock["time_s"] += dt
             record.update(time_s=clock["time_s"], steps_per_s=(s.env_steps - clock["env_steps"]) / dt)
+            if evaluation and evaluation[0].due(clock["env_steps"], s.env_steps):  # not counted as training time
+                record.update(evaluation[0](s.policy, s.env_steps))
             stop = callback is not None and bool(callback(record, s))
             if dp is not None:
                 stop = dp.any(stop)  # one rank's stop stops them all, after the same epoch
             clock["t"], clock["env_steps"] = time.perf_counter(), s.env_steps
             return stop
 
-        return vpg(env, callback=each_epoch, setup=setup, **given)
+        try:
+            return vpg(env, callback=each_epoch, setup=setup, **given)
+        finally:
+            for e in evaluation:
+                e.close()

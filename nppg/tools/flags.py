@@ -39,10 +39,10 @@ def add_train_args(p):
                    help="use Phi_t as computed, without shifting and scaling it over the batch")
     p.add_argument("--log-std-init", type=float, default=D.log_std_init, help="Gaussian policy's initial log sigma")
     p.add_argument("--normalize-obs", action="store_true",
-                   help="observations enter both networks normalised by running statistics (24)")
+                   help="observations enter both networks normalised by running statistics (25)")
     p.add_argument("--no-normalize-obs", dest="normalize_obs", action="store_false", help="(to undo a --preset's)")
     p.add_argument("--scale-rewards", action="store_true",
-                   help="rewards divided by the running std of the discounted return (25)")
+                   help="rewards divided by the running std of the discounted return (26)")
     p.add_argument("--no-scale-rewards", dest="scale_rewards", action="store_false", help="(to undo a --preset's)")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help="a set of settings; flags given beside it win. " + "; ".join(
@@ -57,6 +57,11 @@ def add_train_args(p):
                    help="threads for the value fit, each product on one BLAS thread; results are the same with "
                         "any number >= 1 (default: %(default)s, under mpiexec 1 per rank; 0: one, and NumPy's BLAS "
                         "setting left alone)")
+    p.add_argument("--eval-every", type=int, default=E.eval_every, metavar="STEPS",
+                   help="every STEPS environment steps, evaluate the policy on --eval-episodes fresh episodes of its own "
+                        "environment copies, with sampled and with mean actions; logged to progress.csv as eval_* "
+                        "(training is the same to the bit; default: 0, never)")
+    p.add_argument("--eval-episodes", type=int, default=E.eval_episodes, help="(default: %(default)s of each kind)")
     p.add_argument("--out", default=None, help="run directory (default: runs/<env>-<weights>-s<seed>-<time>)")
     p.add_argument("--save-every", type=int, default=10, help="also write policy.npz every N epochs (0: only at the end)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch console line")

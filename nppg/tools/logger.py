@@ -7,17 +7,19 @@ import os
 import sys
 
 from ..engine.checkpoint import actions_path, as_json, save_checkpoint, save_train_state
+from ..engine.evaluate import EVAL_COLUMNS
 
-COLUMNS = ["epoch", "env_steps", "episodes", "mean_return", "std_return", "min_return", "max_return",
+BEFORE_EVAL = ["epoch", "env_steps", "episodes", "mean_return", "std_return", "min_return", "max_return",
            "mean_ep_len", "loss_pi", "loss_v", "entropy", "kl", "delta_loss_pi", "delta_loss_v",
            "mean_value", "time_s", "steps_per_s"]
+COLUMNS = BEFORE_EVAL + list(EVAL_COLUMNS)  # evaluations' columns are empty in the epochs without one
 
 # The console line: (title, column, format); NaN (no episode ended this epoch) prints as "-".
 CONSOLE = [("epoch", "epoch", "{:>5d}"), ("steps", "env_steps", "{:>9d}"), ("eps", "episodes", "{:>5d}"),
            ("return", "mean_return", "{:>8.1f}"), ("+-std", "std_return", "{:>7.1f}"),
            ("ep_len", "mean_ep_len", "{:>7.1f}"), ("loss_pi", "loss_pi", "{:>8.4f}"),
            ("loss_v", "loss_v", "{:>9.3g}"), ("entropy", "entropy", "{:>7.3f}"), ("kl", "kl", "{:>8.5f}"),
-           ("steps/s", "steps_per_s", "{:>8.0f}"), ("time", "time_s", "{:>6.1f}s")]
+           ("steps/s", "steps_per_s", "{:>8.0f}"), ("time", "time_s", "{:>6.1f}s"), ("eval", "eval_return", "{:>8.1f}")]
 
 
 def console_header():
@@ -28,7 +30,7 @@ def console_header():
 def console_line(record):
     cells = []
     for _, col, fmt in CONSOLE:
-        x = record[col]
+        x = record.get(col, math.nan)  # no evaluation this epoch: "-"
         width = len(fmt.format(0.0 if "f" in fmt or "g" in fmt else 0))
         cells.append("-".rjust(width) if isinstance(x, float) and math.isnan(x) else fmt.format(x))
     return "  ".join(cells)
@@ -83,7 +85,7 @@ def check_progress(run_dir, done):
     with open(progress, newline="") as f:
         rows = list(csv.reader(f))
     epochs = [(row or [""])[0] for row in rows[1:done + 1]]
-    if not rows or rows[0] != COLUMNS or epochs != [str(k) for k in range(1, done + 1)]:
+    if not rows or rows[0] not in (COLUMNS, BEFORE_EVAL) or epochs != [str(k) for k in range(1, done + 1)]:
         raise ValueError(f"{progress} does not hold the {done} saved epochs under its header (cut short or "
                          "edited?); resuming appends to it")
 
@@ -115,7 +117,7 @@ class RunLogger:
         self.config, self.out, self.save_every, self.verbose = config, out, save_every, verbose
         self.stream = stream or sys.stdout
         self.resume_epoch, self.stop = resume_epoch, stop
-        self._csv_file = self._writer = None
+        self._csv_file = self._writer = self._columns = None
         self._actions = []  # env_actions.bin, and under MPI one file for each other rank
         self._lines = 0  # console lines printed: the header comes first and every 25 lines
 
@@ -139,9 +141,11 @@ class RunLogger:
         if self.resume_epoch is None:
             self._csv_file = open(csv_path, "w", newline="")
             csv.writer(self._csv_file).writerow(COLUMNS)
+            self._columns = COLUMNS
         else:
             with open(csv_path, newline="") as f:
                 rows = list(csv.reader(f))[: 1 + self.resume_epoch]  # the header and the saved epochs
+            self._columns = rows[0]  # an older nppg's file goes on with its own columns
             with open(csv_path + ".tmp", "w", newline="") as f:  # then renamed: a crash here loses no saved epoch
                 csv.writer(f).writerows(rows)
                 f.flush()
@@ -161,8 +165,8 @@ class RunLogger:
     def write(self, record, state, stopping=False):
         if self._writer is None:
             self._open(state)
-        self._writer.writerow(["" if isinstance(record[c], float) and math.isnan(record[c]) else record[c]
-                               for c in COLUMNS])
+        cells = [record.get(c, math.nan) for c in self._columns]  # no evaluation this epoch: empty cells
+        self._writer.writerow(["" if isinstance(x, float) and math.isnan(x) else x for x in cells])
         self._csv_file.flush()
         for f, (_, actions) in zip(self._actions, rank_actions(state)):
             f.write(actions.tobytes())  # the replay that resuming needs

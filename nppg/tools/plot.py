@@ -46,7 +46,7 @@ def read_progress(run_dir):
     return cfg, cols
 
 
-IGNORED = ("seed", "epochs", "threads", "vectorization")  # settings that do not make a run another setting
+IGNORED = ("seed", "epochs", "threads", "vectorization", "eval_every", "eval_episodes")  # settings that do not make a run another setting
 DEFAULTS = {"normalize_obs": False, "scale_rewards": False}  # settings newer than some run directories
 
 
