@@ -129,6 +129,23 @@ def test_the_learning_benchmark_script_runs_and_writes_what_it_prints(tmp_path):
     assert "summary CartPole-v1: 1/1 seeds reached 5" in proc.stdout
 
 
+def test_the_pytorch_comparison_reads_nppg_bench_and_the_pytorch_script_as_they_print(monkeypatch):
+    """benchmarks/against_pytorch.py backs the README's ratio to PyTorch; torch is not installed here, so the
+    PyTorch side is checked against the line pytorch_vpg.py prints, and the nppg side is run for real."""
+    compare = load_benchmark("against_pytorch")
+    source = open(os.path.join(BENCHMARKS, "pytorch_vpg.py")).read()
+    assert 'median epoch {median:.3f} s' in source  # the line torch_epoch reads
+    line = "pytorch VPG, CartPole-v1, 1 env (gym.make), 4000 steps, torch threads 2: median epoch 0.831 s (epochs 2-10)"
+    monkeypatch.setattr(compare.subprocess, "run", lambda *a, **k: type("Done", (), {"stdout": line})())
+    assert compare.torch_epoch("python", 1, avx2=True) == 0.831
+    monkeypatch.undo()
+    calls = []
+    real_run = compare.subprocess.run
+    monkeypatch.setattr(compare.subprocess, "run", lambda cmd, **k: calls.append(cmd) or real_run(
+        cmd[:4] + [*TINY] + cmd[-3:], **k))  # the same command, on a tiny setting
+    assert compare.nppg_epoch("float64") > 0 and calls[0][3:5] == ["bench", "--env"] and "float64" in calls[0]
+
+
 def test_the_overlap_benchmark_measures_all_three():
     """benchmarks/overlap.py backs a figure of docs/performance.md; it must keep running as nppg changes."""
     overlap = load_benchmark("overlap")
