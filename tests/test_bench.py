@@ -30,7 +30,7 @@ def tiny_json():
     import io
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert bench.main([*TINY, "--json"]) == 0
+        assert bench.main([*TINY, "--vf-dtype", "float64", "--json"]) == 0  # the float64 limit (float32: below)
     return json.loads(out.getvalue())
 
 
@@ -144,6 +144,30 @@ def test_the_pytorch_comparison_reads_nppg_bench_and_the_pytorch_script_as_they_
     monkeypatch.setattr(compare.subprocess, "run", lambda cmd, **k: calls.append(cmd) or real_run(
         cmd[:4] + [*TINY] + cmd[-3:], **k))  # the same command, on a tiny setting
     assert compare.nppg_epoch("float64") > 0 and calls[0][3:5] == ["bench", "--env"] and "float64" in calls[0]
+
+
+def test_the_mujoco_suite_table_measures_as_tianshou_and_as_spinning_up(tmp_path, capsys):
+    """benchmarks/mujoco_suite.py makes docs/mujoco.md's table: Tianshou's figure is the highest point of the
+    seed-mean evaluation curve within the step count, Spinning Up's the smoothed training return there."""
+    suite = load_benchmark("mujoco_suite")
+    for seed, evals in ((0, [10.0, 30.0, 20.0]), (1, [20.0, 50.0, 0.0])):  # evaluations at 0.5M, 1M and 1.5M steps
+        run = tmp_path / "HalfCheetah-v5" / "default" / f"s{seed}"
+        run.mkdir(parents=True)
+        lines = ["env_steps,mean_return,eval_return,time_s,eval_s"]
+        for i, steps in enumerate(range(250_000, 1_500_001, 250_000)):
+            ev = f"{evals[i // 2]},2.0" if i % 2 == 1 else ","
+            lines.append(f"{steps},{100 * (i + 1) + seed},{ev.split(',')[0]},{60.0 * (i + 1)},{ev.split(',')[1]}")
+        (run / "progress.csv").write_text("\n".join(lines) + "\n")
+    anchors = tmp_path / "tianshou.csv"
+    anchors.write_text("env,algo,at_1M,at_3M,std_1M,std_3M\nHalfCheetah,a2c,1829.9,2377.3,1068.3,1363.7\n")
+    runs = sorted(str(p) for p in (tmp_path / "HalfCheetah-v5" / "default").glob("s*"))
+    assert suite.tianshou_measure(runs, 1e6) == (40.0, 10.0, 2)   # the mean curve is 15, 40, 10 at 0.5M, 1M, 1.5M
+    assert suite.tianshou_measure(runs, 3e6) is None              # the runs end at 1.5M
+    assert suite.spinningup_measure(runs, 1e6, k=1) == (400.5, 2)  # epoch 4's return, seeds 400 and 401
+    assert suite.wall_minutes(runs[0]) == (360.0 + 3 * 2.0) / 60
+    suite.main([str(tmp_path), "--tianshou", str(anchors)])
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| HalfCheetah-v5")][0]
+    assert "| 40 +- 10 / - |" in row and "| 1830 / 2377 |" in row
 
 
 def test_the_overlap_benchmark_measures_all_three():

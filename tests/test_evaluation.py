@@ -19,7 +19,7 @@ PENDULUM = dict(env="Pendulum-v1", seed=3, normalize_obs=True, scale_rewards=Tru
 
 def rows(run_dir):
     with open(os.path.join(run_dir, "progress.csv"), newline="") as f:
-        return [{k: v for k, v in r.items() if k not in ("time_s", "steps_per_s")} for r in csv.DictReader(f)]
+        return [{k: v for k, v in r.items() if k not in ("time_s", "steps_per_s", "eval_s")} for r in csv.DictReader(f)]
 
 
 def params(state):
@@ -42,7 +42,7 @@ def test_it_evaluates_when_a_multiple_of_eval_every_steps_is_crossed_with_both_k
                  "--hidden", "8", "--train-v-iters", "3", "--eval-every", "400", "--eval-episodes", "3", "--out", out,
                  "--quiet"]) == 0
     r = rows(out)
-    assert list(r[0]) == [c for c in COLUMNS if c not in ("time_s", "steps_per_s")]
+    assert list(r[0]) == [c for c in COLUMNS if c not in ("time_s", "steps_per_s", "eval_s")]
     evaluated = [row["epoch"] for row in r if row["eval_return"]]
     assert evaluated == ["2", "4"]  # 400 and 800 steps (each epoch is 200)
     for row in r:
@@ -59,6 +59,8 @@ def test_evaluation_is_what_evaluate_gives_with_its_own_seeds_and_generator():
     ev = Evaluation("Pendulum-v1", every=100, episodes=3, seed=3, num_envs=2)
     try:
         first, again, later = ev(state.policy, 200), ev(state.policy, 200), ev(state.policy, 300)
+        assert all(t["eval_s"] > 0 for t in (first, again, later))
+        first, again, later = ({k: v for k, v in t.items() if k != "eval_s"} for t in (first, again, later))
         assert first == again and first != later and first["eval_return"] != first["eval_mean_action_return"]
         k = 2
         seed = 2**31 + (3 * 1000 + k) * 2 * 2

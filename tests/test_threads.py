@@ -18,16 +18,18 @@ def fit_threads():
     return [t for t in threading.enumerate() if t.name.startswith("nppg-fit")]
 
 
-def test_a_run_is_the_same_to_the_bit_with_any_number_of_threads():
+@pytest.mark.parametrize("vf_dtype, block", [("float64", 128), ("float32", 256)])
+def test_a_run_is_the_same_to_the_bit_with_any_number_of_threads(vf_dtype, block):
     """threads only shares the value fit's blocks out: every record and parameter is equal, not close.
-    Batches of 600 rows at width 1024 make five blocks of 120 rows, which two or three threads share.
-    (threads=0 is not in the list: it leaves BLAS at its own thread count, and OpenBLAS's products of
-    this width differ in the last bits with two threads.)"""
+    Batches of 600 rows at width 1024 make five blocks of 120 rows in float64 (1 MB is 128 rows) and three
+    of 200 in float32 (256 rows), which two or three threads share. (threads=0 is not in the list: it
+    leaves BLAS at its own thread count, and OpenBLAS's products of this width differ in the last bits
+    with two threads.)"""
     runs = {}
     for threads in (1, 2, 3):
-        cfg = dict(SMALL, epochs=3, steps_per_epoch=600, hidden=(1024,), train_v_iters=5)
+        cfg = dict(SMALL, epochs=3, steps_per_epoch=600, hidden=(1024,), train_v_iters=5, vf_dtype=vf_dtype)
         state = nppg.train("Pendulum-v1", threads=threads, seed=4, **cfg)
-        assert state.value_fn.block == 128  # 600 rows: five blocks of 120
+        assert state.value_fn.block == block
         runs[threads] = state
     first = runs[1]
     drop_time = [{k: v for k, v in r.items() if k not in ("time_s", "steps_per_s")} for r in first.history]

@@ -1,5 +1,7 @@
 """Whole episodes with a fixed policy: what ``nppg eval`` reports, what the exact checks sample, and the
 evaluation during training (``Evaluation``, ``--eval-every``)."""
+import time
+
 import numpy as np
 
 from ..rollout import to_batch
@@ -36,7 +38,7 @@ def evaluate(policy, envs, n_episodes, rng, deterministic=False, seed=None):
     return batch.ep_returns, batch.ep_lengths
 
 
-EVAL_COLUMNS = ("eval_return", "eval_return_std", "eval_mean_action_return", "eval_mean_action_return_std")
+EVAL_COLUMNS = ("eval_return", "eval_return_std", "eval_mean_action_return", "eval_mean_action_return_std", "eval_s")
 
 
 class Evaluation:
@@ -59,8 +61,9 @@ class Evaluation:
         return steps_after // self.every > steps_before // self.every
 
     def __call__(self, policy, env_steps):
-        """The columns of EVAL_COLUMNS for the policy as it is after ``env_steps`` steps of training."""
-        k = env_steps // self.every
+        """The columns of EVAL_COLUMNS for the policy as it is after ``env_steps`` steps of training (``eval_s``:
+        the seconds it took, which training's ``time_s`` does not count)."""
+        t0, k = time.perf_counter(), env_steps // self.every
         reset_seed = 2**31 + (self.seed * 1000 + k) * 2 * self.envs.num_envs  # far above any training copy's seed
         out = {}
         for i, (name, deterministic) in enumerate((("eval_return", False), ("eval_mean_action_return", True))):
@@ -68,6 +71,7 @@ class Evaluation:
             R, _ = evaluate(policy, self.envs, self.episodes, rng, deterministic,
                             reset_seed + i * self.envs.num_envs)
             out[name], out[f"{name}_std"] = float(np.mean(R)), float(np.std(R))
+        out["eval_s"] = time.perf_counter() - t0
         return out
 
     def close(self):

@@ -1,0 +1,112 @@
+"""The MuJoCo suite's table, measured both ways, beside Tianshou's and Spinning Up's published figures.
+
+    python benchmarks/mujoco_suite.py runs/mujoco9 --tianshou ../shared/anchors/tianshou_mujoco.csv \\
+        --spinningup ../shared/anchors/spinningup_mujoco.csv
+
+For every environment under the sweep folder (``<folder>/<env>/<setting>/s<seed>``, as ``nppg sweep`` makes
+them, trained with ``--eval-every``), two figures at 1M and at 3M steps:
+
+- **Tianshou's measure**: the highest point, within the first 1M (3M) steps, of the seed-mean curve of
+  evaluation returns (``eval_return``: fresh episodes, actions sampled), with the standard deviation over
+  seeds at that point. The seeds are averaged at the evaluations they all have.
+- **Spinning Up's measure**: the epoch mean training return smoothed over 11 epochs (centred), at the last
+  epoch that ends by 1M (3M) steps, averaged over seeds.
+
+Beside them: Tianshou's REINFORCE, A2C and PPO (their own measure) and Spinning Up's VPG and PPO (theirs),
+where they exist, and each run's wall time (training plus evaluation). A run not yet at a step count
+shows "-" there; a figure over fewer seeds than the setting has says how many.
+"""
+import argparse
+import csv
+import glob
+import os
+
+import numpy as np
+
+from nppg.tools.plot import read_baseline, read_progress, smooth
+
+AT = (1e6, 3e6)
+
+
+def eval_curve(run_dir):
+    """{env_steps: eval_return} of one run's evaluations."""
+    _, cols = read_progress(run_dir)
+    if "eval_return" not in cols:
+        return {}
+    ok = ~np.isnan(cols["eval_return"])
+    return dict(zip(cols["env_steps"][ok].astype(int), cols["eval_return"][ok]))
+
+
+def tianshou_measure(runs, steps):
+    """(highest seed-mean eval return within ``steps``, std over seeds there, seeds) or None."""
+    curves = [eval_curve(r) for r in runs]
+    curves = [c for c in curves if c and max(c) >= steps * 0.97]  # runs that reached the step count (an eval's slack)
+    if not curves:
+        return None
+    common = sorted(set.intersection(*(set(c) for c in curves)))
+    points = [s for s in common if s <= steps]
+    if not points:
+        return None
+    means = [np.mean([c[s] for c in curves]) for s in points]
+    best = int(np.argmax(means))
+    return means[best], float(np.std([c[points[best]] for c in curves])), len(curves)
+
+
+def spinningup_measure(runs, steps, k=11):
+    """(mean over seeds of the 11-epoch-smoothed training return at ``steps``, seeds) or None."""
+    values = []
+    for r in runs:
+        _, cols = read_progress(r)
+        if not cols or cols["env_steps"][-1] < steps * 0.999:
+            continue
+        ok = ~np.isnan(cols["mean_return"])
+        y = smooth(cols["mean_return"][ok], k)
+        values.append(float(y[np.searchsorted(cols["env_steps"][ok], steps, side="right") - 1]))
+    return (float(np.mean(values)), len(values)) if values else None
+
+
+def wall_minutes(run_dir):
+    _, cols = read_progress(run_dir)
+    return (cols["time_s"][-1] + np.nansum(cols.get("eval_s", [0.0]))) / 60
+
+
+def read_tianshou(path):
+    with open(path, newline="") as f:
+        return {(r["env"], r["algo"]): r for r in csv.DictReader(f)}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("folder", help="a sweep's --out folder, its runs trained with --eval-every")
+    p.add_argument("--tianshou", default=None, help="Tianshou's table (env, algo, at_1M, at_3M, std_1M, std_3M)")
+    p.add_argument("--spinningup", default=None, help="Spinning Up's curves (env, algo, env_steps, mean_epoch_return)")
+    args = p.parse_args(argv)
+    tianshou = read_tianshou(args.tianshou) if args.tianshou else {}
+    spinningup = read_baseline(args.spinningup) if args.spinningup else {}
+    print("| task | setting | nppg, Tianshou's measure: 1M / 3M | nppg, Spinning Up's measure: 1M / 3M | "
+          "Tianshou REINFORCE | Tianshou A2C | Tianshou PPO | Spinning Up VPG | Spinning Up PPO | wall time per run |")
+    print("|---" * 10 + "|")
+    for env_dir in sorted(glob.glob(os.path.join(args.folder, "*"))):
+        env, name = os.path.basename(env_dir), os.path.basename(env_dir).split("-v")[0]
+        for setting_dir in sorted(glob.glob(os.path.join(env_dir, "*"))):
+            runs = sorted(glob.glob(os.path.join(setting_dir, "s*")))
+            ts, su = [], []
+            for steps in AT:
+                t, s = tianshou_measure(runs, steps), spinningup_measure(runs, steps)
+                ts.append("-" if t is None else f"{t[0]:.0f} +- {t[1]:.0f}" + ("" if t[2] == len(runs) else f" ({t[2]} seeds)"))
+                su.append("-" if s is None else f"{s[0]:.0f}" + ("" if s[1] == len(runs) else f" ({s[1]} seeds)"))
+            theirs = []
+            for algo in ("reinforce", "a2c", "ppo"):
+                r = tianshou.get((name, algo))
+                theirs.append("-" if r is None else f"{float(r['at_1M']):.0f} / {float(r['at_3M']):.0f}")
+            for algo in ("vpg", "ppo"):
+                c = spinningup.get((name, algo))
+                theirs.append("-" if c is None else " / ".join(f"{np.interp(s, *c):.0f}" for s in AT))
+            walls = [wall_minutes(r) for r in runs if read_progress(r)[1]]
+            wall = f"{min(walls):.0f}-{max(walls):.0f} min" if walls else "-"
+            print(f"| {env} | {os.path.basename(setting_dir)} | {' / '.join(ts)} | {' / '.join(su)} | "
+                  f"{' | '.join(theirs)} | {wall} |")
+
+
+if __name__ == "__main__":
+    main()
