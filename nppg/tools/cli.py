@@ -18,6 +18,7 @@ from ..engine.mpi import on_all, world
 from ..engine.signals import stop_signals
 from .bench import add_bench_args, cmd_bench
 from ..engine.evaluate import evaluate
+from .exercise import add_exercise_args, cmd_exercise
 from .flags import SETTINGS, D, E, add_train_args, given_settings
 from .logger import RunLogger, check_progress, claim_run_dir, default_run_dir, unclaim_run_dir
 from .sweep import add_sweep_args, cmd_sweep
@@ -196,6 +197,9 @@ def build_parser():
     be = sub.add_parser("bench", help="time an epoch against the environment's and the arithmetic's limit")
     add_bench_args(be)
     be.set_defaults(func=cmd_bench)
+    ex = sub.add_parser("exercise", help="the course: list the exercises, start a workspace, check it, train with it")
+    add_exercise_args(ex)
+    ex.set_defaults(func=cmd_exercise)
     return parser
 
 
