@@ -12,7 +12,7 @@ MAY_IMPORT = {
     "algorithm": {"algorithm"},
     "engine": {"algorithm", "engine"},
     "checks": {"algorithm", "engine", "checks"},
-    "tools": {"algorithm", "engine", "tools"},
+    "tools": {"algorithm", "engine", "checks", "tools"},
 }
 
 
