@@ -18,7 +18,7 @@ from ..engine.mpi import on_all, world
 from ..engine.signals import stop_signals
 from .bench import add_bench_args, cmd_bench
 from ..engine.evaluate import evaluate
-from .exercise import add_exercise_args, cmd_exercise
+from .course import add_exercise_args, cmd_exercise
 from .flags import SETTINGS, D, E, add_train_args, given_settings
 from .logger import RunLogger, check_progress, claim_run_dir, default_run_dir, unclaim_run_dir
 from .sweep import add_sweep_args, cmd_sweep

@@ -9,7 +9,6 @@ equals a known mistake's, that mistake is named. hypothesis draws the shapes and
 every run checks the same examples); it is imported only here."""
 import json
 import warnings
-from types import SimpleNamespace
 
 import numpy as np
 
