@@ -44,7 +44,7 @@ class NotYet(Exception):
 def fmt(**named):
     def one(x):
         if isinstance(x, np.ndarray):
-            return np.array2string(x, precision=4, threshold=24, max_line_width=10**6, separator=", ")
+            return np.array2string(x, precision=4, threshold=24, max_line_width=10**6, separator=", ").replace("\n", "")
         if isinstance(x, float):
             return f"{x:.4g}"
         return repr(x)
