@@ -198,7 +198,7 @@ def load(directory):
 
 # What ``exercise train`` runs, and what the final policy's 100-episode mean return must reach. CartPole: nppg's
 # defaults (nppg's own plain vpg, seed 0, scores 500). Pendulum: examples/4_continuous.py's gamma and lam, 250
-# epochs; nppg's own plain vpg, seed 0, scores -788 (a random policy about -1,200 to -1,400; docs/teaching.md).
+# epochs; nppg's own plain vpg, seed 0, scores -788 (the untrained policy about -1,100; docs/teaching.md).
 TRAIN = {
     "CartPole-v1": ({}, 475.0),
     "Pendulum-v1": ({"gamma": 0.9, "lam": 0.95, "epochs": 250}, -1000.0),
