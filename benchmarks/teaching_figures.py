@@ -188,7 +188,7 @@ def draw_examples(path, paths):
 
 def fitted_value(mdp, policy, envs, rng, per_copy=2, iters=300):
     """V_phi(s): regression (9) of R_hat_t on onehot(s_t), as examples/estimator_variance.py fits it."""
-    batch = exact.episodes(envs, policy, per_copy, rng)
+    batch = exact.episodes(envs, policy, per_copy, rng, seed=int(rng.integers(2**31)))  # seeded resets: reproducible
     value_fn = nppg.ValueFunction(mdp.S, (16,), rng=rng)
     fit_value(value_fn, nppg.Adam(value_fn.params, lr=1e-2), batch.obs, exact.Phi_of(batch, "reward-to-go"), iters)
     return value_fn
@@ -208,7 +208,7 @@ def estimator_curves(mdp, episodes, batch_size, rng):
     V = exact.solve(mdp, exact.probs(mdp, policy))[0]
     g = exact.flat(exact.exact_gradient(mdp, policy))
     envs = exact.make_envs(mdp, 100)
-    batch = exact.episodes(envs, policy, episodes // 100, rng)
+    batch = exact.episodes(envs, policy, episodes // 100, rng, seed=int(rng.integers(2**31)))
     vals = {"exact V": exact.step_values(mdp, V, batch), "fitted V": fitted_value(mdp, policy, envs, rng).predict(batch.obs)}
     envs.close()
     measure = lambda Phi: bias_and_variance(exact.g_hats(policy, batch, Phi, batch_size), g)  # noqa: E731
