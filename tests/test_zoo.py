@@ -1,0 +1,81 @@
+"""The bug zoo (nppg/checks/zoo.py, docs/bugs.md): every patch still applies to today's algorithm layer, and
+the test that docs/bugs.md names as catching each bug does fail on the patched copy and pass without it."""
+import ast
+import importlib.util
+import os
+import tempfile
+from dataclasses import replace
+
+import pytest
+
+from nppg.checks import zoo
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
+DOC = os.path.join(ROOT, "docs", "bugs.md")
+
+
+def bug_zoo():
+    """benchmarks/bug_zoo.py as a module (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location("bug_zoo", os.path.join(ROOT, "benchmarks", "bug_zoo.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_zoo_has_at_least_15_bugs_with_distinct_names():
+    names = [bug.name for bug in zoo.BUGS]
+    assert len(names) >= 15 and len(set(names)) == len(names), names
+
+
+@pytest.mark.parametrize("bug", zoo.BUGS, ids=lambda b: b.name)
+def test_every_patch_applies_exactly_once_and_leaves_python(bug):
+    """patched_source raises if an edit's text is not in today's source exactly once."""
+    original = open(zoo.module_path(bug)).read()
+    text = zoo.patched_source(bug)
+    assert text != original
+    ast.parse(text)
+    assert bug.explanation and bug.equation.startswith("(")
+
+
+def test_a_patch_whose_text_is_gone_fails_loudly():
+    bug = zoo.BUGS[0]
+    for old in ("this text is not in nppg", "import"):  # absent, and present more than once
+        with pytest.raises(ValueError, match="not once"):
+            zoo.patched_source(replace(bug, edits=((old, "x"),)))
+
+
+def test_write_patched_changes_the_copy_only(tmp_path):
+    bug = zoo.by_name("loss-sign")
+    before = open(zoo.module_path(bug)).read()
+    package = zoo.write_patched(bug, str(tmp_path))
+    assert open(zoo.module_path(bug, package)).read() == zoo.patched_source(bug)
+    assert open(zoo.module_path(bug)).read() == before
+
+
+def test_docs_bugs_md_names_a_catching_test_for_every_bug():
+    caught = bug_zoo().documented_catches(DOC)
+    assert sorted(caught) == sorted(bug.name for bug in zoo.BUGS), "rerun python benchmarks/bug_zoo.py"
+
+
+@pytest.fixture(scope="module")
+def unpatched_tree():
+    with tempfile.TemporaryDirectory(prefix="nppg-zoo-test-") as tmp:
+        yield bug_zoo().make_tree(None, os.path.join(tmp, "repo"))
+
+
+@pytest.mark.slow
+def test_every_named_test_passes_without_the_bugs(unpatched_tree):
+    b = bug_zoo()
+    nodes = sorted(set(b.documented_catches(DOC).values()))
+    failed, _, output = b.pytest(unpatched_tree, nodes)
+    assert failed is None, output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bug", zoo.BUGS, ids=lambda b: b.name)
+def test_the_named_test_fails_on_the_patched_copy(bug, tmp_path):
+    b = bug_zoo()
+    node = b.documented_catches(DOC)[bug.name]
+    tree = b.make_tree(bug, str(tmp_path / "repo"))
+    failed, _, output = b.pytest(tree, [node])
+    assert failed == node, output
