@@ -4,6 +4,7 @@ catches it with which hint, and its learning curve beside the correct one.
     python benchmarks/bug_zoo.py            # docs/bugs.md's generated section and docs/figures/bugs.png
     python benchmarks/bug_zoo.py --quick    # 1 seed, short runs; writes nothing unless --docs DIR is given
     python benchmarks/bug_zoo.py --only loss-sign score-sign --no-curves
+    python benchmarks/bug_zoo.py --no-curves --no-suite   # the checker's columns only, in a minute
 
 Each bug is applied to a copy of the repository in a temporary folder (nppg/ patched, tests/, examples/, ...),
 never to nppg/ itself. The suite runs there with PYTHONPATH on the copy: first the test files the bug names as
@@ -257,11 +258,12 @@ def documented_catches(path):
 
 # ---- the command -----------------------------------------------------------------------------------------------------
 
-def run_bug(bug, seeds, settings, curves, checker):
+def run_bug(bug, seeds, settings, curves, checker, suite=True, documented=None):
+    """``suite=False`` keeps the first failing test that ``documented`` ({bug name: node id}) records."""
     t = time.time()
     with tempfile.TemporaryDirectory(prefix=f"nppg-zoo-{bug.name}-") as tmp:
-        tree = make_tree(bug, os.path.join(tmp, "repo"))
-        caught_by = first_failing_test(bug, tree)
+        tree = make_tree(bug, os.path.join(tmp, "repo")) if suite or curves else None
+        caught_by = first_failing_test(bug, tree) if suite else (documented or {}).get(bug.name)
         kw = {**settings[bug.env], **bug.train}
         runs = curve(tree, bug.env, seeds, kw) if curves else []
         check = exercise_checker(bug, tmp) if checker else None
@@ -276,6 +278,8 @@ def main(argv=None):
     p.add_argument("--only", nargs="+", default=None, help="these bugs only (writes nothing unless --docs)")
     p.add_argument("--no-curves", action="store_true", help="skip the learning curves (and the figure)")
     p.add_argument("--no-checker", action="store_true", help="skip nppg exercise check")
+    p.add_argument("--no-suite", action="store_true", help="do not run nppg's suite on the patched copies: keep the "
+                                                          "first failing test that docs/bugs.md records")
     p.add_argument("--jobs", type=int, default=3, help="bugs run at once (default 3)")
     p.add_argument("--docs", default=None, help="folder for bugs.md and figures/bugs.png (default: docs/, "
                                                 "unless --quick or --only)")
@@ -293,7 +297,9 @@ def main(argv=None):
         with tempfile.TemporaryDirectory(prefix="nppg-zoo-correct-") as tmp:
             tree = make_tree(None, os.path.join(tmp, "repo"))
             futures = {k: pool.submit(curve, tree, k[0], seeds, {**settings[k[0]], **dict(k[1])}) for k in keys}
-            jobs = [pool.submit(run_bug, b, seeds, settings, not a.no_curves, not a.no_checker) for b in bugs]
+            documented = documented_catches(os.path.join(ROOT, "docs", "bugs.md")) if a.no_suite else None
+            jobs = [pool.submit(run_bug, b, seeds, settings, not a.no_curves, not a.no_checker, not a.no_suite,
+                                documented) for b in bugs]
             correct = {k: f.result() for k, f in futures.items()}
             results = []
             for bug, job in zip(bugs, jobs):

@@ -11,6 +11,7 @@ import time
 import pytest
 
 import nppg
+from nppg.checks import zoo
 from nppg.tools import exercise
 from nppg.tools.cli import main
 from nppg.tools.exercise_checks import run_checks
@@ -42,7 +43,7 @@ def test_list_prints_the_ladder_in_order(capsys):
     assert main(["exercise", "list"]) == 0
     out = capsys.readouterr().out
     positions = [out.index(f" {e.name} ") for e in exercise.LADDER]
-    assert positions == sorted(positions) and len(exercise.LADDER) == 11
+    assert positions == sorted(positions) and len(exercise.LADDER) == 15
     for e in exercise.LADDER:
         assert f"({e.eqs})" in out and all(f.split(".")[-1] in out for f, _ in e.functions)
 
@@ -52,12 +53,12 @@ def test_the_reference_bodies_pass_every_check_in_under_a_minute(solved):
     code, out = check(solved)
     assert time.perf_counter() - t0 < 60
     assert code == 0, out
-    assert "11 of 11 exercises pass" in out and "FAIL" not in out
+    assert "15 of 15 exercises pass" in out and "FAIL" not in out
 
 
 def test_a_blank_fails_each_exercise_with_not_implemented_yet_and_no_traceback(blank):
     code, out = check(blank)
-    assert code == 1 and "0 of 11 exercises pass" in out and "Traceback" not in out
+    assert code == 1 and "0 of 15 exercises pass" in out and "Traceback" not in out
     for e in exercise.LADDER:
         block = out.split(f" {e.name} (")[1].split("\n", 2)[1]
         assert block.startswith("  not implemented yet: ") and f"exercise {e.name!r}, eq. (" in block
@@ -150,6 +151,12 @@ MISTAKES = {
                          "policy_step", "the sign"),
     "policy step sum": ("algorithm", "policy.grad_log_prob(obs, act, -Phi / M)", "policy.grad_log_prob(obs, act, -Phi)",
                         "policy_step", "the sum where the mean belongs"),
+    "Gaussian mean's gradient without Phi": ("policies", "self.net.backward(Phi[:, None] * dmu, cache)",
+                                             "self.net.backward(dmu, cache)", "gaussian_policy",
+                                             "the mean's gradient without Phi"),
+    "s_T as the last step's own observation": ("rollout", "next_obs[t_idx[ends], e_idx[ends]]",
+                                               "obs[t_idx[ends], e_idx[ends]]", "rollout",
+                                               "s_T taken as the last step's own observation"),
 }
 
 
@@ -167,6 +174,66 @@ def test_a_planted_mistake_fails_with_the_hint_that_names_it(tmp_path, mistake):
     hint_line = next(line for line in out.splitlines() if line.strip().startswith("hint:"))
     assert hint in hint_line, out
     assert re.search(r"equation \(\d", out) and " on " in out, out
+
+
+# every bug of the zoo (nppg/checks/zoo.py, docs/bugs.md), planted in a complete workspace with the zoo's own
+# edits: the exercise whose check fails, and words of the hint that names the misconception
+ZOO = {
+    "loss-sign": ("policy_step", "the sign"),
+    "score-sign": ("categorical", "a sign flipped in the score"),
+    "softmax-overflow": ("categorical", "softmax without subtracting the max"),
+    "gaussian-mu-score-one-sigma": ("gaussian", "divide by sigma twice"),
+    "log-std-without-phi": ("gaussian_policy", "log sigma's gradient without Phi"),
+    "tanh-derivative-of-input": ("backprop", "tanh_backward chain"),
+    "bias-grad-mean": ("backprop", "the mean where a sum belongs"),
+    "rtg-across-episodes": ("batch_weights", "reward-to-go summed across segment boundaries"),
+    "discount-twice-on-bootstrap": ("reward_to_go", "R_hat_T = V(s_T) = last_value"),
+    "gae-missing-gamma": ("gae", "a missing gamma"),
+    "td-residual-same-state": ("gae", "gamma V(s_(t+1))"),
+    "running-stats-no-between-term": ("running_stats", "term of M2' is missing"),
+    "adam-no-bias-correction": ("adam", "Adam without bias correction"),
+    "truncation-as-termination": ("rollout", "a truncation marked as a termination"),
+    "bootstrap-from-reset-obs": ("rollout", "s_T from the reset observation"),
+    "reset-step-stored": ("rollout", "the autoreset step stored as a transition"),
+    "clipped-action-logp": ("rollout", "the clipped action stored"),
+    "several-policy-steps": ("policy_step", "one optimizer step"),
+    "value-after-fit": ("vpg", "V fitted before the advantages are computed"),
+    "phi-normalised-per-episode": ("vpg", "Phi normalised per episode"),
+}
+
+
+def test_the_zoo_table_lists_every_bug_of_the_zoo():
+    assert sorted(ZOO) == sorted(b.name for b in zoo.BUGS)
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("ws") / "planted")
+    exercise.start(d, solutions=True)
+    return d
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_every_zoo_bug_fails_its_exercise_with_the_hint_that_names_it(planted, name):
+    bug, (ex, hint) = zoo.by_name(name), ZOO[name]
+    path = os.path.join(planted, "mypg", f"{bug.module}.py")
+    source = open(path).read()
+    text = source
+    for old, new in bug.edits:
+        assert source.count(old) == 1, old
+        text = text.replace(old, new, 1)
+    try:
+        open(path, "w").write(text)
+        code, out = check(planted)
+    finally:
+        open(path, "w").write(source)
+    assert code == 1 and "Traceback" not in out, out
+    first = re.search(r"^\s*(\d+)\. (\w+) \([\d, ]+\): FAIL$", out, re.M)
+    assert first and first.group(2) == ex, out          # the first exercise that fails is the bug's own
+    block = out.split(first.group(0), 1)[1]
+    hint_line = next(line for line in block.splitlines() if line.strip().startswith("hint:"))
+    assert hint in hint_line, out
+    assert re.search(r"equation \(\d", block), out
 
 
 def test_a_workspace_that_does_not_import_fails_every_exercise_cleanly(tmp_path):

@@ -3,6 +3,7 @@ the test that docs/bugs.md names as catching each bug does fail on the patched c
 import ast
 import importlib.util
 import os
+import re
 import tempfile
 from dataclasses import replace
 
@@ -55,6 +56,20 @@ def test_write_patched_changes_the_copy_only(tmp_path):
 def test_docs_bugs_md_names_a_catching_test_for_every_bug():
     caught = bug_zoo().documented_catches(DOC)
     assert sorted(caught) == sorted(bug.name for bug in zoo.BUGS), "rerun python benchmarks/bug_zoo.py"
+
+
+def test_docs_bugs_md_names_an_exercise_check_and_a_hint_for_every_bug():
+    """The checker's columns (nppg exercise check on a complete workspace with the bug planted): every bug is
+    caught by a check of the exercise ladder, with a hint (tests/test_exercise.py plants each one)."""
+    rows = {}
+    for line in open(DOC).read().split(bug_zoo().BEGIN, 1)[1].split(bug_zoo().END, 1)[0].splitlines():
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        m = re.match(r"\[([^\]]+)\]", cells[0]) if len(cells) == 6 else None
+        if m:
+            rows[m.group(1)] = cells[4:]
+    assert sorted(rows) == sorted(bug.name for bug in zoo.BUGS)
+    for name, (check, hint) in rows.items():
+        assert re.match(r"\d+\. \w+ \(", check) and hint, (name, check, hint)
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,12 @@ LADDER = (
     Exercise("nstep", "n-step advantages", "advantages",
              (("nstep_advantages", "13"),),
              "n = 1 is delta; n >= T is R_hat - V; the definition; GAE is the lambda-average of n-step"),
+    Exercise("batch_weights", "Phi_t and R_hat_t for a whole batch, segment by segment", "advantages",
+             (("batch_weights", "8"),),
+             "each kind of Phi_t by its definition; every segment computed on its own, whatever its neighbours"),
+    Exercise("gaussian_policy", "the Gaussian policy's gradient of sum_t Phi_t log pi", "policies",
+             (("GaussianPolicy.grad_log_prob", "8, 18"),),
+             "grads keyed like params; against finite differences of sum_t Phi_t log pi, Phi not all ones"),
     Exercise("value_loss", "the value loss and its gradient", "policies",
              (("ValueFunction.grad_mse", "22"),),
              "L is the mean squared error; its gradient against finite differences (1/M, the factor 2, the sign)"),
@@ -65,12 +71,20 @@ LADDER = (
     Exercise("running_stats", "the running statistics merge", "normalize",
              (("RunningStats.update", "24"),),
              "merging the halves of a batch gives the whole's count, mean and variance, in any split"),
+    Exercise("rollout", "one vector step and the batch's segments", "rollout",
+             (("Rollout.step", "14"), ("to_batch", "14")),
+             "on a clock: a truncation is no termination; s_T is the true final observation; the autoreset step "
+             "is never stored; the action stored is the one sampled"),
     Exercise("closing_values", "the closing value of a segment", "algorithm",
              (("closing_values", "14"),),
              "0 after a termination, V(s_T) of the true final observation after a truncation or a cut"),
     Exercise("policy_step", "the policy step", "algorithm",
              (("update_policy", "8"),),
              "the step is +lr/M sum grad log pi Phi (sign, 1/M); unbiased for grad J on an exact MDP"),
+    Exercise("vpg", "the epochs of VPG, in the pseudocode's order", "algorithm",
+             (("vpg", "7, 8, 9"),),
+             "two epochs redone by hand from the same seed: V before its fit, Phi normalised over the batch, "
+             "one policy step"),
 )
 BY_NAME = {e.name: e for e in LADDER}
 

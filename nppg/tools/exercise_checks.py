@@ -10,6 +10,7 @@ every run checks the same examples); it is imported only here."""
 import json
 import warnings
 
+import gymnasium as gym
 import numpy as np
 
 from .. import advantages as R_adv
@@ -19,6 +20,7 @@ from .. import nn as R_nn
 from .. import normalize as R_norm
 from .. import optim as R_optim
 from .. import policies as R_pol
+from .. import rollout as R_roll
 from ..checks import exact
 from ..checks.gradcheck import check_grads, numerical_grad, rel_error
 from ..rollout import Batch
@@ -588,7 +590,185 @@ def nstep_agree(S):
     prop(20)(test)
 
 
-# ---- 7. value_loss (22) -----------------------------------------------------------------------------
+# ---- 7. batch_weights (8) ---------------------------------------------------------------------------
+
+def bw_segments(rng, n_seg, max_len=4):
+    """(start, stop, last_value) triples of ``n_seg`` segments of 1 to ``max_len`` steps that tile [0, M)."""
+    stops = np.cumsum(rng.integers(1, max_len + 1, n_seg))
+    return [(int(a), int(b), float(v)) for a, b, v in zip(np.append(0, stops[:-1]), stops, rng.standard_normal(n_seg))]
+
+
+def bw_definition(kind, rew, val, segs, gamma, lam, n):
+    """Phi, R_hat by the definitions, one segment at a time with nppg's own pieces."""
+    Phi, R_hat = np.empty(len(rew)), np.empty(len(rew))
+    for a, b, last in segs:
+        r, v = rew[a:b], val[a:b]
+        R_hat[a:b] = R_adv.reward_to_go(r, last, gamma)
+        Phi[a:b] = {"return": lambda: np.full(b - a, R_hat[a]), "reward-to-go": lambda: R_hat[a:b],
+                    "baseline": lambda: R_hat[a:b] - v, "nstep": lambda: R_adv.nstep_advantages(r, v, last, gamma, n),
+                    "gae": lambda: R_adv.gae(r, v, last, gamma, lam)}[kind]()
+    return Phi, R_hat
+
+
+def bw_across(kind, rew, val, segs, gamma, lam, n):
+    """The mistake: reward-to-go over the rest of the batch, closed only by the batch's last value."""
+    Phi, R_hat = bw_definition(kind, rew, val, segs, gamma, lam, n)
+    for a, b, _ in segs:
+        R_hat[a:b] = R_adv.reward_to_go(rew[a:], segs[-1][2], gamma)[:b - a]
+        if kind in ("return", "reward-to-go", "baseline"):
+            Phi[a:b] = {"return": R_hat[a], "reward-to-go": R_hat[a:b], "baseline": R_hat[a:b] - val[a:b]}[kind]
+    return Phi, R_hat
+
+
+def bw_call(S, rew, val, segs, kind, gamma, lam, n, inputs):
+    """The student's batch_weights, given the segments as a one-pass iterator (vpg gives it a zip)."""
+    out = call("batch_weights", S.advantages.batch_weights, rew, val, iter(list(segs)), kind, gamma, lam, n,
+               inputs=inputs)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise Fail(f"batch_weights returned {type(out).__name__}, not a pair (Phi, R_hat), on {inputs}",
+                   "return Phi, R_hat", "8")
+    return out
+
+
+def bw_contract(S):
+    rng = np.random.default_rng(0)
+    segs = bw_segments(rng, 3)
+    M = segs[-1][1]
+    rew, val = rng.standard_normal(M), rng.standard_normal(M)
+    for kind in R_adv.WEIGHTS:
+        before, inputs = copies(rew, val), fmt(rew=rew, val=val, segments=segs, weights=kind)
+        Phi, R_hat = bw_call(S, rew, val, segs, kind, 0.9, 0.8, 2, inputs)
+        expect("batch_weights's Phi", Phi, (M,), inputs, "one Phi_t per step of the batch (M,)")
+        expect("batch_weights's R_hat", R_hat, (M,), inputs, "one R_hat_t per step of the batch (M,)")
+        unchanged("batch_weights", before, [rew, val], inputs)
+
+
+def bw_math(S):
+    def test(draw):
+        rng, kind = rng_of(draw), R_adv.WEIGHTS[ints(draw, 0, len(R_adv.WEIGHTS) - 1)]
+        segs = bw_segments(rng, ints(draw, 2, 5))
+        M, gamma, lam, n = segs[-1][1], floats(draw, 0.5, 0.99), floats(draw, 0.0, 1.0), ints(draw, 1, 4)
+        rew, val = rng.standard_normal(M), rng.standard_normal(M)
+        inputs = fmt(rew=rew, val=val, segments=segs, weights=kind, gamma=gamma, lam=lam, n=n)
+        got = bw_call(S, rew, val, segs, kind, gamma, lam, n, inputs)
+        want, across = bw_definition(kind, rew, val, segs, gamma, lam, n), bw_across(kind, rew, val, segs, gamma, lam, n)
+        # each segment on its own: the student's own batch_weights, called with that segment alone
+        alone = [bw_call(S, rew[a:b], val[a:b], [(0, b - a, last)], kind, gamma, lam, n, inputs) for a, b, last in segs]
+        for i, name in ((1, "R_hat"), (0, "Phi")):
+            g = np.asarray(got[i], dtype=np.float64)
+            for (a, b, last), own in zip(segs, alone):
+                if not close(g[a:b], own[i]):
+                    raise Fail(f"batch_weights's {name} on the segment [{a}, {b}) of the batch is {fmt(got=g[a:b])}, but "
+                               f"{fmt(alone=np.asarray(own[i]))} when that segment is given alone, on {inputs}",
+                               diagnose(g, [(across[i], "reward-to-go summed across segment boundaries: R_hat_t sums "
+                                             "only its own segment's rewards, closed by that segment's last_value (14); "
+                                             "the next episode's rewards in the batch were not caused by a_t")],
+                                        "a weight depends on other segments: compute each segment from its own "
+                                        "rew[start:stop], val[start:stop] and last_value, and nothing else (8)"), "8")
+            if not close(g, want[i]):
+                hints = {"return": "\"return\" weighs every step of a segment by R_hat at the segment's first step (4)",
+                         "reward-to-go": "\"reward-to-go\" is Phi_t = R_hat_t (6, 10)",
+                         "baseline": "\"baseline\" is Phi_t = R_hat_t - V(s_t) (7)",
+                         "nstep": "\"nstep\" is nstep_advantages(rew, val, last_value, gamma, n) of the segment (13)",
+                         "gae": "\"gae\" is gae(rew, val, last_value, gamma, lam) of the segment (12)"}
+                raise Fail(f"batch_weights's {name} = {fmt(got=g)}, not {fmt(want=want[i])}, on {inputs}",
+                           diagnose(g, [(want[1], "Phi_t is R_hat_t whatever the weights: each kind has its own Phi"),
+                                        (want[0], "R_hat_t, the value targets (9), is the reward-to-go (10), whatever "
+                                         "the weights")],
+                                    "R_hat_t is reward_to_go of the segment, closed by its last_value (10)"
+                                    if name == "R_hat" else hints[kind]), "8")
+    prop(20)(test)
+
+
+def bw_agree(S):
+    def test(draw):
+        rng, kind = rng_of(draw), R_adv.WEIGHTS[ints(draw, 0, len(R_adv.WEIGHTS) - 1)]
+        segs = bw_segments(rng, ints(draw, 1, 6), 6)
+        M, gamma, lam, n = segs[-1][1], floats(draw, 0.5, 1.0), floats(draw, 0.0, 1.0), ints(draw, 1, 8)
+        rew, val = rng.standard_normal(M), rng.standard_normal(M)
+        inputs = fmt(rew=rew, val=val, segments=segs, weights=kind, gamma=gamma, lam=lam, n=n)
+        got, ref = bw_call(S, rew, val, segs, kind, gamma, lam, n, inputs), R_adv.batch_weights(rew, val, segs, kind,
+                                                                                                gamma, lam, n)
+        if not (close(got[0], ref[0]) and close(got[1], ref[1])):
+            raise Fail(f"batch_weights differs from nppg's on {inputs}", "compare with (8)", "8")
+    prop(15)(test)
+
+
+# ---- 8. gaussian_policy (8, 18) -----------------------------------------------------------------------
+
+def gpolicy_setup(S, rng, M, obs_dim=3, act_dim=2):
+    policy = S.policies.GaussianPolicy(obs_dim, act_dim, (4,), "tanh", -0.5, rng)
+    for k, p in policy.params.items():
+        p[...] = rng.standard_normal(p.shape) / np.sqrt(p.shape[0]) if k.startswith("W") else 0.3 * rng.standard_normal(p.shape)
+    obs, act = rng.standard_normal((M, obs_dim)), rng.standard_normal((M, act_dim))
+    Phi = rng.standard_normal(M) * rng.uniform(0.5, 2.0)   # never all ones: every row its own weight
+    return policy, obs, act, Phi
+
+
+def gpolicy_contract(S):
+    policy, obs, act, Phi = gpolicy_setup(S, np.random.default_rng(0), 4)
+    before, params = copies(obs, act, Phi), {k: p.copy() for k, p in policy.params.items()}
+    inputs = fmt(obs=obs, act=act, Phi=Phi)
+    grads = call("GaussianPolicy.grad_log_prob", policy.grad_log_prob, obs, act, Phi, inputs=inputs)
+    if not isinstance(grads, dict) or {k: np.shape(g) for k, g in grads.items()} != \
+            {k: p.shape for k, p in policy.params.items()}:
+        shapes = {k: np.shape(g) for k, g in grads.items()} if isinstance(grads, dict) else type(grads).__name__
+        raise Fail(f"grad_log_prob returned {shapes}, not a gradient keyed and shaped like params "
+                   f"{({k: p.shape for k, p in policy.params.items()})}",
+                   "the MLP's gradients come from self.net.backward(...)[0]; add grads['log_std'] of shape (act_dim,)",
+                   "8, 18")
+    for k, g in grads.items():
+        expect(f"grad_log_prob's {k}", np.asarray(g) if np.isscalar(g) else g, policy.params[k].shape, inputs)
+    unchanged("grad_log_prob", before, [obs, act, Phi], inputs)
+    unchanged("grad_log_prob (the parameters)", list(params.values()), list(policy.params.values()), inputs)
+
+
+def gpolicy_math(S):
+    def test(draw):
+        M, rng = ints(draw, 1, 6), rng_of(draw)
+        policy, obs, act, Phi = gpolicy_setup(S, rng, M, ints(draw, 1, 3), ints(draw, 1, 3))
+        inputs = fmt(obs=obs, act=act, Phi=Phi, log_std=policy.params["log_std"])
+        grads = call("GaussianPolicy.grad_log_prob", policy.grad_log_prob, obs, act, Phi, inputs=inputs)
+        f = lambda: float(Phi @ R_dist.gaussian_log_prob(policy.net.forward(obs)[0], policy.params["log_std"], act))  # noqa: E731
+        mu = policy.net.forward(obs)[0]
+        dmu, dlog_std = R_dist.gaussian_score(mu, policy.params["log_std"], act)
+        for k in ["log_std"] + [k for k in policy.params if k != "log_std"]:
+            got = np.asarray(grads[k], dtype=np.float64)
+            err, num = grad_error(f, policy.params[k], got)
+            if err <= TOL:
+                continue
+            if k == "log_std":
+                hint = diagnose(got, [(dlog_std.sum(axis=0), "log sigma's gradient without Phi: it is sum_t Phi_t "
+                                       "d log pi(a_t|s_t)/d log sigma = Phi @ dlog_std; the score summed alone has "
+                                       "expectation 0 (5), so sigma would take a random walk"),
+                                      (-(Phi @ dlog_std), "a sign flipped in log sigma's gradient: + Phi @ dlog_std"),
+                                      (Phi @ dlog_std / M, "1/M where (8)'s sum has none: grad_log_prob is the gradient "
+                                       "of the sum; update_policy divides by M")],
+                                "log sigma is shared by every row: its gradient is Phi @ dlog_std, summed over the rows "
+                                "with each row's weight (8, 18)")
+            else:
+                hint = diagnose(got, [(R_pol.GaussianPolicy.grad_log_prob(policy, obs, act, np.ones(M))[k],
+                                       "the mean's gradient without Phi: backpropagate Phi_t dmu_t, each row weighed by "
+                                       "its Phi_t (8)")],
+                                "backpropagate Phi[:, None] * dmu through the network: dmu = (a - mu) / sigma^2 (18)")
+            raise Fail(f"grad_log_prob's {k} = {fmt(got=got)} disagrees with finite differences of sum_t Phi_t log "
+                       f"pi(a_t|s_t) {fmt(num=num)}, on {inputs}", hint, "8, 18")
+    prop(12)(test)
+
+
+def gpolicy_agree(S):
+    def test(draw):
+        M, rng = ints(draw, 1, 8), rng_of(draw)
+        policy, obs, act, Phi = gpolicy_setup(S, rng, M, ints(draw, 1, 4), ints(draw, 1, 3))
+        inputs = fmt(obs=obs, act=act, Phi=Phi)
+        got = call("GaussianPolicy.grad_log_prob", policy.grad_log_prob, obs, act, Phi, inputs=inputs)
+        ref = R_pol.GaussianPolicy.grad_log_prob(policy, obs, act, Phi)
+        if not all(close(got.get(k), g) for k, g in ref.items()):
+            raise Fail(f"GaussianPolicy.grad_log_prob differs from nppg's on {inputs}", "compare with (8, 18)", "8, 18")
+    prop(10)(test)
+
+
+# ---- 9. value_loss (22) -----------------------------------------------------------------------------
 
 def value_setup(S, rng, M, d, hidden=(5,)):
     vf = S.policies.ValueFunction(d, hidden, "tanh", rng)
@@ -651,7 +831,7 @@ def value_agree(S):
     prop(10)(test)
 
 
-# ---- 8. adam (23) ----------------------------------------------------------------------------------
+# ---- 10. adam (23) ----------------------------------------------------------------------------------
 
 def adam_steps(opt_class, params, grads_list, **kw):
     params = {k: p.copy() for k, p in params.items()}
@@ -750,7 +930,7 @@ def adam_agree(S):
     prop(15)(test)
 
 
-# ---- 9. running_stats (24) ----------------------------------------------------------------------------
+# ---- 11. running_stats (24) ----------------------------------------------------------------------------
 
 def stats_contract(S):
     x = np.random.default_rng(0).standard_normal((5, 3))
@@ -809,7 +989,178 @@ def stats_agree(S):
     prop(15)(test)
 
 
-# ---- 10. closing_values (14) ----------------------------------------------------------------------
+# ---- 12. rollout (14) ------------------------------------------------------------------------------
+
+class Clock(gym.Env):
+    """Observation [t, k, copy]: t counts the steps of the current episode, k the episodes, copy which of the vector's
+    copies it is; the reward for acting at time t is 1 + t (never 0, so gymnasium's reset step, whose reward is 0,
+    shows if it is stored). It terminates after ``terminate_at`` steps when that is set; a TimeLimit truncates it."""
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (3,), dtype=np.float64)
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,), dtype=np.float64)
+
+    def __init__(self, copy, terminate_at=None):
+        self.copy, self.terminate_at, self.t, self.k, self.received = copy, terminate_at, 0, -1, []
+
+    def _obs(self):
+        return np.array([self.t, self.k, self.copy], dtype=np.float64)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.k = 0, self.k + 1
+        return self._obs(), {}
+
+    def step(self, action):
+        self.received.append(float(np.asarray(action).ravel()[0]))
+        reward, self.t = 1.0 + self.t, self.t + 1
+        return self._obs(), reward, self.terminate_at is not None and self.t >= self.terminate_at, False, {}
+
+
+# copy 0 is truncated by its time limit after 4 steps; copy 1 terminates after 3 (its limit, 5, is never reached)
+CLOCK_ENDS = {0: (4, False), 1: (3, True)}   # copy: (episode length, terminated)
+CLOCK_GAMMA = 0.9
+
+
+def clock_envs():
+    return gym.vector.SyncVectorEnv([lambda: gym.wrappers.TimeLimit(Clock(0), 4),
+                                     lambda: gym.wrappers.TimeLimit(Clock(1, terminate_at=3), 5)])
+
+
+class ClockPolicy:
+    """a = 0.9 t - 1.2: beyond the action bounds [-1, 1] at t = 0 (-1.2) and t = 3 (1.5)."""
+
+    @staticmethod
+    def action(obs):
+        return 0.9 * np.asarray(obs, dtype=np.float64)[:, :1] - 1.2
+
+    def sample(self, obs, rng):
+        return self.action(obs)
+
+
+def clock_batches(Rollout, steps=(11, 9)):
+    """Two consecutive batches of ``Rollout`` on the clocks, and what each copy's environment received."""
+    envs = clock_envs()
+    try:
+        ro = Rollout(envs, seed=0, gamma=CLOCK_GAMMA)
+        batches = [ro.collect(ClockPolicy(), n, np.random.default_rng(0)) for n in steps]
+        received = [e.unwrapped.received for e in envs.envs]
+    finally:
+        envs.close()
+    return batches, received
+
+
+def student_batches(S):
+    return call("Rollout.collect", lambda: clock_batches(S.rollout.Rollout), inputs="the clock environments (two "
+                "copies: one truncated by a time limit of 4 steps, one terminating after 3)")
+
+
+def rollout_contract(S):
+    (b1, b2), _ = student_batches(S)
+    for i, (b, n) in enumerate(((b1, 11), (b2, 9)), 1):
+        where = f"batch {i} of collect(policy, {n}) on the clocks"
+        if not all(hasattr(b, f) for f in Batch.__dataclass_fields__):
+            raise Fail(f"collect returned a {type(b).__name__}, not a Batch, on {where}", "to_batch returns a Batch", "14")
+        M, S_ = len(b.rew), len(b.starts)
+        if not (n <= M < n + 2):
+            raise Fail(f"{where} holds {M} transitions", f"collect steps until at least {n} transitions are stored "
+                       "(one vector step stores up to num_envs)", "14")
+        for name, shape in (("obs", (M, 3)), ("act", (M, 1)), ("rew", (M,)), ("final_obs", (S_, 3)), ("G", (M,))):
+            expect(f"the Batch's {name}", getattr(b, name), shape, where)
+        if not (np.shape(b.stops) == (S_,) and np.shape(b.terminated) == (S_,) and S_ and b.starts[0] == 0
+                and b.stops[-1] == M and np.array_equal(b.starts[1:], b.stops[:-1]) and np.all(b.stops > b.starts)):
+            raise Fail(f"the segments {fmt(starts=np.asarray(b.starts), stops=np.asarray(b.stops))} do not tile [0, {M}) "
+                       f"in order, on {where}", "starts and stops: one pair per segment, each segment non-empty, "
+                       "consecutive, from 0 to M", "14")
+        if np.asarray(b.terminated).dtype != bool:
+            raise Fail(f"the Batch's terminated has dtype {np.asarray(b.terminated).dtype}, not bool, on {where}",
+                       "one bool per segment", "14")
+
+
+def rollout_math(S):
+    (b1, b2), received = student_batches(S)
+    for i, b in enumerate((b1, b2), 1):
+        where = f"batch {i} on the clocks (observation [t, k, copy]; copy 0 truncated after 4 steps, copy 1 " \
+                f"terminating after 3)"
+        obs, rew = np.asarray(b.obs), np.asarray(b.rew)
+        t, k, c = obs[:, 0], obs[:, 1], obs[:, 2].astype(int)
+        bad = np.flatnonzero((rew != 1.0 + t) | (t >= np.where(c == 0, 4, 3)))
+        if len(bad):
+            j = bad[0]
+            raise Fail(f"step {j} of the batch is s = {fmt(s=obs[j])} with r = {rew[j]:g}, which no transition of the "
+                       f"clocks gives (r = 1 + t, t < the episode's length), on {where}",
+                       "the autoreset step stored as a transition: gymnasium resets a copy on the step after its "
+                       "episode ended; that step ignores the action, returns reward 0 and the new episode's first "
+                       "observation; it is no transition and is never stored (valid = not resetting)", "14")
+        for a, z in zip(b.starts, b.stops):
+            if not (np.all(np.diff(t[a:z]) == 1) and np.all(k[a:z] == k[a]) and np.all(c[a:z] == c[a])):
+                raise Fail(f"the segment [{a}, {z}) holds {fmt(obs=obs[a:z])}: not consecutive steps of one episode of "
+                           f"one copy, on {where}", "a segment is consecutive steps of one episode in one copy", "14")
+        last = obs[np.asarray(b.stops) - 1]
+        length = np.array([CLOCK_ENDS[int(x)][0] for x in last[:, 2]])
+        ended = last[:, 0] + 1 == length
+        terminated = ended & np.array([CLOCK_ENDS[int(x)][1] for x in last[:, 2]])
+        got = np.asarray(b.terminated, dtype=bool)
+        if not np.array_equal(got, terminated):
+            truncated = ended & ~terminated
+            hint = ("a truncation marked as a termination: a time limit (truncated) is no true ending, so its segment "
+                    "is closed by V(s_T) (14); only terminated closes with 0" if np.any(got & truncated) else
+                    "a termination not marked: terminated is the environment's terminated of the segment's last step"
+                    if np.any(~got & terminated) else "a segment cut by the batch's end is not terminated")
+            raise Fail(f"terminated = {fmt(got=got)}, not {fmt(want=terminated)}, for the segments ending at "
+                       f"{fmt(s_last=last)}, on {where}", hint, "14")
+        want = last + np.array([1.0, 0.0, 0.0])
+        fo = np.asarray(b.final_obs, dtype=np.float64)
+        if not close(fo, want):
+            reset = np.column_stack([np.zeros(len(last)), last[:, 1] + 1, last[:, 2]])
+            rows = ~np.all(np.isclose(fo, want), axis=1)
+            hint = ("s_T from the reset observation: the step that ends an episode returns the true final observation "
+                    "s_T; the observation of the step after it (the autoreset step) is the new episode's first, "
+                    "[0, k + 1], and V of it would bootstrap a truncation from a fresh start"
+                    if np.any(np.all(np.isclose(fo[rows], reset[rows]), axis=1)) else
+                    "s_T taken as the last step's own observation s_(T-1): final_obs is the observation that followed it"
+                    if np.any(np.all(np.isclose(fo[rows], last[rows]), axis=1)) else
+                    "final_obs is s_T, the observation returned by the segment's last step (never a reset one)")
+            raise Fail(f"final_obs = {fmt(got=fo)}, not s_T = {fmt(want=want)}, for the segments ending at "
+                       f"{fmt(s_last=last)}, on {where}", hint, "14")
+        act = np.asarray(b.act, dtype=np.float64)
+        sampled = ClockPolicy.action(obs)
+        if not close(act, sampled):
+            raise Fail(f"the stored actions are {fmt(act=act[:, 0])}, not those sampled {fmt(sampled=sampled[:, 0])}, "
+                       f"on {where} (the policy samples a = 0.9 t - 1.2)",
+                       diagnose(act, [(np.clip(sampled, -1, 1), "the clipped action stored: log pi and its score are "
+                                       "evaluated at the action as sampled; the environment gets the clipped one "
+                                       "(env_action), the batch keeps a")],
+                                "act[t] is the action the policy sampled at s_t"), "8, 14")
+        G = np.array([sum(CLOCK_GAMMA ** (int(tt) - s) * (1 + s) for s in range(int(tt) + 1)) for tt in t])
+        if not close(b.G, G):
+            raise Fail(f"G = {fmt(got=np.asarray(b.G))}, not the discounted return of the episode so far "
+                       f"{fmt(want=G)} (gamma = {CLOCK_GAMMA}), on {where}",
+                       "G_t = r_t + gamma G_(t-1), from 0 at each episode's start, carried over between batches (26)",
+                       "26")
+        pairs = sorted(zip(np.asarray(b.ep_lengths).tolist(), np.asarray(b.ep_returns).tolist()))
+        want_pairs = sorted((int(L), float(L * (L + 1) / 2)) for L in length[ended])
+        if pairs != want_pairs:
+            raise Fail(f"(ep_lengths, ep_returns) = {pairs}, not {want_pairs}, on {where}",
+                       "each episode that ended in this batch, with its undiscounted return and length: the rewards "
+                       "of its transitions only, carried over from the last batch", "14")
+    got = np.array(received[0] + received[1])
+    if np.any(np.abs(got) > 1.0):
+        raise Fail(f"the environments received the actions {fmt(received=got)}, beyond the bounds [-1, 1]",
+                   "the environment is given env_action(action_space, a), the action clipped to its bounds; the batch "
+                   "keeps a as sampled", "14")
+
+
+def rollout_agree(S):
+    mine, _ = student_batches(S)
+    ref, _ = clock_batches(R_roll.Rollout)
+    for i, (b, r) in enumerate(zip(mine, ref), 1):
+        for name in Batch.__dataclass_fields__:
+            if not close(getattr(b, name), getattr(r, name)):
+                raise Fail(f"the Batch's {name} differs from nppg's, in batch {i} on the clocks: "
+                           f"{fmt(got=np.asarray(getattr(b, name)), nppg=np.asarray(getattr(r, name)))}",
+                           "compare with (14) and rollout.py's docstring", "14")
+
+
+# ---- 13. closing_values (14) ----------------------------------------------------------------------
 
 class LinearValue:
     """A stand-in V(s) = s w + 1 whose values are easy to tell apart."""
@@ -874,7 +1225,7 @@ def closing_agree(S):
     prop(15)(test)
 
 
-# ---- 11. policy_step (8) --------------------------------------------------------------------------
+# ---- 14. policy_step (8) --------------------------------------------------------------------------
 
 def policy_setup(rng, M, obs_dim=3, K=3):
     policy = R_pol.CategoricalPolicy(obs_dim, K, (4,), "tanh", rng)
@@ -973,6 +1324,114 @@ def policy_agree(S):
     prop(10)(test)
 
 
+# ---- 15. vpg (7, 8, 9) -------------------------------------------------------------------------------
+
+VPG_SETTINGS = dict(epochs=2, steps_per_epoch=120, num_envs=2, hidden=(8,), train_v_iters=5, seed=3)
+
+
+def vpg_by_hand(mistake=None, **settings):
+    """Two epochs of the pseudocode with nppg's own pieces, from the same seed, or with a known ``mistake``."""
+    cfg = R_alg.VPGConfig(env="CartPole-v1", **{**VPG_SETTINGS, **settings})
+    s = R_alg.start(cfg)
+    try:
+        for k in range(cfg.epochs):
+            batch = s.rollout.collect(s.policy, cfg.steps_per_epoch, s.rng)                     # 3
+            if mistake == "value after fit":                                                   # phi_(k+1) first
+                segments = zip(batch.starts, batch.stops, R_alg.closing_values(batch, s.value_fn))
+                R_hat = R_adv.batch_weights(batch.rew, s.value_fn.predict(batch.obs), segments, cfg.weights,
+                                            cfg.gamma, cfg.lam, cfg.n_step)[1]
+                R_alg.fit_value(s.value_fn, s.vf_opt, batch.obs, R_hat, cfg.train_v_iters)
+            val = s.value_fn.predict(batch.obs)
+            segments = zip(batch.starts, batch.stops, R_alg.closing_values(batch, s.value_fn))  # (14)
+            Phi, R_hat = R_adv.batch_weights(batch.rew, val, segments, cfg.weights, cfg.gamma, cfg.lam, cfg.n_step)
+            if mistake == "per segment":
+                for a, b in zip(batch.starts, batch.stops):
+                    Phi[a:b] = (Phi[a:b] - Phi[a:b].mean()) / (Phi[a:b].std() + 1e-8)
+            elif mistake != "not normalised":
+                Phi = (Phi - Phi.mean()) / (Phi.std() + 1e-8)                                  # over the batch
+            for _ in range(2 if mistake == "two steps" else 1):
+                R_alg.update_policy(s.policy, s.pi_opt, batch.obs, batch.act, Phi)             # 6-7
+            if mistake != "value after fit":
+                R_alg.fit_value(s.value_fn, s.vf_opt, batch.obs, R_hat, cfg.train_v_iters)     # 8
+            s.epoch, s.env_steps = k + 1, s.env_steps + len(batch.rew)
+    finally:
+        s.rollout.envs.close()
+    return s
+
+
+def student_vpg(S, **settings):
+    kw = {**VPG_SETTINGS, **settings}
+    records = []
+
+    def callback(record, state):
+        records.append(dict(record))
+        return bool(settings.get("_stop"))
+    kw.pop("_stop", None)
+    inputs = "vpg('CartPole-v1', " + ", ".join(f"{k}={v!r}" for k, v in kw.items()) + ")"
+    s = call("vpg", lambda: S.algorithm.vpg("CartPole-v1", callback=callback, setup=R_alg.start, **kw), inputs=inputs)
+    return s, records, inputs
+
+
+def same_params(a, b, tol=1e-10):
+    return all(close(a.params[k], b.params[k], tol) for k in b.params) and set(a.params) == set(b.params)
+
+
+def vpg_contract(S):
+    s, records, inputs = student_vpg(S)
+    if not all(hasattr(s, k) for k in ("policy", "value_fn", "epoch", "env_steps", "history")):
+        raise Fail(f"vpg returned a {type(s).__name__}, not the State, on {inputs}", "return the State s", "8")
+    if s.epoch != 2 or len(records) != 2 or len(s.history) != 2:
+        raise Fail(f"after {inputs}: state.epoch = {s.epoch!r}, the callback was called {len(records)} times, "
+                   f"{len(s.history)} records in history", "one epoch per k in range(s.epoch, cfg.epochs): count "
+                   "s.epoch, append each epoch's record to s.history and pass it to callback(record, s)", "8")
+    s, records, inputs = student_vpg(S, epochs=3, _stop=True)
+    if s.epoch != 1 or len(records) != 1:
+        raise Fail(f"a callback that returns True after the first epoch, on {inputs}: {len(records)} epochs ran",
+                   "when callback(record, s) returns True, training stops there", "8")
+
+
+def vpg_math(S):
+    s, _, inputs = student_vpg(S)
+    ref = vpg_by_hand()
+    if same_params(s.policy, ref.policy) and same_params(s.value_fn, ref.value_fn):
+        if s.env_steps != ref.env_steps:
+            raise Fail(f"state.env_steps = {s.env_steps!r}, not {ref.env_steps} transitions, on {inputs}",
+                       "env_steps counts the transitions collected, len(batch.rew) per epoch", "8")
+        return
+    hints = {"value after fit": "V fitted before the advantages are computed: step 5 uses V_phi_k, the value function "
+                                "before this batch's fit; fit on R_hat_t afterwards (step 8), or the baseline has seen "
+                                "the R_hat_t of the action it judges (7, 12)",
+             "per segment": "Phi normalised per episode (segment): normalise over the whole batch, one mean and one "
+                            "std; per episode every episode's weights average 0, good or bad (7)",
+             "not normalised": "Phi not normalised: with normalize_adv (the default) Phi goes to mean 0, std 1 over "
+                               "the batch",
+             "two steps": "more than one policy step on a batch: (8) holds at theta_k, the policy that sampled it"}
+    for mistake, hint in hints.items():
+        wrong = vpg_by_hand(mistake)
+        if same_params(s.policy, wrong.policy) and (mistake == "value after fit" or same_params(s.value_fn, wrong.value_fn)):
+            break
+    else:
+        hint = ("one epoch is the pseudocode in order: collect (3); V(s_t) and the closing values with V_phi_k; "
+                "batch_weights (4-5); Phi normalised over the batch; one update_policy (6-7); then fit_value (8)")
+    which = "policy's" if not same_params(s.policy, ref.policy) else "value function's"
+    raise Fail(f"after two epochs of {inputs}, the {which} parameters differ from the pseudocode's redone by hand from "
+               "the same seed with nppg's own pieces", hint, "7, 8, 9")
+
+
+def vpg_agree(S):
+    for settings in (dict(weights="nstep", normalize_obs=True, scale_rewards=True),
+                     dict(weights="return", normalize_adv=False)):
+        s, records, inputs = student_vpg(S, **settings)
+        ref = []
+        r = R_alg.vpg("CartPole-v1", callback=lambda rec, st: ref.append(dict(rec)), setup=R_alg.start,
+                      **{**VPG_SETTINGS, **settings})
+        if not (same_params(s.policy, r.policy) and same_params(s.value_fn, r.value_fn)) or \
+                [sorted(x) for x in records] != [sorted(x) for x in ref] or \
+                not all(close(a[k], b[k], 1e-9) for a, b in zip(records, ref) for k in b):
+            raise Fail(f"vpg differs from nppg's on {inputs}", "compare with algorithm.py: every option "
+                       "(normalize_obs (25), scale_rewards (26)) as nppg's vpg does it", "7, 8, 9")
+
+
 CHECKS = {
     "backprop": [("contract", "shapes and inputs", backprop_contract),
                  ("math", "dx, dW, db and tanh's dx against finite differences", backprop_gradients),
@@ -993,6 +1452,13 @@ CHECKS = {
     "nstep": [("contract", "shapes and inputs", nstep_contract),
               ("math", "n = 1, n = T, the definition; GAE as the lambda-average", nstep_math),
               ("agreement", "nppg's function", nstep_agree)],
+    "batch_weights": [("contract", "shapes and inputs, for each kind of weights", bw_contract),
+                      ("math", "each segment on its own; each kind by its definition", bw_math),
+                      ("agreement", "nppg's batch_weights", bw_agree)],
+    "gaussian_policy": [("contract", "grads keyed and shaped like params; inputs and parameters untouched",
+                         gpolicy_contract),
+                        ("math", "against finite differences of sum_t Phi_t log pi, Phi not all ones", gpolicy_math),
+                        ("agreement", "nppg's GaussianPolicy.grad_log_prob", gpolicy_agree)],
     "value_loss": [("contract", "(L, grads), inputs and parameters untouched", value_contract),
                    ("math", "L is the MSE; its gradient against finite differences", value_math),
                    ("agreement", "nppg's grad_mse", value_agree)],
@@ -1002,6 +1468,9 @@ CHECKS = {
     "running_stats": [("contract", "N, shapes, inputs", stats_contract),
                       ("math", "merging two halves gives the whole's statistics", stats_math),
                       ("agreement", "nppg's RunningStats", stats_agree)],
+    "rollout": [("contract", "a Batch whose segments tile the steps", rollout_contract),
+                ("math", "no reset step stored; truncation is no termination; s_T; the action as sampled", rollout_math),
+                ("agreement", "nppg's Rollout", rollout_agree)],
     "closing_values": [("contract", "shape and inputs", closing_contract),
                        ("math", "0 after a termination, V(final_obs) otherwise", closing_math),
                        ("agreement", "nppg's closing_values", closing_agree)],
@@ -1009,6 +1478,9 @@ CHECKS = {
                     ("math", "the step is +lr/M sum Phi grad log pi; loss_pi", policy_math),
                     ("math", "unbiased for grad J on an exact MDP", policy_unbiased),
                     ("agreement", "nppg's update_policy", policy_agree)],
+    "vpg": [("contract", "the State, an epoch counted and recorded, the callback's stop", vpg_contract),
+            ("math", "two epochs redone by hand from the same seed: the pseudocode's order", vpg_math),
+            ("agreement", "nppg's vpg, with normalize_obs, scale_rewards, other weights", vpg_agree)],
 }
 assert list(CHECKS) == [e.name for e in LADDER]
 
