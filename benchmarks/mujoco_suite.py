@@ -29,27 +29,31 @@ AT = (1e6, 3e6)
 
 
 def eval_curve(run_dir):
-    """{env_steps: eval_return} of one run's evaluations."""
-    _, cols = read_progress(run_dir)
+    """{k: eval_return} of one run's evaluations, k the evaluation's number (env_steps // eval_every): seeds'
+    batches end a few steps apart (a batch is whole vector steps), so their evaluations are matched by k."""
+    cfg, cols = read_progress(run_dir)
     if "eval_return" not in cols:
-        return {}
+        return {}, 1
+    every = cfg.get("eval_every") or 30000
     ok = ~np.isnan(cols["eval_return"])
-    return dict(zip(cols["env_steps"][ok].astype(int), cols["eval_return"][ok]))
+    return dict(zip((cols["env_steps"][ok] // every).astype(int), cols["eval_return"][ok])), every
 
 
 def tianshou_measure(runs, steps):
     """(highest seed-mean eval return within ``steps``, std over seeds there, seeds) or None."""
     curves = [eval_curve(r) for r in runs]
-    curves = [c for c in curves if c and max(c) >= steps * 0.97]  # runs that reached the step count (an eval's slack)
+    # the runs that reached the step count, give or take one evaluation's spacing
+    curves = [(c, every) for c, every in curves if c and (max(c) + 1) * every > steps]
     if not curves:
         return None
-    common = sorted(set.intersection(*(set(c) for c in curves)))
-    points = [s for s in common if s <= steps]
+    every = curves[0][1]
+    common = sorted(set.intersection(*(set(c) for c, _ in curves)))
+    points = [k for k in common if k * every <= steps]
     if not points:
         return None
-    means = [np.mean([c[s] for c in curves]) for s in points]
+    means = [np.mean([c[k] for c, _ in curves]) for k in points]
     best = int(np.argmax(means))
-    return means[best], float(np.std([c[points[best]] for c in curves])), len(curves)
+    return means[best], float(np.std([c[points[best]] for c, _ in curves])), len(curves)
 
 
 def spinningup_measure(runs, steps, k=11):
@@ -61,7 +65,8 @@ def spinningup_measure(runs, steps, k=11):
             continue
         ok = ~np.isnan(cols["mean_return"])
         y = smooth(cols["mean_return"][ok], k)
-        values.append(float(y[np.searchsorted(cols["env_steps"][ok], steps, side="right") - 1]))
+        # the epoch that ends at the step count: a batch is whole vector steps, so it may end a few steps past it
+        values.append(float(y[np.searchsorted(cols["env_steps"][ok], steps * 1.001, side="right") - 1]))
     return (float(np.mean(values)), len(values)) if values else None
 
 

@@ -156,8 +156,10 @@ def test_the_mujoco_suite_table_measures_as_tianshou_and_as_spinning_up(tmp_path
         lines = ["env_steps,mean_return,eval_return,time_s,eval_s"]
         for i, steps in enumerate(range(250_000, 1_500_001, 250_000)):
             ev = f"{evals[i // 2]},2.0" if i % 2 == 1 else ","
-            lines.append(f"{steps},{100 * (i + 1) + seed},{ev.split(',')[0]},{60.0 * (i + 1)},{ev.split(',')[1]}")
+            at = steps + 7 * seed  # a batch is whole vector steps: the seeds' epochs end a few steps apart
+            lines.append(f"{at},{100 * (i + 1) + seed},{ev.split(',')[0]},{60.0 * (i + 1)},{ev.split(',')[1]}")
         (run / "progress.csv").write_text("\n".join(lines) + "\n")
+        (run / "config.json").write_text('{"eval_every": 500000}')
     anchors = tmp_path / "tianshou.csv"
     anchors.write_text("env,algo,at_1M,at_3M,std_1M,std_3M\nHalfCheetah,a2c,1829.9,2377.3,1068.3,1363.7\n")
     runs = sorted(str(p) for p in (tmp_path / "HalfCheetah-v5" / "default").glob("s*"))
