@@ -1,5 +1,4 @@
 """``nppg bench``: what it prints and how it counts, on tiny runs (no assertion about speed)."""
-import importlib.util
 import json
 import os
 import re
@@ -8,17 +7,7 @@ import numpy as np
 import pytest
 
 from nppg.tools import bench
-
-BENCHMARKS = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks")
-
-
-def load_benchmark(name):
-    """benchmarks/<name>.py as a module (the folder is not a package)."""
-    spec = importlib.util.spec_from_file_location(name, os.path.join(BENCHMARKS, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from scripts import BENCHMARKS, load_benchmark
 
 TINY = ["--env", "CartPole-v1", "--epochs", "2", "--steps-per-epoch", "200", "--num-envs", "2",
         "--hidden", "8", "--train-v-iters", "2", "--threads", "1"]

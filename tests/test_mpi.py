@@ -19,7 +19,7 @@ from hypothesis import given, strategies as st
 from nppg.engine import mpi
 from nppg.engine.threads import get_threads
 from nppg.engine import checkpoint
-from test_bench import load_benchmark
+from scripts import load_benchmark
 from test_robust import arrays, assert_same_run, progress, wait_for_epochs
 
 TESTS = os.path.dirname(os.path.abspath(__file__))

@@ -3,25 +3,16 @@
 The quick mode writes every figure into a temporary folder; the timeline is drawn from a real
 Rollout.collect, and its batch holds each kind of segment end with the closing value (14) the code gives it.
 """
-import importlib.util
-import os
 
 import numpy as np
 import pytest
+from scripts import load_benchmark
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIGURES = ("timeline.png", "examples.png", "estimators.png")
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("teaching_figures", os.path.join(ROOT, "benchmarks", "teaching_figures.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_timeline_batch_has_a_termination_a_truncation_and_cuts_each_closed_as_14_says():
-    tf = load_script()
+    tf = load_benchmark("teaching_figures")
     rollout, batch, last_values = tf.timeline_batch()
     ended = np.array([r["ended"] for r in rollout.steps])              # (rows, n)
     valid = np.array([r["valid"] for r in rollout.steps])
@@ -40,10 +31,10 @@ def test_the_timeline_batch_has_a_termination_a_truncation_and_cuts_each_closed_
 
 def test_quick_mode_writes_every_figure(tmp_path):
     pytest.importorskip("matplotlib")
-    load_script().main(["--quick", "--out", str(tmp_path / "figures"), "--runs", str(tmp_path / "runs")])
+    load_benchmark("teaching_figures").main(["--quick", "--out", str(tmp_path / "figures"), "--runs", str(tmp_path / "runs")])
     for name in FIGURES:
         path = tmp_path / "figures" / name
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
         assert 10_000 < path.stat().st_size < 150_000, (name, path.stat().st_size)
-    for name, _ in load_script().EXAMPLES:
+    for name, _ in load_benchmark("teaching_figures").EXAMPLES:
         assert (tmp_path / "runs" / f"{name}-s0" / "progress.csv").exists()

@@ -1,26 +1,18 @@
 """The bug zoo (nppg/checks/zoo.py, docs/bugs.md): every patch still applies to today's algorithm layer, and
 the test that docs/bugs.md names as catching each bug does fail on the patched copy and pass without it."""
 import ast
-import importlib.util
 import os
 import re
 import tempfile
 from dataclasses import replace
 
 import pytest
+from scripts import load_benchmark
 
 from nppg.checks import zoo
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
 DOC = os.path.join(ROOT, "docs", "bugs.md")
-
-
-def bug_zoo():
-    """benchmarks/bug_zoo.py as a module (the folder is not a package)."""
-    spec = importlib.util.spec_from_file_location("bug_zoo", os.path.join(ROOT, "benchmarks", "bug_zoo.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_zoo_has_at_least_15_bugs_with_distinct_names():
@@ -54,7 +46,7 @@ def test_write_patched_changes_the_copy_only(tmp_path):
 
 
 def test_docs_bugs_md_names_a_catching_test_for_every_bug():
-    caught = bug_zoo().documented_catches(DOC)
+    caught = load_benchmark("bug_zoo").documented_catches(DOC)
     assert sorted(caught) == sorted(bug.name for bug in zoo.BUGS), "rerun python benchmarks/bug_zoo.py"
 
 
@@ -62,7 +54,8 @@ def test_docs_bugs_md_names_an_exercise_check_and_a_hint_for_every_bug():
     """The checker's columns (nppg exercise check on a complete workspace with the bug planted): every bug is
     caught by a check of the exercise ladder, with a hint (tests/test_exercise.py plants each one)."""
     rows = {}
-    for line in open(DOC).read().split(bug_zoo().BEGIN, 1)[1].split(bug_zoo().END, 1)[0].splitlines():
+    b = load_benchmark("bug_zoo")
+    for line in open(DOC).read().split(b.BEGIN, 1)[1].split(b.END, 1)[0].splitlines():
         cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
         m = re.match(r"\[([^\]]+)\]", cells[0]) if len(cells) == 6 else None
         if m:
@@ -75,12 +68,12 @@ def test_docs_bugs_md_names_an_exercise_check_and_a_hint_for_every_bug():
 @pytest.fixture(scope="module")
 def unpatched_tree():
     with tempfile.TemporaryDirectory(prefix="nppg-zoo-test-") as tmp:
-        yield bug_zoo().make_tree(None, os.path.join(tmp, "repo"))
+        yield load_benchmark("bug_zoo").make_tree(None, os.path.join(tmp, "repo"))
 
 
 @pytest.mark.slow
 def test_every_named_test_passes_without_the_bugs(unpatched_tree):
-    b = bug_zoo()
+    b = load_benchmark("bug_zoo")
     nodes = sorted(set(b.documented_catches(DOC).values()))
     failed, _, output = b.pytest(unpatched_tree, nodes)
     assert failed is None, output
@@ -89,7 +82,7 @@ def test_every_named_test_passes_without_the_bugs(unpatched_tree):
 @pytest.mark.slow
 @pytest.mark.parametrize("bug", zoo.BUGS, ids=lambda b: b.name)
 def test_the_named_test_fails_on_the_patched_copy(bug, tmp_path):
-    b = bug_zoo()
+    b = load_benchmark("bug_zoo")
     node = b.documented_catches(DOC)[bug.name]
     tree = b.make_tree(bug, str(tmp_path / "repo"))
     failed, _, output = b.pytest(tree, [node])
