@@ -13,7 +13,8 @@ them, trained with ``--eval-every``), two figures at 1M and at 3M steps:
   epoch that ends by 1M (3M) steps, averaged over seeds.
 
 Beside them: Tianshou's REINFORCE, A2C and PPO (their own measure) and Spinning Up's VPG and PPO (theirs),
-where they exist, and each run's wall time (training plus evaluation). A run not yet at a step count
+where they exist, each run's wall time (training plus evaluation), and last Tianshou's measure of nppg's
+policy taking its mean action (``eval_mean_action_return``): how much of the gap is exploration noise. A run not yet at a step count
 shows "-" there; a figure over fewer seeds than the setting has says how many.
 """
 import argparse
@@ -28,20 +29,21 @@ from nppg.tools.plot import read_baseline, read_progress, smooth
 AT = (1e6, 3e6)
 
 
-def eval_curve(run_dir):
-    """{k: eval_return} of one run's evaluations, k the evaluation's number (env_steps // eval_every): seeds'
+def eval_curve(run_dir, column="eval_return"):
+    """{k: value} of one run's evaluations, k the evaluation's number (env_steps // eval_every): seeds'
     batches end a few steps apart (a batch is whole vector steps), so their evaluations are matched by k."""
     cfg, cols = read_progress(run_dir)
-    if "eval_return" not in cols:
+    if column not in cols:
         return {}, 1
     every = cfg.get("eval_every") or 30000
-    ok = ~np.isnan(cols["eval_return"])
-    return dict(zip((cols["env_steps"][ok] // every).astype(int), cols["eval_return"][ok])), every
+    ok = ~np.isnan(cols[column])
+    return dict(zip((cols["env_steps"][ok] // every).astype(int), cols[column][ok])), every
 
 
-def tianshou_measure(runs, steps):
-    """(highest seed-mean eval return within ``steps``, std over seeds there, seeds) or None."""
-    curves = [eval_curve(r) for r in runs]
+def tianshou_measure(runs, steps, column="eval_return"):
+    """(highest seed-mean eval return within ``steps``, std over seeds there, seeds) or None; ``column``
+    eval_mean_action_return: the same of the policy's mean action, without its exploration noise."""
+    curves = [eval_curve(r, column) for r in runs]
     # the runs that reached the step count, give or take one evaluation's spacing
     curves = [(c, every) for c, every in curves if c and (max(c) + 1) * every > steps]
     if not curves:
@@ -89,16 +91,19 @@ def main(argv=None):
     tianshou = read_tianshou(args.tianshou) if args.tianshou else {}
     spinningup = read_baseline(args.spinningup) if args.spinningup else {}
     print("| task | setting | nppg, Tianshou's measure: 1M / 3M | nppg, Spinning Up's measure: 1M / 3M | "
-          "Tianshou REINFORCE | Tianshou A2C | Tianshou PPO | Spinning Up VPG | Spinning Up PPO | wall time per run |")
-    print("|---" * 10 + "|")
+          "Tianshou REINFORCE | Tianshou A2C | Tianshou PPO | Spinning Up VPG | Spinning Up PPO | wall time per run | "
+          "nppg's mean action, Tianshou's measure |")
+    print("|---" * 11 + "|")
     for env_dir in sorted(glob.glob(os.path.join(args.folder, "*"))):
         env, name = os.path.basename(env_dir), os.path.basename(env_dir).split("-v")[0]
         for setting_dir in sorted(glob.glob(os.path.join(env_dir, "*"))):
             runs = sorted(glob.glob(os.path.join(setting_dir, "s*")))
-            ts, su = [], []
+            ts, su, mean_action = [], [], []
             for steps in AT:
                 t, s = tianshou_measure(runs, steps), spinningup_measure(runs, steps)
                 ts.append("-" if t is None else f"{t[0]:.0f} +- {t[1]:.0f}" + ("" if t[2] == len(runs) else f" ({t[2]} seeds)"))
+                m = tianshou_measure(runs, steps, "eval_mean_action_return")
+                mean_action.append("-" if m is None else f"{m[0]:.0f}" + ("" if m[2] == len(runs) else f" ({m[2]} seeds)"))
                 su.append("-" if s is None else f"{s[0]:.0f}" + ("" if s[1] == len(runs) else f" ({s[1]} seeds)"))
             theirs = []
             for algo in ("reinforce", "a2c", "ppo"):
@@ -110,7 +115,7 @@ def main(argv=None):
             walls = [wall_minutes(r) for r in runs if read_progress(r)[1]]
             wall = f"{min(walls):.0f}-{max(walls):.0f} min" if walls else "-"
             print(f"| {env} | {os.path.basename(setting_dir)} | {' / '.join(ts)} | {' / '.join(su)} | "
-                  f"{' | '.join(theirs)} | {wall} |")
+                  f"{' | '.join(theirs)} | {wall} | {' / '.join(mean_action)} |")
 
 
 if __name__ == "__main__":
