@@ -1,4 +1,4 @@
-"""A zoo of the bugs learners make, each a small patch to the algorithm layer (issue 23, item 5).
+"""A zoo of the bugs learners make, each a small patch to the algorithm layer.
 
 A bug is data: the module it touches, the exact source text it replaces and the replacement, what it
 breaks and why, with the equation's number from the README's derivation. ``patched_source`` refuses a
