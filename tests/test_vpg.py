@@ -122,21 +122,9 @@ def test_an_epoch_is_the_pseudocode_in_order():
     V_phi_k, the value function *before* its fit (step 5; step 8 fits phi_{k+1} afterwards), Phi is normalised
     over the whole batch, and the policy takes one step. An advantage computed with the fitted V, or Phi
     normalised episode by episode, moves the parameters elsewhere."""
-    from nppg.advantages import batch_weights
-    from nppg.algorithm import closing_values, start
-    cfg = dict(epochs=1, steps_per_epoch=300, num_envs=2, hidden=(16,), train_v_iters=10)
-    ours = nppg.vpg("CartPole-v1", seed=5, **cfg)
-    s = start(VPGConfig(env="CartPole-v1", seed=5, **cfg))
-    try:
-        batch = s.rollout.collect(s.policy, 300, s.rng)                                      # 3
-        val = s.value_fn.predict(batch.obs)                                                  # V_phi_k(s_t)
-        segments = zip(batch.starts, batch.stops, closing_values(batch, s.value_fn))
-        Phi, R_hat = batch_weights(batch.rew, val, segments, "gae", 0.99, 0.97)              # 4-5
-        Phi = (Phi - Phi.mean()) / (Phi.std() + 1e-8)                                        # over the batch
-        update_policy(s.policy, s.pi_opt, batch.obs, batch.act, Phi)                         # 6-7
-        fit_value(s.value_fn, s.vf_opt, batch.obs, R_hat, 10)                                # 8
-    finally:
-        s.rollout.envs.close()
+    from nppg.tools.exercise_checks import vpg_by_hand  # the course's own redo of the pseudocode, steps 3-8
+    cfg = dict(epochs=1, steps_per_epoch=300, num_envs=2, hidden=(16,), train_v_iters=10, seed=5)
+    ours, s = nppg.vpg("CartPole-v1", **cfg), vpg_by_hand(**cfg)
     for net_a, net_b in ((ours.policy, s.policy), (ours.value_fn, s.value_fn)):
         for k in net_a.params:
             assert np.allclose(net_a.params[k], net_b.params[k], rtol=1e-12, atol=1e-15), k

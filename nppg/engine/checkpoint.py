@@ -135,7 +135,7 @@ def load_checkpoint(path, env_id=None):
     if kind not in POLICIES:
         raise CheckpointError(f"{path}: the header names an unknown policy {kind!r} (edited by hand?)")
     policy = POLICIES[kind](obs_dim, act_dim, hidden, activation)
-    value_fn = FastValueFunction(obs_dim, hidden, activation, dtype=header["config"].get("vf_dtype", "float64"))
+    value_fn = FastValueFunction(obs_dim, hidden, activation, dtype=header["config"].get("vf_dtype", UNSAVED["vf_dtype"]))
     _fill(policy.params, arrays, "pi", path)
     _fill(value_fn.params, arrays, "vf", path)
     if header["config"].get("normalize_obs"):  # the statistics training ended with, frozen from here on

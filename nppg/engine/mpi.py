@@ -7,8 +7,8 @@ single-process algorithm on the union of their batches. For the policy gradient 
 
     (27)  g_k = 1/M sum_{t in D_k} grad log pi(a_t|s_t) Phi_t = sum_r (M_r / M) g_r,
 
-with M and M_r the steps of D_k and D_r, and g_r = 1/M_r sum_{t in D_r} ... the gradient rank r computes alone; the value loss (22) and its
-gradient are combined the same way. The pieces, each a drop-in for a plain one:
+with M and M_r the steps of D_k and D_r, and g_r = 1/M_r sum_{t in D_r} ... the gradient rank r computes
+alone; the value loss (22) and its gradient are combined the same way. The pieces, each a drop-in for a plain one:
 
   DataParallelRollout  collects rank r's share of ``steps_per_epoch`` (the remainder goes to the low ranks),
                        with its copies seeded apart from every other rank's, into batches whose ``mean``

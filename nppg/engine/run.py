@@ -15,7 +15,7 @@ from functools import partial
 
 import numpy as np
 
-from ..algorithm import start, vpg
+from ..algorithm import VPGConfig, start, vpg
 from . import mpi
 from .checkpoint import restore_train_state, resume_settings
 from .config import ENGINE_SETTINGS, check_config, engine_config
@@ -69,7 +69,7 @@ def train(env=None, *, callback=None, resume=None, **settings_):
     given = {**settings_, **({} if env is None else {"env": env})}
     if resume is not None:  # the saved settings, with the given epochs and threads
         given = both(resume_settings, resume[0], given, 1 if dp is None else dp.size)
-    env = given.pop("env", "CartPole-v1")
+    env = given.pop("env", VPGConfig.env)
     engine = {k: given.pop(k) for k in ENGINE_SETTINGS if k in given}
     if dp is not None:
         engine.setdefault("threads", 1)
