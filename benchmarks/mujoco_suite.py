@@ -16,10 +16,19 @@ Beside them: Tianshou's REINFORCE, A2C and PPO (their own measure) and Spinning 
 where they exist, each run's wall time (training plus evaluation), and last Tianshou's measure of nppg's
 policy taking its mean action (``eval_mean_action_return``): how much of the gap is exploration noise. A run not yet at a step count
 shows "-" there; a figure over fewer seeds than the setting has says how many.
+
+    python benchmarks/mujoco_suite.py runs/mujoco9 --tianshou ../shared/anchors/tianshou_mujoco.csv \\
+        --plot docs/figures/mujoco9.png --keep docs/data/mujoco9
+
+``--plot`` draws the curves, one panel per task: the seed-mean evaluation return with the seeds' range, its
+mean-action twin dashed, and Tianshou's figures at 1M and 3M as marks. ``--keep`` copies what the table and
+the picture read of each run (its config.json and these columns of progress.csv) to a folder that can be
+committed: a later session, on a fresh machine, makes both from it and the runs it adds.
 """
 import argparse
 import csv
 import glob
+import json
 import os
 
 import numpy as np
@@ -27,6 +36,8 @@ import numpy as np
 from nppg.tools.plot import read_baseline, read_progress, smooth
 
 AT = (1e6, 3e6)
+KEPT = ("epoch", "env_steps", "mean_return", "time_s", "eval_return", "eval_return_std", "eval_mean_action_return",
+        "eval_s")
 
 
 def eval_curve(run_dir, column="eval_return"):
@@ -77,6 +88,78 @@ def wall_minutes(run_dir):
     return (cols["time_s"][-1] + np.nansum(cols.get("eval_s", [0.0]))) / 60
 
 
+def keep(folder, dest):
+    """Copy every run's config.json and the KEPT columns of its progress.csv (6 significant digits) from the
+    sweep ``folder`` to ``dest``, in the same layout; returns the runs copied."""
+    copied = []
+    for run in sorted(glob.glob(os.path.join(folder, "*", "*", "s*"))):
+        cfg, cols = read_progress(run)
+        if not cols:
+            continue
+        to = os.path.join(dest, os.path.relpath(run, folder))
+        os.makedirs(to, exist_ok=True)
+        with open(os.path.join(to, "config.json"), "w") as f:
+            json.dump(cfg, f, indent=1, sort_keys=True)
+        names = [k for k in KEPT if k in cols]
+        with open(os.path.join(to, "progress.csv"), "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(names)
+            for row in zip(*(cols[k] for k in names)):
+                w.writerow(["" if np.isnan(v) else f"{v:.6g}" for v in row])
+        copied.append(to)
+    return copied
+
+
+def plot(folder, out, tianshou):
+    """The curves of Tianshou's measure, one panel per task (see the module's docstring)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    envs = sorted(glob.glob(os.path.join(folder, "*")))
+    cols = 3
+    rows = -(-len(envs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), squeeze=False)
+    for ax, env_dir in zip(axes.flat, envs):
+        env, name = os.path.basename(env_dir), os.path.basename(env_dir).split("-v")[0]
+        end = 0
+        for setting_dir in sorted(glob.glob(os.path.join(env_dir, "*"))):
+            runs = sorted(glob.glob(os.path.join(setting_dir, "s*")))
+            line = None
+            for column, style in (("eval_return", "-"), ("eval_mean_action_return", "--")):
+                curves = [eval_curve(r, column) for r in runs]
+                curves = [(c, every) for c, every in curves if c]
+                if not curves:
+                    continue
+                every = curves[0][1]
+                ks = sorted(set.intersection(*(set(c) for c, _ in curves)))
+                ys = np.array([[c[k] for k in ks] for c, _ in curves])
+                x = np.array(ks) * every
+                end = max(end, x[-1])
+                label = "nppg VPG, sampled actions" if style == "-" else "the same policies, mean action"
+                line, = ax.plot(x, ys.mean(axis=0), style, label=label,
+                                **({} if line is None else {"color": line.get_color()}))
+                if style == "-" and len(curves) > 1:
+                    ax.fill_between(x, ys.min(axis=0), ys.max(axis=0), color=line.get_color(), alpha=0.2)
+        at = [steps for steps in AT if steps <= max(end, AT[0]) * 1.05]  # the marks the curves reach
+        for algo, marker in (("reinforce", "v"), ("a2c", "o"), ("ppo", "^")):
+            r = tianshou.get((name, algo))
+            if r is not None:
+                ax.plot(at, [float(r["at_1M"]), float(r["at_3M"])][:len(at)], marker, linestyle="none", color="0.35",
+                        label=f"Tianshou {algo.upper() if algo != 'reinforce' else 'REINFORCE'} (10 seeds)")
+        ax.set_title(env)
+        ax.set_xlabel("environment steps")
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(envs):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("evaluation return")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.savefig(out, dpi=90)
+    return out
+
+
 def read_tianshou(path):
     with open(path, newline="") as f:
         return {(r["env"], r["algo"]): r for r in csv.DictReader(f)}
@@ -87,7 +170,12 @@ def main(argv=None):
     p.add_argument("folder", help="a sweep's --out folder, its runs trained with --eval-every")
     p.add_argument("--tianshou", default=None, help="Tianshou's table (env, algo, at_1M, at_3M, std_1M, std_3M)")
     p.add_argument("--spinningup", default=None, help="Spinning Up's curves (env, algo, env_steps, mean_epoch_return)")
+    p.add_argument("--plot", default=None, metavar="PNG", help="draw the curves, one panel per task, to this file")
+    p.add_argument("--keep", default=None, metavar="DIR",
+                   help="copy what the table and the picture read of each run to DIR, to be committed")
     args = p.parse_args(argv)
+    if args.keep:
+        print(f"kept {len(keep(args.folder, args.keep))} runs in {args.keep}")
     tianshou = read_tianshou(args.tianshou) if args.tianshou else {}
     spinningup = read_baseline(args.spinningup) if args.spinningup else {}
     print("| task | setting | nppg, Tianshou's measure: 1M / 3M | nppg, Spinning Up's measure: 1M / 3M | "
@@ -116,6 +204,8 @@ def main(argv=None):
             wall = f"{min(walls):.0f}-{max(walls):.0f} min" if walls else "-"
             print(f"| {env} | {os.path.basename(setting_dir)} | {' / '.join(ts)} | {' / '.join(su)} | "
                   f"{' | '.join(theirs)} | {wall} | {' / '.join(mean_action)} |")
+    if args.plot:
+        print(f"wrote {plot(args.folder, args.plot, tianshou)}")
 
 
 if __name__ == "__main__":

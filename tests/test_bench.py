@@ -159,6 +159,13 @@ def test_the_mujoco_suite_table_measures_as_tianshou_and_as_spinning_up(tmp_path
     suite.main([str(tmp_path), "--tianshou", str(anchors)])
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| HalfCheetah-v5")][0]
     assert "| 40 +- 10 / - |" in row and "| 1830 / 2377 |" in row
+    # what --keep copies makes the same table, so a later session can make it from the committed copy
+    kept = tmp_path / "kept"
+    suite.main([str(tmp_path), "--tianshou", str(anchors), "--keep", str(kept)])
+    assert capsys.readouterr().out.startswith("kept 2 runs in ")
+    pytest.importorskip("matplotlib")
+    suite.main([str(kept), "--tianshou", str(anchors), "--plot", str(tmp_path / "curves.png")])
+    assert row in capsys.readouterr().out.splitlines() and (tmp_path / "curves.png").stat().st_size > 0
 
 
 def test_the_overlap_benchmark_measures_all_three():
