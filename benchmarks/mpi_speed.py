@@ -66,6 +66,7 @@ def probe(env, epochs):
 
     import nppg
     from nppg.engine import mpi
+    from nppg.tools.flags import PRESETS
     spent, depth = [0.0], [0]
 
     def timed(f):
@@ -82,7 +83,7 @@ def probe(env, epochs):
     mpi.each_epoch = timed(mpi.each_epoch)  # the record's sums and the gather of the ranks' states to rank 0
     marks = []
     s = nppg.train(env, epochs=epochs, callback=lambda record, s: marks.append((record["time_s"], spent[0])),
-                   steps_per_epoch=4000, normalize_obs=True, scale_rewards=True, lam=0.95, pi_lr=3e-3)
+                   **PRESETS["mujoco"])
     if mpi.world().rank == 0:
         (t0, c0), (t1, c1) = marks[1], marks[-1]
         print(json.dumps({"epoch_s": (t1 - t0) / (len(marks) - 2), "comm_s": (c1 - c0) / (len(marks) - 2)}))
