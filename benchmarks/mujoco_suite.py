@@ -37,7 +37,7 @@ from nppg.tools.plot import read_baseline, read_progress, smooth
 
 AT = (1e6, 3e6)
 KEPT = ("epoch", "env_steps", "mean_return", "time_s", "eval_return", "eval_return_std", "eval_mean_action_return",
-        "eval_s")
+        "eval_s", "entropy", "kl", "loss_v")
 
 
 def eval_curve(run_dir, column="eval_return"):
