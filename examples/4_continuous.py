@@ -7,7 +7,7 @@ Step 3 with GaussianPolicy in place of CategoricalPolicy: the network outputs th
 one learned vector, and nothing else in the algorithm changes. The environment is given the action clipped
 to its bounds [-2, 2]; the batch keeps it as sampled, since log pi(a_t|s_t) is of that a_t. Pendulum has no
 terminal state: every episode is truncated at 200 steps and closed with V(s_T) (14), so it optimises the task
-without the time limit. gamma = 0.9 (a horizon of about 10 steps), lam = 0.95 and lr 1e-2 are settings with
+without the time limit (--truncation end closes it with 0 instead, as if the 200th step were an ending). gamma = 0.9 (a horizon of about 10 steps), lam = 0.95 and lr 1e-2 are settings with
 which nppg.vpg learns Pendulum; the other changes from step 3 are listed in ``train``'s docstring.
 The printed value loss is the critic's before its fit in that epoch.
 
@@ -19,7 +19,8 @@ Measured on Pendulum-v1 with `time OPENBLAS_NUM_THREADS=1 python <this file> --s
 Seed 1 swings up and falls back late; seed 2 has not swung up by epoch 250 (an earlier measurement on another CPU,
 whose BLAS kernels differ in the last bits, had it swing up after ~400,000 steps): try --epochs 500.
 
-    python examples/4_continuous.py [--seed S] [--epochs E] [--gamma G] [--lr LR] [--out DIR]   (--help: all)
+    python examples/4_continuous.py [--seed S] [--epochs E] [--gamma G] [--lr LR] [--truncation end] [--out DIR]
+                                                                                                   (--help: all)
 """
 import gymnasium as gym
 import numpy as np
@@ -30,7 +31,7 @@ from progress import Progress, flags  # plumbing: the command line and progress.
 WEIGHTS = "example 4: GAE, Gaussian"  # the label nppg plot gives this run
 
 
-def collect(env, policy, value_fn, batch_size, gamma, lam, rng):
+def collect(env, policy, value_fn, batch_size, gamma, lam, truncation, rng):
     """Whole episodes with pi_theta until the batch holds at least batch_size steps (the last one is finished)."""
     obs, act, adv, R_hat, ep_returns, ep_lengths = [], [], [], [], [], []
     while len(obs) < batch_size:
@@ -45,7 +46,8 @@ def collect(env, policy, value_fn, batch_size, gamma, lam, rng):
             done = terminated or truncated
         rew = np.array(rew)                                             # (T,)
         val = value_fn.predict(np.array(obs[-len(rew):]))               # (T,) V(s_t), with the current phi
-        last_value = 0.0 if terminated else value_fn.predict(s[None])[0]  # (14) V(s_T): s is the final observation
+        bootstrap = truncated and not terminated and truncation == "bootstrap"
+        last_value = value_fn.predict(s[None])[0] if bootstrap else 0.0  # (14) V(s_T): s is the final observation
         adv += list(gae(rew, val, last_value, gamma, lam))              # (11), (12) Phi_t = A_t
         R_hat += list(reward_to_go(rew, last_value, gamma))             # (10), the targets of (9)
         ep_returns.append(rew.sum())
@@ -70,11 +72,14 @@ def fit_value(value_fn, opt, obs, R_hat, iters):
 
 
 def train(env_name="Pendulum-v1", hidden=(64, 64), lr=1e-2, vf_lr=1e-3, train_v_iters=80, gamma=0.9, lam=0.95,
-          log_std_init=-0.5, epochs=250, batch_size=2000, seed=0, out=None):
+          log_std_init=-0.5, epochs=250, batch_size=2000, seed=0, truncation="bootstrap", out=None):
     """Step 3's settings except two hidden layers of 64 (nppg.vpg's default), gamma 0.9 and lam 0.95, and
-    log sigma starting at -0.5 (sigma 0.61, nppg.vpg's default), 250 epochs. ``out``: a folder for progress.csv."""
+    log sigma starting at -0.5 (sigma 0.61, nppg.vpg's default), 250 epochs. truncation: "bootstrap" (close
+    a truncated episode with V(s_T)) or "end" (close it with 0). ``out``: a folder for progress.csv."""
+    if truncation not in ("bootstrap", "end"):
+        raise SystemExit(f"--truncation must be bootstrap or end; got {truncation!r}")
     settings = dict(hidden=hidden, lr=lr, vf_lr=vf_lr, train_v_iters=train_v_iters, gamma=gamma, lam=lam,
-                    log_std_init=log_std_init, epochs=epochs, batch_size=batch_size, seed=seed)
+                    log_std_init=log_std_init, epochs=epochs, batch_size=batch_size, seed=seed, truncation=truncation)
     rng = np.random.default_rng(seed)
     env = gym.make(env_name)
     env.reset(seed=seed)                                                # seeds the env; later resets go on from it
@@ -84,7 +89,8 @@ def train(env_name="Pendulum-v1", hidden=(64, 64), lr=1e-2, vf_lr=1e-3, train_v_
     pi_opt, vf_opt = Adam(policy.params, lr), Adam(value_fn.params, vf_lr)
     steps, progress = 0, Progress(out, {"env": env_name, "weights": WEIGHTS, **settings})
     for epoch in range(1, epochs + 1):
-        obs, act, adv, R_hat, ep_returns, ep_lengths = collect(env, policy, value_fn, batch_size, gamma, lam, rng)
+        obs, act, adv, R_hat, ep_returns, ep_lengths = collect(env, policy, value_fn, batch_size, gamma, lam,
+                                                               truncation, rng)
         # advantages normalised over the batch: one scale for the policy step whatever the size of the returns
         Phi = (adv - adv.mean()) / (adv.std() + 1e-8)                   # (M,)
         update(policy, pi_opt, obs, act, Phi)

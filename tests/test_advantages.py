@@ -204,17 +204,8 @@ def test_gae_is_the_lambda_weighted_average_of_the_nstep_advantages(seed, T, gam
 @given(seed=seeds, T=st.integers(0, 20), gamma=unit)
 def test_example_2s_reward_to_go_is_the_librarys(seed, T, gamma):
     """One reward_to_go a reader can trust: examples/2_reward_to_go.py writes its body out, with the library's signature."""
-    import importlib.util
-    import os
-    import sys
-    folder = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
-    sys.path.insert(0, folder)  # the example imports its plumbing, examples/progress.py
-    try:
-        spec = importlib.util.spec_from_file_location("example_2", os.path.join(folder, "2_reward_to_go.py"))
-        example = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(example)
-    finally:
-        sys.path.remove(folder)
+    from scripts import load_example
+    example = load_example("2_reward_to_go")
     rng = np.random.default_rng(seed)
     rew, last_value = rng.standard_normal(T), float(rng.standard_normal())
     assert np.array_equal(example.reward_to_go(rew, last_value, gamma), reward_to_go(rew, last_value, gamma))
