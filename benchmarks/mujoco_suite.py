@@ -83,6 +83,40 @@ def spinningup_measure(runs, steps, k=11):
     return (float(np.mean(values)), len(values)) if values else None
 
 
+def diagnose(runs, steps, act_dim):
+    """What tells the gap's causes apart, over the runs' epochs up to ``steps``: the exploration noise sigma at
+    the end (from the logged entropy, sum_i (log sigma_i + 1/2 log 2 pi e) over ``act_dim`` actions; the mean
+    over seeds), the KL each step moved the policy (median and largest epoch, over seeds: no trust region
+    bounds it), and the seed-mean evaluation curve's highest point and last value (how far it falls back).
+    None if no run has reached ``steps``."""
+    sigmas, kls, reached = [], [], []
+    for r in runs:
+        _, cols = read_progress(r)
+        if not cols or cols["env_steps"][-1] < steps * 0.999:
+            continue  # not yet there
+        upto = cols["env_steps"] <= steps * 1.001
+        reached.append(r)
+        sigmas.append(np.exp(cols["entropy"][upto][-1] / act_dim - 0.5 * np.log(2 * np.pi * np.e)))
+        kls.extend(cols["kl"][upto])
+    curves = [c for c, _ in (eval_curve(r) for r in reached) if c]
+    if not curves:
+        return None
+    every = eval_curve(reached[0])[1]
+    ks = [k for k in sorted(set.intersection(*(set(c) for c in curves))) if k * every <= steps * 1.001]
+    mean = [np.mean([c[k] for c in curves]) for k in ks]
+    return {"sigma": float(np.mean(sigmas)), "kl_median": float(np.median(kls)), "kl_max": float(np.max(kls)),
+            "eval_best": float(np.max(mean)), "eval_last": float(mean[-1]), "seeds": len(sigmas)}
+
+
+def act_dim_of(env_id):
+    import gymnasium as gym
+    env = gym.make(env_id)
+    try:
+        return env.action_space.shape[0]
+    finally:
+        env.close()
+
+
 def wall_minutes(run_dir):
     _, cols = read_progress(run_dir)
     return (cols["time_s"][-1] + np.nansum(cols.get("eval_s", [0.0]))) / 60
@@ -171,6 +205,8 @@ def main(argv=None):
     p.add_argument("--tianshou", default=None, help="Tianshou's table (env, algo, at_1M, at_3M, std_1M, std_3M)")
     p.add_argument("--spinningup", default=None, help="Spinning Up's curves (env, algo, env_steps, mean_epoch_return)")
     p.add_argument("--plot", default=None, metavar="PNG", help="draw the curves, one panel per task, to this file")
+    p.add_argument("--diagnose", action="store_true", help="also print what tells the gaps' causes apart: the "
+                   "noise sigma, the KL of each policy step, how far the evaluation curve falls from its peak")
     p.add_argument("--keep", default=None, metavar="DIR",
                    help="copy what the table and the picture read of each run to DIR, to be committed")
     args = p.parse_args(argv)
@@ -204,6 +240,20 @@ def main(argv=None):
             wall = f"{min(walls):.0f}-{max(walls):.0f} min" if walls else "-"
             print(f"| {env} | {os.path.basename(setting_dir)} | {' / '.join(ts)} | {' / '.join(su)} | "
                   f"{' | '.join(theirs)} | {wall} | {' / '.join(mean_action)} |")
+    if args.diagnose:
+        print("\n| task | steps | sigma at the end (mean over seeds) | KL of a policy step: median / largest epoch | "
+              "evaluation, seed mean: highest / last |")
+        print("|---" * 5 + "|")
+        for env_dir in sorted(glob.glob(os.path.join(args.folder, "*"))):
+            act_dim = act_dim_of(os.path.basename(env_dir))
+            for setting_dir in sorted(glob.glob(os.path.join(env_dir, "*"))):
+                runs = sorted(glob.glob(os.path.join(setting_dir, "s*")))
+                for steps in AT:
+                    d = diagnose(runs, steps, act_dim)
+                    if d is None:
+                        continue  # no run has reached it
+                    print(f"| {os.path.basename(env_dir)} | {steps / 1e6:.0f}M | {d['sigma']:.2f} | "
+                          f"{d['kl_median']:.4f} / {d['kl_max']:.3f} | {d['eval_best']:.0f} / {d['eval_last']:.0f} |")
     if args.plot:
         print(f"wrote {plot(args.folder, args.plot, tianshou)}")
 

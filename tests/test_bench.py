@@ -159,6 +159,18 @@ def test_the_mujoco_suite_table_measures_as_tianshou_and_as_spinning_up(tmp_path
     suite.main([str(tmp_path), "--tianshou", str(anchors)])
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| HalfCheetah-v5")][0]
     assert "| 40 +- 10 / - |" in row and "| 1830 / 2377 |" in row
+    # --diagnose: sigma from the entropy, the KL of the steps, how far the evaluation curve falls from its peak
+    for seed, run in enumerate(runs):
+        lines = (tmp_path / run / "progress.csv").read_text().splitlines()
+        sigma = 0.2 + 0.1 * seed  # the entropy of a 2-action Gaussian of that sigma
+        entropy = 2 * (np.log(sigma) + 0.5 * np.log(2 * np.pi * np.e))
+        lines = [lines[0] + ",entropy,kl"] + [f"{line},{entropy},{0.01 * (i + 1)}" for i, line in enumerate(lines[1:])]
+        (tmp_path / run / "progress.csv").write_text("\n".join(lines) + "\n")
+    d = suite.diagnose(runs, 1e6, act_dim=2)
+    assert d["sigma"] == pytest.approx(0.25) and d["seeds"] == 2
+    assert d["kl_median"] == pytest.approx(0.025) and d["kl_max"] == pytest.approx(0.04)  # epochs 1-4 of each seed
+    assert (d["eval_best"], d["eval_last"]) == (40.0, 40.0) and suite.diagnose(runs, 3e6, act_dim=2) is None
+    assert suite.diagnose(runs, 1.5e6, act_dim=2)["eval_last"] == 10.0
     # what --keep copies makes the same table, so a later session can make it from the committed copy
     kept = tmp_path / "kept"
     suite.main([str(tmp_path), "--tianshou", str(anchors), "--keep", str(kept)])
