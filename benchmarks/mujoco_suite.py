@@ -122,6 +122,11 @@ def wall_minutes(run_dir):
     return (cols["time_s"][-1] + np.nansum(cols.get("eval_s", [0.0]))) / 60
 
 
+def fmt(value):
+    """A figure as the table prints it: whole numbers, but one decimal below 100 (Reacher's -6.7 and -5.6)."""
+    return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
+
+
 def keep(folder, dest):
     """Copy every run's config.json and the KEPT columns of its progress.csv (6 significant digits) from the
     sweep ``folder`` to ``dest``, in the same layout; returns the runs copied."""
@@ -225,17 +230,17 @@ def main(argv=None):
             ts, su, mean_action = [], [], []
             for steps in AT:
                 t, s = tianshou_measure(runs, steps), spinningup_measure(runs, steps)
-                ts.append("-" if t is None else f"{t[0]:.0f} +- {t[1]:.0f}" + ("" if t[2] == len(runs) else f" ({t[2]} seeds)"))
+                ts.append("-" if t is None else f"{fmt(t[0])} +- {fmt(t[1])}" + ("" if t[2] == len(runs) else f" ({t[2]} seeds)"))
                 m = tianshou_measure(runs, steps, "eval_mean_action_return")
-                mean_action.append("-" if m is None else f"{m[0]:.0f}" + ("" if m[2] == len(runs) else f" ({m[2]} seeds)"))
-                su.append("-" if s is None else f"{s[0]:.0f}" + ("" if s[1] == len(runs) else f" ({s[1]} seeds)"))
+                mean_action.append("-" if m is None else fmt(m[0]) + ("" if m[2] == len(runs) else f" ({m[2]} seeds)"))
+                su.append("-" if s is None else fmt(s[0]) + ("" if s[1] == len(runs) else f" ({s[1]} seeds)"))
             theirs = []
             for algo in ("reinforce", "a2c", "ppo"):
                 r = tianshou.get((name, algo))
-                theirs.append("-" if r is None else f"{float(r['at_1M']):.0f} / {float(r['at_3M']):.0f}")
+                theirs.append("-" if r is None else f"{fmt(float(r['at_1M']))} / {fmt(float(r['at_3M']))}")
             for algo in ("vpg", "ppo"):
                 c = spinningup.get((name, algo))
-                theirs.append("-" if c is None else " / ".join(f"{np.interp(s, *c):.0f}" for s in AT))
+                theirs.append("-" if c is None else " / ".join(fmt(np.interp(s, *c)) for s in AT))
             walls = [wall_minutes(r) for r in runs if read_progress(r)[1]]
             wall = f"{min(walls):.0f}-{max(walls):.0f} min" if walls else "-"
             print(f"| {env} | {os.path.basename(setting_dir)} | {' / '.join(ts)} | {' / '.join(su)} | "
@@ -253,7 +258,7 @@ def main(argv=None):
                     if d is None:
                         continue  # no run has reached it
                     print(f"| {os.path.basename(env_dir)} | {steps / 1e6:.0f}M | {d['sigma']:.2f} | "
-                          f"{d['kl_median']:.4f} / {d['kl_max']:.3f} | {d['eval_best']:.0f} / {d['eval_last']:.0f} |")
+                          f"{d['kl_median']:.4f} / {d['kl_max']:.3f} | {fmt(d['eval_best'])} / {fmt(d['eval_last'])} |")
     if args.plot:
         print(f"wrote {plot(args.folder, args.plot, tianshou)}")
 

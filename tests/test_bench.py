@@ -158,7 +158,7 @@ def test_the_mujoco_suite_table_measures_as_tianshou_and_as_spinning_up(tmp_path
     assert suite.wall_minutes(runs[0]) == (360.0 + 3 * 2.0) / 60
     suite.main([str(tmp_path), "--tianshou", str(anchors)])
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| HalfCheetah-v5")][0]
-    assert "| 40 +- 10 / - |" in row and "| 1830 / 2377 |" in row
+    assert "| 40.0 +- 10.0 / - |" in row and "| 1830 / 2377 |" in row
     # --diagnose: sigma from the entropy, the KL of the steps, how far the evaluation curve falls from its peak
     for seed, run in enumerate(runs):
         lines = (tmp_path / run / "progress.csv").read_text().splitlines()
