@@ -122,6 +122,17 @@ def wall_minutes(run_dir):
     return (cols["time_s"][-1] + np.nansum(cols.get("eval_s", [0.0]))) / 60
 
 
+ORDER = ("HalfCheetah", "Hopper", "Walker2d", "Swimmer", "Ant", "Humanoid", "Reacher", "InvertedPendulum",
+         "InvertedDoublePendulum")  # Tianshou's table's order: the six locomotion tasks, then the three others
+
+
+def tasks(folder):
+    """The sweep's task folders, in ORDER, then any others by name."""
+    dirs = [d for d in glob.glob(os.path.join(folder, "*")) if os.path.isdir(d)]
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return sorted(dirs, key=lambda d: (rank.get(os.path.basename(d).split("-v")[0], len(ORDER)), os.path.basename(d)))
+
+
 def fmt(value):
     """A figure as the table prints it: whole numbers, but one decimal below 100 (Reacher's -6.7 and -5.6)."""
     return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
@@ -154,7 +165,7 @@ def plot(folder, out, tianshou):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    envs = sorted(glob.glob(os.path.join(folder, "*")))
+    envs = tasks(folder)
     cols = 3
     rows = -(-len(envs) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), squeeze=False)
@@ -223,7 +234,7 @@ def main(argv=None):
           "Tianshou REINFORCE | Tianshou A2C | Tianshou PPO | Spinning Up VPG | Spinning Up PPO | wall time per run | "
           "nppg's mean action, Tianshou's measure |")
     print("|---" * 11 + "|")
-    for env_dir in sorted(glob.glob(os.path.join(args.folder, "*"))):
+    for env_dir in tasks(args.folder):
         env, name = os.path.basename(env_dir), os.path.basename(env_dir).split("-v")[0]
         for setting_dir in sorted(glob.glob(os.path.join(env_dir, "*"))):
             runs = sorted(glob.glob(os.path.join(setting_dir, "s*")))
@@ -249,7 +260,7 @@ def main(argv=None):
         print("\n| task | steps | sigma at the end (mean over seeds) | KL of a policy step: median / largest epoch | "
               "evaluation, seed mean: highest / last |")
         print("|---" * 5 + "|")
-        for env_dir in sorted(glob.glob(os.path.join(args.folder, "*"))):
+        for env_dir in tasks(args.folder):
             act_dim = act_dim_of(os.path.basename(env_dir))
             for setting_dir in sorted(glob.glob(os.path.join(env_dir, "*"))):
                 runs = sorted(glob.glob(os.path.join(setting_dir, "s*")))
