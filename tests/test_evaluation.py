@@ -62,8 +62,9 @@ def test_evaluation_is_what_evaluate_gives_with_its_own_seeds_and_generator():
         assert all(t["eval_s"] > 0 for t in (first, again, later))
         first, again, later = ({k: v for k, v in t.items() if k != "eval_s"} for t in (first, again, later))
         assert first == again and first != later and first["eval_return"] != first["eval_mean_action_return"]
-        k = 2
-        seed = 2**31 + (3 * 1000 + k) * 2 * 2
+        k, n = 2, ev.envs.num_envs
+        assert n == 3  # a copy for each episode, more than training's 2, so none runs two while others wait
+        seed = 2**31 + (3 * 1000 + k) * 2 * n
         R, _ = evaluate(state.policy, ev.envs, 3, np.random.default_rng([3, k, 0, 7919]), False, seed)
         assert first["eval_return"] == float(np.mean(R)) and first["eval_return_std"] == float(np.std(R))
         assert seed > 2**31 > 3 + 2  # above the training copies' seeds (seed + i)

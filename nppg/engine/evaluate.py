@@ -54,7 +54,9 @@ class Evaluation:
 
     def __init__(self, env_id, every, episodes, seed, num_envs, vectorization=None):
         self.every, self.episodes, self.seed = every, episodes, seed
-        self.envs = make_env(env_id, min(episodes, num_envs), vectorization)
+        # a copy per episode (up to 16, or training's num_envs if more), so that the copies run their episodes
+        # side by side and none idles while another runs a second (10 on 8 copies would step 8 for 2 episodes' time)
+        self.envs = make_env(env_id, min(episodes, max(num_envs, 16)), vectorization)
 
     def due(self, steps_before, steps_after):
         """Did this epoch cross a multiple of ``every`` steps?"""
