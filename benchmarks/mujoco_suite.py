@@ -20,8 +20,8 @@ shows "-" there; a figure over fewer seeds than the setting has says how many.
     python benchmarks/mujoco_suite.py runs/mujoco9 --tianshou ../shared/anchors/tianshou_mujoco.csv \\
         --plot docs/figures/mujoco9.png --keep docs/data/mujoco9
 
-``--plot`` draws the curves, one panel per task: the seed-mean evaluation return with the seeds' range, its
-mean-action twin dashed, and Tianshou's figures at 1M and 3M as marks. ``--keep`` copies what the table and
+``--plot`` draws the curves, one panel per task: the seed-mean evaluation return with the seeds' range (of
+the runs that went furthest), its mean-action twin dashed, and Tianshou's figures at 1M and 3M as marks. ``--keep`` copies what the table and
 the picture read of each run (its config.json and these columns of progress.csv) to a folder that can be
 committed: a later session, on a fresh machine, makes both from it and the runs it adds.
 """
@@ -180,6 +180,8 @@ def plot(folder, out, tianshou):
                 curves = [(c, every) for c, every in curves if c]
                 if not curves:
                     continue
+                # the runs that went furthest: a run cut short would end the seeds' mean where it ends
+                curves = [(c, every) for c, every in curves if max(c) >= max(max(c) for c, _ in curves) - 1]
                 every = curves[0][1]
                 ks = sorted(set.intersection(*(set(c) for c, _ in curves)))
                 ys = np.array([[c[k] for k in ks] for c, _ in curves])
