@@ -138,6 +138,11 @@ def fmt(value):
     return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
 
 
+def of(n, runs):
+    """" (2 seeds)" after a figure made of fewer seeds than the setting has, else nothing."""
+    return "" if n == len(runs) else f" ({n} seed{'s' * (n != 1)})"
+
+
 def keep(folder, dest):
     """Copy every run's config.json and the KEPT columns of its progress.csv (6 significant digits) from the
     sweep ``folder`` to ``dest``, in the same layout; returns the runs copied."""
@@ -243,10 +248,10 @@ def main(argv=None):
             ts, su, mean_action = [], [], []
             for steps in AT:
                 t, s = tianshou_measure(runs, steps), spinningup_measure(runs, steps)
-                ts.append("-" if t is None else f"{fmt(t[0])} +- {fmt(t[1])}" + ("" if t[2] == len(runs) else f" ({t[2]} seeds)"))
+                ts.append("-" if t is None else f"{fmt(t[0])} +- {fmt(t[1])}" + of(t[2], runs))
                 m = tianshou_measure(runs, steps, "eval_mean_action_return")
-                mean_action.append("-" if m is None else fmt(m[0]) + ("" if m[2] == len(runs) else f" ({m[2]} seeds)"))
-                su.append("-" if s is None else fmt(s[0]) + ("" if s[1] == len(runs) else f" ({s[1]} seeds)"))
+                mean_action.append("-" if m is None else fmt(m[0]) + of(m[2], runs))
+                su.append("-" if s is None else fmt(s[0]) + of(s[1], runs))
             theirs = []
             for algo in ("reinforce", "a2c", "ppo"):
                 r = tianshou.get((name, algo))
