@@ -82,8 +82,8 @@ def probe(env, epochs):
         setattr(mpi.DataParallel, name, timed(getattr(mpi.DataParallel, name)))
     mpi.each_epoch = timed(mpi.each_epoch)  # the record's sums and the gather of the ranks' states to rank 0
     marks = []
-    s = nppg.train(env, epochs=epochs, callback=lambda record, s: marks.append((record["time_s"], spent[0])),
-                   **PRESETS["mujoco"])
+    nppg.train(env, epochs=epochs, callback=lambda record, s: marks.append((record["time_s"], spent[0])),
+               **PRESETS["mujoco"])
     if mpi.world().rank == 0:
         (t0, c0), (t1, c1) = marks[1], marks[-1]
         print(json.dumps({"epoch_s": (t1 - t0) / (len(marks) - 2), "comm_s": (c1 - c0) / (len(marks) - 2)}))
