@@ -51,6 +51,13 @@ def eval_curve(run_dir, column="eval_return"):
     return dict(zip((cols["env_steps"][ok] // every).astype(int), cols[column][ok])), every
 
 
+def seed_curves(curves):
+    """(ks, ys): the evaluation numbers k that all ``curves`` ({k: value}, one a seed) share, in order, and
+    their values, one row a seed; ``ys.mean(axis=0)`` is the seed-mean curve the measures and the plot read."""
+    ks = sorted(set.intersection(*(set(c) for c in curves)))
+    return np.array(ks, dtype=int), np.array([[c[k] for k in ks] for c in curves], dtype=float).reshape(len(curves), -1)
+
+
 def tianshou_measure(runs, steps, column="eval_return"):
     """(highest seed-mean eval return within ``steps``, std over seeds there, seeds) or None; ``column``
     eval_mean_action_return: the same of the policy's mean action, without its exploration noise."""
@@ -59,14 +66,12 @@ def tianshou_measure(runs, steps, column="eval_return"):
     curves = [(c, every) for c, every in curves if c and (max(c) + 1) * every > steps]
     if not curves:
         return None
-    every = curves[0][1]
-    common = sorted(set.intersection(*(set(c) for c, _ in curves)))
-    points = [k for k in common if k * every <= steps]
-    if not points:
+    ks, ys = seed_curves([c for c, _ in curves])
+    ys = ys[:, ks * curves[0][1] <= steps]
+    if not ys.size:
         return None
-    means = [np.mean([c[k] for c, _ in curves]) for k in points]
-    best = int(np.argmax(means))
-    return means[best], float(np.std([c[points[best]] for c, _ in curves])), len(curves)
+    best = int(np.argmax(ys.mean(axis=0)))
+    return float(ys[:, best].mean()), float(ys[:, best].std()), len(curves)
 
 
 def spinningup_measure(runs, steps, k=11):
@@ -101,9 +106,8 @@ def diagnose(runs, steps, act_dim):
     curves = [c for c, _ in (eval_curve(r) for r in reached) if c]
     if not curves:
         return None
-    every = eval_curve(reached[0])[1]
-    ks = [k for k in sorted(set.intersection(*(set(c) for c in curves))) if k * every <= steps * 1.001]
-    mean = [np.mean([c[k] for c in curves]) for k in ks]
+    ks, ys = seed_curves(curves)
+    mean = ys[:, ks * eval_curve(reached[0])[1] <= steps * 1.001].mean(axis=0)
     return {"sigma": float(np.mean(sigmas)), "kl_median": float(np.median(kls)), "kl_max": float(np.max(kls)),
             "eval_best": float(np.max(mean)), "eval_last": float(mean[-1]), "seeds": len(sigmas)}
 
@@ -187,10 +191,8 @@ def plot(folder, out, tianshou):
                     continue
                 # the runs that went furthest: a run cut short would end the seeds' mean where it ends
                 curves = [(c, every) for c, every in curves if max(c) >= max(max(c) for c, _ in curves) - 1]
-                every = curves[0][1]
-                ks = sorted(set.intersection(*(set(c) for c, _ in curves)))
-                ys = np.array([[c[k] for k in ks] for c, _ in curves])
-                x = np.array(ks) * every
+                ks, ys = seed_curves([c for c, _ in curves])
+                x = ks * curves[0][1]
                 end = max(end, x[-1])
                 label = "nppg VPG, sampled actions" if style == "-" else "the same policies, mean action"
                 line, = ax.plot(x, ys.mean(axis=0), style, label=label,
