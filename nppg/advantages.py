@@ -8,8 +8,7 @@ WEIGHTS = ("return", "reward-to-go", "baseline", "nstep", "gae")  # the choices 
 
 def discount_cumsum(x, discount):
     """y[t] = sum_k discount^k x[t+k], by the backward recursion y[t] = x[t] + discount y[t+1]."""
-    y = np.empty(len(x))
-    running = 0.0
+    y, running = np.empty(len(x)), 0.0
     for t in reversed(range(len(x))):
         running = x[t] + discount * running
         y[t] = running

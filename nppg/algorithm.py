@@ -40,7 +40,7 @@ class VPGConfig:
     activation: str = "tanh"     # "tanh" or "relu"
     normalize_adv: bool = True   # Phi_t to mean 0, std 1 over the batch: a small bias, a random scale (docs/theory.md)
     log_std_init: float = -0.5   # the Gaussian policy's initial log sigma (Box actions)
-
+    lr_decay: bool = False       # (28) both Adam step sizes fall linearly from their value at k = 0 towards 0
     normalize_obs: bool = False  # observations enter both networks normalised by running statistics (25)
     scale_rewards: bool = False  # rewards divided by the running std of the discounted return (26)
 
@@ -136,6 +136,8 @@ def vpg(env="CartPole-v1", *, callback=None, setup=start, **hyperparameters):
     s = setup(cfg)                                                                             # 1
     try:
         for k in range(s.epoch, cfg.epochs):                                                   # 2
+            if cfg.lr_decay:                                          # (28) alpha_k = alpha_0 (1 - k / K)
+                s.pi_opt.lr, s.vf_opt.lr = (lr * (1 - k / cfg.epochs) for lr in (cfg.pi_lr, cfg.vf_lr))
             batch = s.rollout.collect(s.policy, cfg.steps_per_epoch, s.rng)                     # 3
             rew, val = batch.rew, s.value_fn.predict(batch.obs)                                 # r_t, V(s_t)
             if cfg.scale_rewards:

@@ -106,8 +106,7 @@ def to_batch(obs, act, rew, next_obs, valid, term, ended, G, ep_returns, ep_leng
     last = np.append(e_idx[1:] != e_idx[:-1], True)                 # last stored step of each env: cut
     seg_end = ended[t_idx, e_idx] | last                            # (M,)
     stops = np.flatnonzero(seg_end) + 1
-    starts = np.append(0, stops[:-1])
-    ends = stops - 1
+    starts, ends = np.append(0, stops[:-1]), stops - 1
     return Batch(obs[t_idx, e_idx], act[t_idx, e_idx], rew[t_idx, e_idx], starts, stops,
                  term[t_idx[ends], e_idx[ends]], next_obs[t_idx[ends], e_idx[ends]],
                  np.asarray(ep_returns, dtype=np.float64), np.asarray(ep_lengths, dtype=np.int64), G[t_idx, e_idx])

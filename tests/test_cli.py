@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from run_dirs import logger
 
 import nppg
 from nppg.engine.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
@@ -159,6 +160,19 @@ def test_resume_refuses_settings_it_would_ignore_and_extends_with_epochs(tmp_pat
     assert json.load(open(os.path.join(run, "config.json")))["threads"] == 2
     os.remove(os.path.join(run, "progress.csv"))
     assert "progress.csv is missing" in error_of(["train", "--resume", run, "--epochs", "6"], capsys)
+
+
+def test_a_run_with_lr_decay_resumes_exactly_but_not_to_another_length(tmp_path, capsys):
+    """(28) sizes epoch k's steps by the run's length K: a resume goes on with the same schedule, to the bit,
+    and refuses --epochs, which would have sized the steps already taken differently."""
+    whole, part = str(tmp_path / "whole"), str(tmp_path / "part")
+    assert main(["train", "--out", whole, "--lr-decay", "--quiet", *TINY]) == 0
+    cfg = dict(epochs=3, steps_per_epoch=200, num_envs=2, hidden=(8,), train_v_iters=2, lr_decay=True)
+    nppg.train(callback=logger(part, cfg, stop=lambda: True), **cfg)  # stops after epoch 1 of 3
+    assert "decays its step sizes over its 3 epochs" in error_of(["train", "--resume", part, "--epochs", "4"], capsys)
+    assert main(["train", "--resume", part, "--quiet"]) == 0
+    saved = [np.load(os.path.join(run, "policy.npz")) for run in (whole, part)]
+    assert all(np.array_equal(saved[0][k], saved[1][k]) for k in saved[0].files)
 
 
 def test_the_console_header_comes_first_on_resume_too():

@@ -62,6 +62,29 @@ def test_the_policy_step_ascends_the_sampled_policy_gradient():
         assert np.allclose(policy.params[k] - before[k], 1e-3 * g[k], rtol=1e-10, atol=1e-15)
 
 
+def test_lr_decay_takes_epoch_k_s_steps_with_alpha_0_times_1_minus_k_over_K():
+    """(28) on both optimizers, set before epoch k's steps: the same run as one whose callback sets the step
+    sizes by hand for the next epoch, to the bit; and without lr_decay the step sizes never change."""
+    cfg = dict(SMALL, epochs=4, pi_lr=0.02, vf_lr=0.004)
+    by_hand, built_in = [], []
+
+    def schedule(record, s):  # after epoch k (record["epoch"] = k + 1): epoch k + 1's step sizes
+        k, K = record["epoch"], cfg["epochs"]
+        s.pi_opt.lr, s.vf_opt.lr = 0.02 * (1 - k / K), 0.004 * (1 - k / K)
+        by_hand.append({n: p.copy() for n, p in s.policy.params.items()})
+
+    nppg.vpg("CartPole-v1", seed=5, callback=schedule, **cfg)
+    decayed = nppg.vpg("CartPole-v1", seed=5, lr_decay=True, **cfg,
+                       callback=lambda r, s: built_in.append(({n: p.copy() for n, p in s.policy.params.items()},
+                                                               s.pi_opt.lr, s.vf_opt.lr)))
+    assert np.allclose([(a, b) for _, a, b in built_in], [(0.02 * f, 0.004 * f) for f in (1, .75, .5, .25)])
+    for hand, (auto, _, _) in zip(by_hand, built_in):
+        assert all(np.array_equal(hand[n], auto[n]) for n in hand)
+    plain = nppg.vpg("CartPole-v1", seed=5, **cfg)
+    assert (plain.pi_opt.lr, plain.vf_opt.lr) == (0.02, 0.004)
+    assert any(not np.array_equal(plain.policy.params[n], decayed.policy.params[n]) for n in plain.policy.params)
+
+
 def test_config_rejects_unknown_weights():
     with pytest.raises(ValueError, match="weights must be one of"):
         nppg.vpg("CartPole-v1", weights="advantage", **SMALL)

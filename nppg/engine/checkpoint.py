@@ -247,6 +247,9 @@ def resume_settings(header, given, ranks=1, run_dir="DIR"):
     if (config["threads"] == 0) != (saved["threads"] == 0):
         raise CheckpointError("threads 0 leaves NumPy's BLAS threads as they are, which can change a product's last "
                               "bits: a run cannot move between 0 and 1 or more and stay exact")
+    if saved.get("lr_decay") and config["epochs"] != saved["epochs"]:
+        raise CheckpointError(f"{run_dir} decays its step sizes over its {saved['epochs']} epochs (28), so its steps "
+                              f"so far were sized for that length: it cannot be changed to {config['epochs']}")
     if config["epochs"] <= done:
         raise CheckpointError(f"{run_dir} has already run {done} epochs: pass --epochs N (train's epochs=N) with "
                               f"N > {done} to extend it")

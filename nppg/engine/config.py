@@ -44,6 +44,7 @@ def check_config(cfg, dp=None):
         (cfg.activation in ACTIVATIONS, "activation", f"one of {sorted(ACTIVATIONS)}"),
         (np.isfinite(cfg.log_std_init), "log_std_init", "finite"),
         (isinstance(cfg.normalize_adv, bool), "normalize_adv", "True or False"),
+        (isinstance(cfg.lr_decay, bool), "lr_decay", "True or False"),
         (isinstance(cfg.normalize_obs, bool), "normalize_obs", "True or False"),
         (isinstance(cfg.scale_rewards, bool), "scale_rewards", "True or False"),
     ]

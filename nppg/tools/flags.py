@@ -39,6 +39,9 @@ def add_train_args(p):
     p.add_argument("--no-normalize-adv", dest="normalize_adv", action="store_false",
                    help="use Phi_t as computed, without shifting and scaling it over the batch")
     p.add_argument("--log-std-init", type=float, default=D.log_std_init, help="Gaussian policy's initial log sigma")
+    p.add_argument("--lr-decay", action="store_true",
+                   help="both Adam step sizes fall linearly over the run, alpha_k = alpha_0 (1 - k / epochs) (28)")
+    p.add_argument("--no-lr-decay", dest="lr_decay", action="store_false", help="(to undo a --preset's)")
     p.add_argument("--normalize-obs", action="store_true",
                    help="observations enter both networks normalised by running statistics (25)")
     p.add_argument("--no-normalize-obs", dest="normalize_obs", action="store_false", help="(to undo a --preset's)")
