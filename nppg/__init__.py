@@ -4,7 +4,7 @@ The algorithm, in reading order: ``nn``, ``distributions``, ``policies``, ``adva
 ``rollout``, ``algorithm`` (``vpg``). ``nppg.train`` runs the same ``vpg`` with the engine's faster
 and safer pieces (``nppg/engine``); the command line uses it (``nppg/tools``).
 """
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 from .advantages import WEIGHTS, batch_weights, discount_cumsum, gae, nstep_advantages, reward_to_go
 from .algorithm import State, VPGConfig, make_policy, vpg

@@ -109,10 +109,10 @@ def test_the_preset_sets_its_flags_and_flags_beside_it_win(tmp_path):
                  "--steps-per-epoch", "100", "--num-envs", "2", "--hidden", "4", "--quiet", "--out", out]) == 0
     config = json.load(open(f"{out}/config.json"))
     assert config["normalize_obs"] and config["scale_rewards"] and config["lam"] == 0.95
-    assert config["log_std_init"] == -1.5
+    assert config["log_std_init"] == -1.5 and config["lr_decay"]
     assert config["pi_lr"] == 0.002 and config["steps_per_epoch"] == 100
     undone = str(tmp_path / "undone")
-    assert main(["train", "--preset", "mujoco", "--no-scale-rewards", "--env", "Pendulum-v1", "--epochs", "1",
+    assert main(["train", "--preset", "mujoco", "--no-scale-rewards", "--no-lr-decay", "--env", "Pendulum-v1", "--epochs", "1",
                  "--steps-per-epoch", "100", "--num-envs", "2", "--hidden", "4", "--quiet", "--out", undone]) == 0
     config = json.load(open(f"{undone}/config.json"))
-    assert config["normalize_obs"] and not config["scale_rewards"]
+    assert config["normalize_obs"] and not config["scale_rewards"] and not config["lr_decay"]

@@ -14,7 +14,7 @@ SETTINGS = [f.name for f in fields(VPGConfig)] + list(ENGINE_SETTINGS)  # every 
 # --preset NAME: settings chosen by measurement (docs/results.md says how); flags given beside it win
 PRESETS = {
     "mujoco": dict(steps_per_epoch=4000, normalize_obs=True, scale_rewards=True, lam=0.95, pi_lr=3e-3,
-                   log_std_init=-1.5),
+                   log_std_init=-1.5, lr_decay=True),
 }
 
 
