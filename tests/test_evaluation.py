@@ -1,6 +1,7 @@
 """Evaluation during training (``--eval-every``, engine/evaluate.py): fresh episodes on environment copies
 of its own, with sampled and with mean actions, that change nothing of training and resume exactly."""
 import csv
+import json
 import os
 
 import numpy as np
@@ -82,6 +83,26 @@ def test_an_interrupted_run_with_evaluation_resumes_to_the_uninterrupted_one(tmp
     assert rows(whole) == rows(part) and sum(bool(r["eval_return"]) for r in rows(part)) == 3
 
 
+def test_evaluation_can_be_added_or_changed_on_a_resume_and_training_stays_the_same(tmp_path):
+    """eval_every and eval_episodes may change on a resume: training is the same to the bit either way, and
+    the evaluations are those of the new settings, from the resume on."""
+    whole, part = str(tmp_path / "whole"), str(tmp_path / "part")
+    nppg.train(callback=logger(whole, PENDULUM), **PENDULUM)
+    nppg.train(callback=logger(part, PENDULUM, stop=lambda: True), **PENDULUM)  # stops after epoch 1, no evaluation
+    assert main(["train", "--resume", part, "--epochs", "3", "--eval-every", "200", "--eval-episodes", "2",
+                 "--quiet"]) == 0
+    assert main(["train", "--resume", part, "--epochs", "5", "--eval-every", "400", "--eval-episodes", "3",
+                 "--quiet"]) == 0
+    evaluated = [bool(r["eval_return"]) for r in rows(part)]
+    assert evaluated == [False, True, True, True, False]  # epochs 2, 3 cross 200-step marks; 4 crosses 800
+    strip = lambda table: [{k: v for k, v in r.items() if not k.startswith("eval_")} for r in table]  # noqa: E731
+    assert strip(rows(whole)) == strip(rows(part))
+    saved = [np.load(os.path.join(run, "policy.npz")) for run in (whole, part)]
+    assert all(np.array_equal(saved[0][k], saved[1][k]) for k in saved[0].files if k != "header")  # its config differs
+    config = json.load(open(os.path.join(part, "config.json")))
+    assert (config["eval_every"], config["eval_episodes"]) == (400, 3)
+
+
 def test_a_run_directory_from_before_evaluation_resumes_with_its_own_columns(tmp_path):
     """An older nppg's progress.csv has no eval columns: a resume appends rows of its own columns."""
     cfg = dict(PENDULUM)
@@ -92,6 +113,7 @@ def test_a_run_directory_from_before_evaluation_resumes_with_its_own_columns(tmp
         old = [r[:len(BEFORE_EVAL)] for r in csv.reader(f)]
     with open(path, "w", newline="") as f:
         csv.writer(f).writerows(old)
+    assert main(["train", "--resume", run, "--eval-every", "200", "--quiet"]) == 1  # no columns to put them in
     assert main(["train", "--resume", run, "--quiet"]) == 0
     with open(path, newline="") as f:
         table = list(csv.reader(f))

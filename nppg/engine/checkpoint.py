@@ -179,10 +179,15 @@ def as_json(config):
     return json.loads(json.dumps(config))
 
 
+# what a resume may change: epochs (to extend the run), threads (results are the same with any number) and the
+# evaluation's settings (it trains the same parameters to the bit with or without it)
+CHANGEABLE = ("epochs", "threads", "eval_every", "eval_episodes")
+
+
 def config_differences(a, b):
-    """The settings two configurations (as JSON gives them back) both have and set differently, except
-    epochs (a resume may extend a run) and threads (results are the same with any number)."""
-    return sorted(k for k in a.keys() & b.keys() if k not in ("epochs", "threads") and a[k] != b[k])
+    """The settings two configurations (as JSON gives them back) both have and set differently, except the
+    CHANGEABLE ones."""
+    return sorted(k for k in a.keys() & b.keys() if k not in CHANGEABLE and a[k] != b[k])
 
 
 def load_train_state(run_dir):
@@ -228,8 +233,9 @@ def resume_settings(header, given, ranks=1, run_dir="DIR"):
     ``load_train_state``), or a CheckpointError that says why it cannot continue.
 
     ``given``: the settings asked for (the flags given on the command line, or ``nppg.train``'s keyword
-    arguments). ``epochs`` may extend the run and ``threads`` change (results are the same with any number
-    from 1 up); every other setting given must equal the saved one, so that none is silently ignored.
+    arguments). ``epochs`` may extend the run, and ``threads`` (results are the same with any number from 1
+    up) and the evaluation's ``eval_every`` and ``eval_episodes`` change; every other setting given must
+    equal the saved one, so that none is silently ignored.
     ``ranks``: the processes that will run it, which must be the saved run's number."""
     n = header.get("ranks", 1)
     if n != ranks:  # each process collects its own share of the batch from environments of its own
@@ -242,8 +248,8 @@ def resume_settings(header, given, ranks=1, run_dir="DIR"):
     changed = config_differences(saved, as_json(given))
     if changed:
         raise CheckpointError(f"{', '.join(changed)} differ from the saved run's settings, which a resume continues "
-                              "with (only --epochs and --threads, train's epochs and threads, may change)")
-    config, done = {**saved, **{k: given[k] for k in ("epochs", "threads") if given.get(k) is not None}}, header["epoch"]
+                              "with (only --epochs, --threads, --eval-every and --eval-episodes may change)")
+    config, done = {**saved, **{k: given[k] for k in CHANGEABLE if given.get(k) is not None}}, header["epoch"]
     if (config["threads"] == 0) != (saved["threads"] == 0):
         raise CheckpointError("threads 0 leaves NumPy's BLAS threads as they are, which can change a product's last "
                               "bits: a run cannot move between 0 and 1 or more and stay exact")

@@ -40,7 +40,7 @@ def resumed_run(args, dp=None):
         raise ValueError(f"--resume continues in {args.resume} itself; --out cannot move it")
     saved = load_train_state(args.resume)
     config = resume_settings(saved[0], given_settings(args.argv), 1 if dp is None else dp.size, args.resume)
-    check_progress(args.resume, saved[0]["epoch"])
+    check_progress(args.resume, saved[0]["epoch"], config["eval_every"])
     return saved, config, saved[0]["epoch"]
 
 

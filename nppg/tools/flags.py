@@ -70,7 +70,7 @@ def add_train_args(p):
     p.add_argument("--save-every", type=int, default=10, help="also write policy.npz every N epochs (0: only at the end)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch console line")
     p.add_argument("--resume", metavar="RUN_DIR", default=None,
-                   help="continue an interrupted run from its state.npz (its own settings; only --epochs and --threads may change)")
+                   help="continue an interrupted run from its state.npz (its own settings; only --epochs, --threads, --eval-every and --eval-episodes may change)")
 
 
 def given_settings(argv):

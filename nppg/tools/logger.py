@@ -77,8 +77,9 @@ def unclaim_run_dir(out, made):
             os.rmdir(d)  # only if nothing else is in it
 
 
-def check_progress(run_dir, done):
-    """A resumed run appends to progress.csv: it must hold the ``done`` saved epochs under its header."""
+def check_progress(run_dir, done, eval_every=0):
+    """A resumed run appends to progress.csv: it must hold the ``done`` saved epochs under its header, and
+    have the evaluation's columns if it is to evaluate."""
     progress = os.path.join(run_dir, "progress.csv")
     if not os.path.isfile(progress):
         raise ValueError(f"{progress} is missing; resuming appends to it")
@@ -88,6 +89,9 @@ def check_progress(run_dir, done):
     if not rows or rows[0] not in (COLUMNS, BEFORE_EVAL) or epochs != [str(k) for k in range(1, done + 1)]:
         raise ValueError(f"{progress} does not hold the {done} saved epochs under its header (cut short or "
                          "edited?); resuming appends to it")
+    if eval_every and rows[0] == BEFORE_EVAL:
+        raise ValueError(f"{progress} is from an nppg without evaluation and has no columns for it: resume "
+                         "without --eval-every, or evaluate the saved policy with nppg eval")
 
 
 def default_run_dir(config, stamp):
