@@ -74,6 +74,16 @@ def test_mistakes_are_refused_before_anything_runs(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
+def test_runs_with_lr_decay_are_not_extended_but_refused_before_anything_runs(tmp_path, capsys):
+    """(28) sizes a run's steps by its length: a longer sweep over such runs is refused at once, naming one."""
+    decay = ["sweep", "--env", "CartPole-v1", "--seeds", "0", "--out", str(tmp_path / "decay"), "--"]
+    assert main([*decay, "--epochs", "2", "--lr-decay", *TINY]) == 0
+    before = progress(os.path.join(tmp_path, "decay", "CartPole-v1", "default", "s0"))
+    err = error_of([*decay, "--epochs", "3", "--lr-decay", *TINY], capsys)
+    assert "decays its step sizes over its 2 epochs (28): it cannot go on to 3" in err
+    assert progress(os.path.join(tmp_path, "decay", "CartPole-v1", "default", "s0")) == before
+
+
 @pytest.mark.slow
 def test_ctrl_c_saves_every_run_and_the_same_command_finishes_them_exactly(tmp_path):
     args = ["sweep", "--env", "CartPole-v1", "--seeds", "0", "1", "--jobs", "2", "--", "--epochs", "40",

@@ -108,6 +108,10 @@ def plan(args):
                     if differ:
                         raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(differ)}); "
                                          "move it away, or sweep into another --out")
+                    if config.get("lr_decay") and config.get("epochs") != epochs:
+                        raise ValueError(f"{run_dir} holds a run that decays its step sizes over its "
+                                         f"{config.get('epochs')} epochs (28): it cannot go on to {epochs}; "
+                                         "sweep into another --out")
                 state, saved = status(run_dir, epochs)
                 if state == "resume":
                     argv = ["train", "--resume", run_dir, *flags, "--epochs", str(epochs), *threads, "--quiet"]
