@@ -21,7 +21,7 @@ def test_a_gif_of_one_episode_has_a_frame_for_every_step_kept(run_dir, tmp_path,
     imageio = pytest.importorskip("imageio.v2")
     pytest.importorskip("pygame")  # CartPole draws with pygame
     gif = str(tmp_path / "cartpole.gif")
-    assert main(["eval", run_dir, "--video", gif, "--episodes", "1", "--every", "2", "--seed", "3"]) == 0
+    assert main(["eval", run_dir, "--video", gif, "--every", "2", "--seed", "3"]) == 0  # one episode unless told
     found = re.search(r"(\d+) frames of 1 episodes, returns ([\d.]+)", capsys.readouterr().out)
     frames, steps = int(found[1]), float(found[2])  # CartPole pays 1 a step: the return is the episode's length
     assert frames == 1 + int(steps) // 2 + (int(steps) % 2)  # the first frame, every 2nd step, and the last

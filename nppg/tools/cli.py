@@ -112,6 +112,8 @@ def cmd_train(args):
 
 
 def cmd_eval(args):
+    if args.episodes is None:  # a video of one episode; statistics of a hundred
+        args.episodes = 1 if args.video else 100
     if args.episodes < 1 or args.num_envs < 1:
         raise ValueError(f"--episodes and --num-envs must be >= 1; got {args.episodes} and {args.num_envs}")
     if args.seed < 0:
@@ -168,14 +170,14 @@ def build_parser():
     train.set_defaults(func=cmd_train)
     ev = sub.add_parser("eval", help="run a saved policy and report its returns")
     ev.add_argument("run", help="a run directory (uses its policy.npz) or a .npz checkpoint")
-    ev.add_argument("--episodes", type=int, default=100)
+    ev.add_argument("--episodes", type=int, default=None, help="(default: 100, or 1 with --video)")
     ev.add_argument("--deterministic", action="store_true", help="take the most likely action (mean for Gaussian)")
     ev.add_argument("--render", action="store_true", help="show the environment (needs a display)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--seed", type=int, default=12345, help="seed for the environments and the action sampling")
     ev.add_argument("--num-envs", type=int, default=8)
     ev.add_argument("--env", default=None, help="override the checkpoint's environment id")
-    ev.add_argument("--video", default=None, metavar="FILE", help="record --episodes episodes (use 1 or 2) to a .gif "
+    ev.add_argument("--video", default=None, metavar="FILE", help="record --episodes episodes (1 unless given) to a .gif "
                     "or .mp4 instead of reporting returns (needs: pip install 'nppg[video]')")
     ev.add_argument("--fps", type=float, default=30, help="frames per second of --video (default: %(default)s)")
     ev.add_argument("--every", type=int, default=1, help="keep every N-th frame in --video (default: every one)")
