@@ -18,7 +18,7 @@ policy taking its mean action (``eval_mean_action_return``): how much of the gap
 shows "-" there; a figure over fewer seeds than the setting has says how many.
 
     python benchmarks/mujoco_suite.py runs/mujoco9 --tianshou ../shared/anchors/tianshou_mujoco.csv \\
-        --plot docs/figures/mujoco9.png --keep docs/data/mujoco9
+        --plot docs/mujoco9.png --keep docs/data/mujoco9
 
 ``--plot`` draws the curves, one panel per task: the seed-mean evaluation return with the seeds' range (of
 the runs that went furthest), its mean-action twin dashed, and Tianshou's figures at 1M and 3M as marks. ``--keep`` copies what the table and
