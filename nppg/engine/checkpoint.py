@@ -190,6 +190,13 @@ def config_differences(a, b):
     return sorted(k for k in a.keys() & b.keys() if k not in CHANGEABLE and a[k] != b[k])
 
 
+def check_length(saved, epochs, run_dir="DIR"):
+    """A run with lr_decay (28) sized every step by its length: it cannot go on to another."""
+    if saved.get("lr_decay") and epochs != saved.get("epochs"):
+        raise CheckpointError(f"{run_dir} decays its step sizes over its {saved.get('epochs')} epochs (28): it cannot "
+                              f"go on to {epochs}, which would have sized its steps so far differently")
+
+
 def load_train_state(run_dir):
     """(header, arrays, actions) from ``run_dir``'s state.npz and env_actions.bin, checked for consistency."""
     header, arrays = read_checkpoint(os.path.join(run_dir, "state.npz"))
@@ -253,9 +260,7 @@ def resume_settings(header, given, ranks=1, run_dir="DIR"):
     if (config["threads"] == 0) != (saved["threads"] == 0):
         raise CheckpointError("threads 0 leaves NumPy's BLAS threads as they are, which can change a product's last "
                               "bits: a run cannot move between 0 and 1 or more and stay exact")
-    if saved.get("lr_decay") and config["epochs"] != saved["epochs"]:
-        raise CheckpointError(f"{run_dir} decays its step sizes over its {saved['epochs']} epochs (28), so its steps "
-                              f"so far were sized for that length: it cannot be changed to {config['epochs']}")
+    check_length(saved, config["epochs"], run_dir)
     if config["epochs"] <= done:
         raise CheckpointError(f"{run_dir} has already run {done} epochs: pass --epochs N (train's epochs=N) with "
                               f"N > {done} to extend it")

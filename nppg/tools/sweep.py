@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from ..engine.checkpoint import as_json, config_differences, read_checkpoint
+from ..engine.checkpoint import as_json, check_length, config_differences, read_checkpoint
 from ..engine.mpi import plain_environ, world
 from .flags import add_train_args, given_settings
 from .logger import RUN_FILES
@@ -108,10 +108,7 @@ def plan(args):
                     if differ:
                         raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(differ)}); "
                                          "move it away, or sweep into another --out")
-                    if config.get("lr_decay") and config.get("epochs") != epochs:
-                        raise ValueError(f"{run_dir} holds a run that decays its step sizes over its "
-                                         f"{config.get('epochs')} epochs (28): it cannot go on to {epochs}; "
-                                         "sweep into another --out")
+                    check_length(config, epochs, run_dir)
                 state, saved = status(run_dir, epochs)
                 if state == "resume":
                     argv = ["train", "--resume", run_dir, *flags, "--epochs", str(epochs), *threads, "--quiet"]
