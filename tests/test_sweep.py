@@ -104,6 +104,36 @@ def test_ctrl_c_saves_every_run_and_the_same_command_finishes_them_exactly(tmp_p
                         os.path.join(part, "CartPole-v1", "default", f"s{seed}"))
 
 
+def pid_of_run(run_dir):
+    """The process training ``run_dir`` (started by a sweep, so known by its --out)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"train" in argv and os.fsencode(run_dir) in argv:
+            return int(pid)
+    raise AssertionError(f"no process trains {run_dir}")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the run's process through /proc")
+def test_a_run_stopped_alone_is_reported_not_counted_as_done(tmp_path):
+    args = ["sweep", "--env", "CartPole-v1", "--seeds", "0", "1", "--jobs", "1", "--out", str(tmp_path), "--",
+            "--epochs", "20", "--steps-per-epoch", "500", "--hidden", "16", "--train-v-iters", "5"]
+    proc = subprocess.Popen([sys.executable, "-m", "nppg", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    first, second = (os.path.join(tmp_path, "CartPole-v1", "default", f"s{seed}") for seed in (0, 1))
+    wait_for_epochs(first, 2, proc)
+    os.kill(pid_of_run(first), signal.SIGTERM)  # to that run alone, not to the sweep
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert "runs done" not in out and f"1 of 2 runs stopped by a signal before their end" in err, (out, err)
+    assert len(progress(first)) < 20 and len(progress(second)) == 20  # the other run went on to its end
+    assert main(args) == 0 and len(progress(first)) == 20  # the same command finishes it
+
+
 def test_a_broken_state_is_reported_not_deleted(tmp_path, capsys):
     out = tmp_path / "sweep"
     assert sweep(out) == 0

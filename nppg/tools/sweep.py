@@ -168,8 +168,13 @@ def cmd_sweep(args):
             print(f"nppg sweep: stopped; {len(stopped)} runs saved where they were, {len(left)} not started. "
                   f"Run the same command again to go on.")
         return 128 + _signals[0]
+    if stopped and rank == 0:  # a signal sent to some runs alone: they saved, the others went on
+        print(f"nppg sweep: {len(stopped)} of {len(todo)} runs stopped by a signal before their end, saved where "
+              f"they were: {', '.join(stopped)}. Run the same command again to go on.", file=sys.stderr, flush=True)
     if failed:
         raise ValueError(f"{len(failed)} of {len(todo)} runs failed: {', '.join(failed)}")
+    if stopped:
+        return 1
     if rank == 0:
         print(f"nppg sweep: all {len(runs)} runs done in {args.out}; plot them with: nppg plot {args.out}/*/*/s*")
     return 0
@@ -201,7 +206,7 @@ def run_all(todo, jobs, where=""):
             if code == 0:
                 print(f"nppg sweep: finished {proc.run_dir} ({time.perf_counter() - t0:.0f} s into the sweep)"
                       + where, flush=True)
-            elif code > 128:  # stopped by a signal, after saving: the sweep stops starting runs
+            elif code > 128:  # stopped by a signal, after saving: the same command resumes it
                 stopped.append(proc.run_dir)
             else:
                 failed.append(proc.run_dir)
