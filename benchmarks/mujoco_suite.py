@@ -20,6 +20,9 @@ shows "-" there; a figure over fewer seeds than the setting has says how many.
     python benchmarks/mujoco_suite.py runs/mujoco9 --tianshou ../shared/anchors/tianshou_mujoco.csv \\
         --plot docs/mujoco9.png --keep docs/data/mujoco9
 
+``--stretches 0.5e6`` prints, for each half million steps in turn, the median KL of the policy steps and the
+mean of the seed-mean evaluation curve there: does the return rise faster as the decay shrinks the steps?
+
 ``--plot`` draws the curves, one panel per task: the seed-mean evaluation return with the seeds' range (of
 the runs that went furthest), its mean-action twin dashed, and Tianshou's figures at 1M and 3M as marks. ``--keep`` copies what the table and
 the picture read of each run (its config.json and these columns of progress.csv) to a folder that can be
@@ -110,6 +113,26 @@ def diagnose(runs, steps, act_dim):
     mean = ys[:, ks * eval_curve(reached[0])[1] <= steps * 1.001].mean(axis=0)
     return {"sigma": float(np.mean(sigmas)), "kl_median": float(np.median(kls)), "kl_max": float(np.max(kls)),
             "eval_best": float(np.max(mean)), "eval_last": float(mean[-1]), "seeds": len(sigmas)}
+
+
+def stretches(runs, width):
+    """[(start, end, KL median, seed-mean evaluation)] over consecutive stretches of ``width`` environment steps:
+    the median KL of the seeds' policy steps in each, and the mean of the seed-mean evaluation curve's points in
+    it (does the return rise faster as the steps shrink?). Stretches no run reaches are left out."""
+    cols = [c for _, c in (read_progress(r) for r in runs) if c]
+    curves = [c for c, _ in (eval_curve(r) for r in runs) if c]
+    if not cols or not curves:
+        return []
+    ks, ys = seed_curves(curves)
+    x, mean = ks * eval_curve(runs[0])[1], ys.mean(axis=0)
+    out = []
+    for start in np.arange(0, max(c["env_steps"][-1] for c in cols) - width / 100, width):
+        end = start + width  # a batch is whole vector steps: an epoch may end a few steps past a stretch's end
+        kl = np.concatenate([c["kl"][(c["env_steps"] > start * 1.001) & (c["env_steps"] <= end * 1.001)] for c in cols])
+        inside = (x > start * 1.001) & (x <= end * 1.001)
+        if kl.size and inside.any():
+            out.append((float(start), float(end), float(np.median(kl)), float(mean[inside].mean())))
+    return out
 
 
 def act_dim_of(env_id):
@@ -232,6 +255,9 @@ def main(argv=None):
     p.add_argument("--plot", default=None, metavar="PNG", help="draw the curves, one panel per task, to this file")
     p.add_argument("--diagnose", action="store_true", help="also print what tells the gaps' causes apart: the "
                    "noise sigma, the KL of each policy step, how far the evaluation curve falls from its peak")
+    p.add_argument("--stretches", type=float, default=None, metavar="STEPS",
+                   help="also print, for every STEPS environment steps in turn, the median KL of the policy steps "
+                   "and the mean of the seed-mean evaluation curve there")
     p.add_argument("--keep", default=None, metavar="DIR",
                    help="copy what the table and the picture read of each run to DIR, to be committed")
     args = p.parse_args(argv)
@@ -279,6 +305,13 @@ def main(argv=None):
                         continue  # no run has reached it
                     print(f"| {os.path.basename(env_dir)} | {steps / 1e6:.0f}M | {d['sigma']:.2f} | "
                           f"{d['kl_median']:.4f} / {d['kl_max']:.3f} | {fmt(d['eval_best'])} / {fmt(d['eval_last'])} |")
+    if args.stretches:
+        print(f"\n| task | steps, by {args.stretches / 1e6:g}M | KL of a policy step: median | evaluation, seed mean |")
+        print("|---" * 4 + "|")
+        for env_dir in tasks(args.folder):
+            for setting_dir in sorted(glob.glob(os.path.join(env_dir, "*"))):
+                for start, end, kl, ev in stretches(sorted(glob.glob(os.path.join(setting_dir, "s*"))), args.stretches):
+                    print(f"| {os.path.basename(env_dir)} | {start / 1e6:g}M-{end / 1e6:g}M | {kl:.4f} | {fmt(ev)} |")
     if args.plot:
         print(f"wrote {plot(args.folder, args.plot, tianshou)}")
 

@@ -171,6 +171,10 @@ def test_the_mujoco_suite_table_measures_as_tianshou_and_as_spinning_up(tmp_path
     assert d["kl_median"] == pytest.approx(0.025) and d["kl_max"] == pytest.approx(0.04)  # epochs 1-4 of each seed
     assert (d["eval_best"], d["eval_last"]) == (40.0, 40.0) and suite.diagnose(runs, 3e6, act_dim=2) is None
     assert suite.diagnose(runs, 1.5e6, act_dim=2)["eval_last"] == 10.0
+    # --stretches: the KL median and the mean evaluation of each stretch of steps in turn
+    assert suite.stretches(runs, 1e6) == [(0.0, 1e6, pytest.approx(0.025), 27.5), (1e6, 2e6, pytest.approx(0.055), 10.0)]
+    suite.main([str(tmp_path), "--stretches", "1e6"])
+    assert "| HalfCheetah-v5 | 1M-2M | 0.0550 | 10.0 |" in capsys.readouterr().out.splitlines()
     # what --keep copies makes the same table, so a later session can make it from the committed copy
     kept = tmp_path / "kept"
     suite.main([str(tmp_path), "--tianshou", str(anchors), "--keep", str(kept)])
