@@ -26,7 +26,8 @@ mean of the seed-mean evaluation curve there: does the return rise faster as the
 ``--plot`` draws the curves, one panel per task: the seed-mean evaluation return with the seeds' range (of
 the runs that went furthest), its mean-action twin dashed, and Tianshou's figures at 1M and 3M as marks. ``--keep`` copies what the table and
 the picture read of each run (its config.json and these columns of progress.csv) to a folder that can be
-committed: a later session, on a fresh machine, makes both from it and the runs it adds.
+committed: a later session, on a fresh machine, makes both from it and the runs it adds. Several folders may be
+given: a task's runs are gathered from all of them (more seeds of a task, run apart).
 """
 import argparse
 import csv
@@ -153,11 +154,20 @@ ORDER = ("HalfCheetah", "Hopper", "Walker2d", "Swimmer", "Ant", "Humanoid", "Rea
          "InvertedDoublePendulum")  # Tianshou's table's order: the six locomotion tasks, then the three others
 
 
-def tasks(folder):
-    """The sweep's task folders, in ORDER, then any others by name."""
-    dirs = [d for d in glob.glob(os.path.join(folder, "*")) if os.path.isdir(d)]
+def tasks(folders):
+    """{env: {setting: [run dirs]}} of the sweep folders' runs (``<folder>/<env>/<setting>/s<seed>``), the tasks in
+    ORDER, then any others by name; a setting's runs are gathered from every folder (more seeds of a task, run
+    apart), by seed."""
+    found = {}
+    for folder in folders:
+        for run in glob.glob(os.path.join(folder, "*", "*", "s*")):
+            setting_dir = os.path.dirname(run)
+            env, setting = os.path.basename(os.path.dirname(setting_dir)), os.path.basename(setting_dir)
+            found.setdefault(env, {}).setdefault(setting, []).append(run)
     rank = {name: i for i, name in enumerate(ORDER)}
-    return sorted(dirs, key=lambda d: (rank.get(os.path.basename(d).split("-v")[0], len(ORDER)), os.path.basename(d)))
+    order = sorted(found, key=lambda env: (rank.get(env.split("-v")[0], len(ORDER)), env))
+    seed = lambda run: int(os.path.basename(run)[1:]) if os.path.basename(run)[1:].isdigit() else -1
+    return {env: {setting: sorted(runs, key=seed) for setting, runs in sorted(found[env].items())} for env in order}
 
 
 def fmt(value):
@@ -192,20 +202,19 @@ def keep(folder, dest):
     return copied
 
 
-def plot(folder, out, tianshou):
+def plot(folders, out, tianshou):
     """The curves of Tianshou's measure, one panel per task (see the module's docstring)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    envs = tasks(folder)
+    envs = tasks(folders)
     cols = 3
     rows = -(-len(envs) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), squeeze=False)
-    for ax, env_dir in zip(axes.flat, envs):
-        env, name = os.path.basename(env_dir), os.path.basename(env_dir).split("-v")[0]
+    for ax, env in zip(axes.flat, envs):
+        name = env.split("-v")[0]
         end = 0
-        for setting_dir in sorted(glob.glob(os.path.join(env_dir, "*"))):
-            runs = sorted(glob.glob(os.path.join(setting_dir, "s*")))
+        for runs in envs[env].values():
             line = None
             for column, style in (("eval_return", "-"), ("eval_mean_action_return", "--")):
                 curves = [eval_curve(r, column) for r in runs]
@@ -249,7 +258,8 @@ def read_tianshou(path):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("folder", help="a sweep's --out folder, its runs trained with --eval-every")
+    p.add_argument("folders", nargs="+", metavar="folder", help="a sweep's --out folder, its runs trained with "
+                   "--eval-every; with several, a task's runs are gathered from all of them")
     p.add_argument("--tianshou", default=None, help="Tianshou's table (env, algo, at_1M, at_3M, std_1M, std_3M)")
     p.add_argument("--spinningup", default=None, help="Spinning Up's curves (env, algo, env_steps, mean_epoch_return)")
     p.add_argument("--plot", default=None, metavar="PNG", help="draw the curves, one panel per task, to this file")
@@ -262,17 +272,17 @@ def main(argv=None):
                    help="copy what the table and the picture read of each run to DIR, to be committed")
     args = p.parse_args(argv)
     if args.keep:
-        print(f"kept {len(keep(args.folder, args.keep))} runs in {args.keep}")
+        print(f"kept {sum(len(keep(folder, args.keep)) for folder in args.folders)} runs in {args.keep}")
     tianshou = read_tianshou(args.tianshou) if args.tianshou else {}
     spinningup = read_baseline(args.spinningup) if args.spinningup else {}
     print("| task | setting | nppg, Tianshou's measure: 1M / 3M | nppg, Spinning Up's measure: 1M / 3M | "
           "Tianshou REINFORCE | Tianshou A2C | Tianshou PPO | Spinning Up VPG | Spinning Up PPO | wall time per run | "
           "nppg's mean action, Tianshou's measure |")
     print("|---" * 11 + "|")
-    for env_dir in tasks(args.folder):
-        env, name = os.path.basename(env_dir), os.path.basename(env_dir).split("-v")[0]
-        for setting_dir in sorted(glob.glob(os.path.join(env_dir, "*"))):
-            runs = sorted(glob.glob(os.path.join(setting_dir, "s*")))
+    envs = tasks(args.folders)
+    for env, settings in envs.items():
+        name = env.split("-v")[0]
+        for setting, runs in settings.items():
             ts, su, mean_action = [], [], []
             for steps in AT:
                 t, s = tianshou_measure(runs, steps), spinningup_measure(runs, steps)
@@ -289,31 +299,30 @@ def main(argv=None):
                 theirs.append("-" if c is None else " / ".join(fmt(np.interp(s, *c)) for s in AT))
             walls = [wall_minutes(r) for r in runs if read_progress(r)[1]]
             wall = f"{min(walls):.0f}-{max(walls):.0f} min" if walls else "-"
-            print(f"| {env} | {os.path.basename(setting_dir)} | {' / '.join(ts)} | {' / '.join(su)} | "
+            print(f"| {env} | {setting} | {' / '.join(ts)} | {' / '.join(su)} | "
                   f"{' | '.join(theirs)} | {wall} | {' / '.join(mean_action)} |")
     if args.diagnose:
         print("\n| task | steps | sigma at the end (mean over seeds) | KL of a policy step: median / largest epoch | "
               "evaluation, seed mean: highest / last |")
         print("|---" * 5 + "|")
-        for env_dir in tasks(args.folder):
-            act_dim = act_dim_of(os.path.basename(env_dir))
-            for setting_dir in sorted(glob.glob(os.path.join(env_dir, "*"))):
-                runs = sorted(glob.glob(os.path.join(setting_dir, "s*")))
+        for env, settings in envs.items():
+            act_dim = act_dim_of(env)
+            for runs in settings.values():
                 for steps in AT:
                     d = diagnose(runs, steps, act_dim)
                     if d is None:
                         continue  # no run has reached it
-                    print(f"| {os.path.basename(env_dir)} | {steps / 1e6:.0f}M | {d['sigma']:.2f} | "
+                    print(f"| {env} | {steps / 1e6:.0f}M | {d['sigma']:.2f} | "
                           f"{d['kl_median']:.4f} / {d['kl_max']:.3f} | {fmt(d['eval_best'])} / {fmt(d['eval_last'])} |")
     if args.stretches:
         print(f"\n| task | steps, by {args.stretches / 1e6:g}M | KL of a policy step: median | evaluation, seed mean |")
         print("|---" * 4 + "|")
-        for env_dir in tasks(args.folder):
-            for setting_dir in sorted(glob.glob(os.path.join(env_dir, "*"))):
-                for start, end, kl, ev in stretches(sorted(glob.glob(os.path.join(setting_dir, "s*"))), args.stretches):
-                    print(f"| {os.path.basename(env_dir)} | {start / 1e6:g}M-{end / 1e6:g}M | {kl:.4f} | {fmt(ev)} |")
+        for env, settings in envs.items():
+            for runs in settings.values():
+                for start, end, kl, ev in stretches(runs, args.stretches):
+                    print(f"| {env} | {start / 1e6:g}M-{end / 1e6:g}M | {kl:.4f} | {fmt(ev)} |")
     if args.plot:
-        print(f"wrote {plot(args.folder, args.plot, tianshou)}")
+        print(f"wrote {plot(args.folders, args.plot, tianshou)}")
 
 
 if __name__ == "__main__":

@@ -179,8 +179,13 @@ def test_the_mujoco_suite_table_measures_as_tianshou_and_as_spinning_up(tmp_path
     kept = tmp_path / "kept"
     suite.main([str(tmp_path), "--tianshou", str(anchors), "--keep", str(kept)])
     assert capsys.readouterr().out.startswith("kept 2 runs in ")
+    # more seeds of a task, run apart in another folder, are gathered with the first folder's
+    apart = tmp_path / "apart" / "HalfCheetah-v5" / "default"
+    apart.mkdir(parents=True)
+    os.replace(kept / "HalfCheetah-v5" / "default" / "s1", apart / "s1")
+    assert list(suite.tasks([str(kept), str(tmp_path / "apart")])["HalfCheetah-v5"]) == ["default"]
     pytest.importorskip("matplotlib")
-    suite.main([str(kept), "--tianshou", str(anchors), "--plot", str(tmp_path / "curves.png")])
+    suite.main([str(kept), str(tmp_path / "apart"), "--tianshou", str(anchors), "--plot", str(tmp_path / "curves.png")])
     assert row in capsys.readouterr().out.splitlines() and (tmp_path / "curves.png").stat().st_size > 0
 
 
