@@ -11,7 +11,7 @@ import pytest
 from run_dirs import logger
 
 import nppg
-from nppg.algorithm import VPGConfig
+from nppg.algorithm import VPGConfig, make_policy
 from nppg.engine import EngineConfig, NonFiniteError
 from nppg.engine.config import ENGINE_SETTINGS, check_config
 from nppg.engine.run import DivergedError, check_finite
@@ -238,6 +238,29 @@ def test_ctrl_c_to_the_whole_process_group_with_async_environments(tmp_path, int
     time.sleep(0.5)
     with pytest.raises(ProcessLookupError):  # no worker outlived the run
         os.killpg(proc.pid, 0)
+
+
+def test_a_stop_at_once_mid_step_ends_async_workers_without_a_traceback(capfd):
+    """The second Ctrl-C can land while the main process waits in an async vector step, a worker already gone
+    (it got the signal too). Closing by the book would then wait on that worker's pipe and fail on it with an
+    EOFError, which hid the KeyboardInterrupt (and printed a traceback): the rollout ends the workers itself."""
+    from nppg.engine import make_env
+    from nppg.engine.rollout import CheckedRollout
+    envs = make_env("CartPole-v1", 2, "async")
+    roll = CheckedRollout(envs, seed=0)
+    policy = make_policy(envs.single_observation_space, envs.single_action_space, (8,), rng=np.random.default_rng(0))
+
+    def worker_gone_then_interrupt(timeout=None):
+        envs.processes[0].kill()
+        envs.processes[0].join()
+        raise KeyboardInterrupt
+    envs.step_wait = worker_gone_then_interrupt
+    with pytest.raises(KeyboardInterrupt):
+        roll.collect(policy, 50, np.random.default_rng(0))
+    assert not any(p.is_alive() for p in envs.processes)
+    envs.close()  # what vpg's finally does next: nothing left to wait for
+    del envs, roll
+    assert "Traceback" not in capfd.readouterr().err
 
 
 @pytest.mark.slow

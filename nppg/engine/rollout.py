@@ -28,6 +28,25 @@ def make_env(env_id, num_envs, vectorization_mode=None):
         raise ValueError(f"unknown environment {env_id!r}: {e}") from None
 
 
+def end_workers(envs):
+    """After a stop at once (a second Ctrl-C, ``engine.signals``) that landed mid-step, an async vector
+    environment's workers may be gone with a step pending: ``close`` would wait on their pipes and fail on a
+    closed one (an EOFError hiding the interrupt). End them instead, and mark the environments closed, so the
+    loop's ``close`` and the garbage collector's have nothing left to do. Sync environments are left alone."""
+    processes = getattr(envs.unwrapped, "processes", None)
+    if processes is None:
+        return
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for pipe in envs.unwrapped.parent_pipes:
+        if pipe is not None:
+            pipe.close()
+    for process in processes:
+        process.join()
+    envs.unwrapped.closed = envs.closed = True
+
+
 class CheckedRollout(rollout.Rollout):
     """``Rollout``, plus: a non-finite observation or reward stops the run with a ``NonFiniteError`` that
     names the step; ``last_actions`` holds the actions of every vector step of the last ``collect``
@@ -59,6 +78,9 @@ class CheckedRollout(rollout.Rollout):
         try:
             batch = super().collect(policy, steps, rng)
             self.last_actions = np.stack(self._record)                     # (rows, n) or (rows, n, act_dim)
+        except KeyboardInterrupt:
+            end_workers(self.envs)
+            raise
         finally:
             self._record = None
         return batch
