@@ -175,6 +175,11 @@ def fmt(value):
     return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
 
 
+def named(env, setting):
+    """A task in the --diagnose and --stretches tables: its setting in brackets, unless it is "default"."""
+    return env if setting == "default" else f"{env} ({setting})"
+
+
 def of(n, runs):
     """" (2 seeds)" after a figure made of fewer seeds than the setting has, else nothing."""
     return "" if n == len(runs) else f" ({n} seed{'s' * (n != 1)})"
@@ -307,20 +312,20 @@ def main(argv=None):
         print("|---" * 5 + "|")
         for env, settings in envs.items():
             act_dim = act_dim_of(env)
-            for runs in settings.values():
+            for setting, runs in settings.items():
                 for steps in AT:
                     d = diagnose(runs, steps, act_dim)
                     if d is None:
                         continue  # no run has reached it
-                    print(f"| {env} | {steps / 1e6:.0f}M | {d['sigma']:.2f} | "
+                    print(f"| {named(env, setting)} | {steps / 1e6:.0f}M | {d['sigma']:.2f} | "
                           f"{d['kl_median']:.4f} / {d['kl_max']:.3f} | {fmt(d['eval_best'])} / {fmt(d['eval_last'])} |")
     if args.stretches:
         print(f"\n| task | steps, by {args.stretches / 1e6:g}M | KL of a policy step: median | evaluation, seed mean |")
         print("|---" * 4 + "|")
         for env, settings in envs.items():
-            for runs in settings.values():
+            for setting, runs in settings.items():
                 for start, end, kl, ev in stretches(runs, args.stretches):
-                    print(f"| {env} | {start / 1e6:g}M-{end / 1e6:g}M | {kl:.4f} | {fmt(ev)} |")
+                    print(f"| {named(env, setting)} | {start / 1e6:g}M-{end / 1e6:g}M | {kl:.4f} | {fmt(ev)} |")
     if args.plot:
         print(f"wrote {plot(args.folders, args.plot, tianshou)}")
 
