@@ -243,24 +243,58 @@ def test_ctrl_c_to_the_whole_process_group_with_async_environments(tmp_path, int
 def test_a_stop_at_once_mid_step_ends_async_workers_without_a_traceback(capfd):
     """The second Ctrl-C can land while the main process waits in an async vector step, a worker already gone
     (it got the signal too). Closing by the book would then wait on that worker's pipe and fail on it with an
-    EOFError, which hid the KeyboardInterrupt (and printed a traceback): the rollout ends the workers itself."""
+    EOFError, which hid the KeyboardInterrupt behind a traceback: the engine's environments end the workers."""
+    import gc
     from nppg.engine import make_env
     from nppg.engine.rollout import CheckedRollout
     envs = make_env("CartPole-v1", 2, "async")
+    workers = envs.unwrapped.processes
     roll = CheckedRollout(envs, seed=0)
     policy = make_policy(envs.single_observation_space, envs.single_action_space, (8,), rng=np.random.default_rng(0))
 
     def worker_gone_then_interrupt(timeout=None):
-        envs.processes[0].kill()
-        envs.processes[0].join()
+        del envs.unwrapped.step_wait  # the close that follows waits for real, on the gone worker's pipe
+        workers[0].kill()
+        workers[0].join()
         raise KeyboardInterrupt
-    envs.step_wait = worker_gone_then_interrupt
+    envs.unwrapped.step_wait = worker_gone_then_interrupt
     with pytest.raises(KeyboardInterrupt):
         roll.collect(policy, 50, np.random.default_rng(0))
-    assert not any(p.is_alive() for p in envs.processes)
-    envs.close()  # what vpg's finally does next: nothing left to wait for
+    envs.close()  # what vpg's finally does next
+    assert not any(p.is_alive() for p in workers) and envs.closed
     del envs, roll
+    gc.collect()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_stop_at_once_after_part_of_a_step_was_read_does_not_hang_the_close():
+    """Two Ctrl-Cs to the main process alone (its workers go on): the second can land after one worker's step
+    result was read. Closing by the book then waits for that result again, forever; vpg's finally must not."""
+    import threading
+    from nppg.engine import make_env
+    envs = make_env("CartPole-v1", 2, "async")
+    workers = envs.unwrapped.processes
+    envs.reset(seed=0)
+
+    def one_result_read_then_interrupt(timeout=None):
+        del envs.unwrapped.step_wait  # the close that follows waits for real
+        envs.unwrapped.parent_pipes[0].recv()
+        raise KeyboardInterrupt
+
+    def a_step_then_the_finally():
+        try:
+            try:
+                envs.step(np.zeros(2, dtype=np.int64))
+            finally:
+                envs.close()
+        except KeyboardInterrupt:
+            pass
+    envs.unwrapped.step_wait = one_result_read_then_interrupt
+    closing = threading.Thread(target=a_step_then_the_finally, daemon=True)
+    closing.start()
+    closing.join(20)
+    assert not closing.is_alive(), "the close waited for a step result it had already read"
+    assert not any(p.is_alive() for p in workers) and envs.closed
 
 
 @pytest.mark.slow

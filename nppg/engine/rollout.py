@@ -1,6 +1,8 @@
 """The environments' side of the engine: ``make_env`` with gymnasium's vectorization modes and one-line
 errors, and ``CheckedRollout``, a ``Rollout`` that refuses non-finite numbers and records every action
 so that a run can be replayed."""
+import sys
+
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
@@ -17,10 +19,11 @@ class NonFiniteError(ValueError):
 
 def make_env(env_id, num_envs, vectorization_mode=None):
     """``gymnasium.make_vec`` (the plain loop's), asking sync and async vector environments for autoreset
-    mode NEXT_STEP, and saying an unknown id or a missing extra in one line."""
+    mode NEXT_STEP, and saying an unknown id or a missing extra in one line; async ones in ``EndsWorkers``."""
     kwargs = {"vector_kwargs": {"autoreset_mode": AutoresetMode.NEXT_STEP}} if vectorization_mode else {}
     try:
-        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=vectorization_mode, **kwargs)
+        envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=vectorization_mode, **kwargs)
+        return EndsWorkers(envs) if vectorization_mode == "async" else envs
     except gym.error.DependencyNotInstalled as e:
         hint = " (install the extra: pip install 'nppg[mujoco]')" if "mujoco" in str(e).lower() else ""
         raise ValueError(f"{env_id} needs a package that is not installed{hint}: {e}") from None
@@ -28,23 +31,36 @@ def make_env(env_id, num_envs, vectorization_mode=None):
         raise ValueError(f"unknown environment {env_id!r}: {e}") from None
 
 
+class EndsWorkers(gym.vector.VectorWrapper):
+    """Async environments whose ``close`` neither fails nor hangs after a stop at once (a second Ctrl-C,
+    ``engine.signals``), which may land while a step is pending. Closing by the book then waits for the step's
+    results: from a worker the signal reached too, gone, it fails on the closed pipe (an EOFError hiding the
+    interrupt behind a traceback); if the interrupt came after some results were read, it waits forever for
+    them again. So while a KeyboardInterrupt is on its way, or if closing fails, the workers are ended."""
+
+    def close(self, **kwargs):
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt):  # called from a finally: stopping at once
+            end_workers(self.env.unwrapped)
+            return
+        try:
+            self.env.close(**kwargs)
+        except (EOFError, OSError):
+            end_workers(self.env.unwrapped)
+
+
 def end_workers(envs):
-    """After a stop at once (a second Ctrl-C, ``engine.signals``) that landed mid-step, an async vector
-    environment's workers may be gone with a step pending: ``close`` would wait on their pipes and fail on a
-    closed one (an EOFError hiding the interrupt). End them instead, and mark the environments closed, so the
-    loop's ``close`` and the garbage collector's have nothing left to do. Sync environments are left alone."""
-    processes = getattr(envs.unwrapped, "processes", None)
-    if processes is None:
-        return
-    for process in processes:
+    """Kill an async vector environment's workers (they may ignore SIGTERM: the first signal only finishes
+    the epoch), close its pipes, and mark it closed, so that nothing, the garbage collector included, waits
+    on them again."""
+    for process in envs.processes:
         if process.is_alive():
-            process.terminate()
-    for pipe in envs.unwrapped.parent_pipes:
+            process.kill()
+    for pipe in envs.parent_pipes:
         if pipe is not None:
             pipe.close()
-    for process in processes:
+    for process in envs.processes:
         process.join()
-    envs.unwrapped.closed = envs.closed = True
+    envs.closed = True
 
 
 class CheckedRollout(rollout.Rollout):
@@ -78,9 +94,6 @@ class CheckedRollout(rollout.Rollout):
         try:
             batch = super().collect(policy, steps, rng)
             self.last_actions = np.stack(self._record)                     # (rows, n) or (rows, n, act_dim)
-        except KeyboardInterrupt:
-            end_workers(self.envs)
-            raise
         finally:
             self._record = None
         return batch
