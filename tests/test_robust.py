@@ -240,6 +240,7 @@ def test_ctrl_c_to_the_whole_process_group_with_async_environments(tmp_path, int
         os.killpg(proc.pid, 0)
 
 
+@pytest.mark.filterwarnings("ignore:.*Calling `close` while waiting")  # gymnasium's, expected here
 def test_a_stop_at_once_mid_step_ends_async_workers_without_a_traceback(capfd):
     """The second Ctrl-C can land while the main process waits in an async vector step, a worker already gone
     (it got the signal too). Closing by the book would then wait on that worker's pipe and fail on it with an
@@ -267,6 +268,7 @@ def test_a_stop_at_once_mid_step_ends_async_workers_without_a_traceback(capfd):
     assert "Traceback" not in capfd.readouterr().err
 
 
+@pytest.mark.filterwarnings("ignore:.*Calling `close` while waiting")  # gymnasium's, expected here
 def test_a_stop_at_once_after_part_of_a_step_was_read_does_not_hang_the_close():
     """Two Ctrl-Cs to the main process alone (its workers go on): the second can land after one worker's step
     result was read. Closing by the book then waits for that result again, forever; vpg's finally must not."""
