@@ -160,7 +160,7 @@ def tasks(folders):
     apart), by seed."""
     found = {}
     for folder in folders:
-        for run in glob.glob(os.path.join(folder, "*", "*", "s*")):
+        for run in filter(os.path.isdir, glob.glob(os.path.join(folder, "*", "*", "s*"))):  # not a run's log beside it
             setting_dir = os.path.dirname(run)
             env, setting = os.path.basename(os.path.dirname(setting_dir)), os.path.basename(setting_dir)
             found.setdefault(env, {}).setdefault(setting, []).append(run)
