@@ -184,6 +184,7 @@ def test_the_mujoco_suite_table_measures_as_tianshou_and_as_spinning_up(tmp_path
     apart.mkdir(parents=True)
     os.replace(kept / "HalfCheetah-v5" / "default" / "s1", apart / "s1")
     (apart / "s1.log").write_text("a run's output, kept beside it\n")
+    assert suite.keep(str(tmp_path / "apart"), str(tmp_path / "apart-kept")) == [str(tmp_path / "apart-kept" / "HalfCheetah-v5" / "default" / "s1")]
     assert suite.tasks([str(kept), str(tmp_path / "apart")])["HalfCheetah-v5"] == {
         "default": [str(kept / "HalfCheetah-v5" / "default" / "s0"), str(apart / "s1")]}
     assert suite.named("Hopper-v5", "default") == "Hopper-v5" and suite.named("Hopper-v5", "lr=1") == "Hopper-v5 (lr=1)"
