@@ -189,7 +189,7 @@ def keep(folder, dest):
     """Copy every run's config.json and the KEPT columns of its progress.csv (6 significant digits) from the
     sweep ``folder`` to ``dest``, in the same layout; returns the runs copied."""
     copied = []
-    for run in sorted(filter(os.path.isdir, glob.glob(os.path.join(folder, "*", "*", "s*")))):
+    for run in (run for settings in tasks([folder]).values() for runs in settings.values() for run in runs):
         cfg, cols = read_progress(run)
         if not cols:
             continue
