@@ -13,6 +13,7 @@ MAY_IMPORT = {
     "engine": {"algorithm", "engine"},
     "checks": {"algorithm", "engine", "checks"},
     "tools": {"algorithm", "engine", "checks", "tools"},
+    "course": {"algorithm", "engine", "checks", "tools", "course"},
 }
 
 
