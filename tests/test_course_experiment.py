@@ -159,3 +159,27 @@ def test_without_mujoco_the_pendulum_part_says_how_to_install_it_and_cartpole_st
     assert len(said) == 2 and all('pip install "nppg[mujoco]"' in line for line in said)
     assert said[0].startswith("nppg exercise experiment: skipped:") and lines[-1] == said[1]
     assert {r["env"] for r in read_table(out)} == {"CartPole-v1"}
+
+
+def test_the_measures_final_best_and_steps_to_the_threshold():
+    """An epoch where no episode ended (NaN) is neither final nor best; the threshold counts env steps at the
+    end of the first epoch that reaches it, not at the best one."""
+    nan = float("nan")
+    rows = [{"env_steps": 400, "mean_return": 20.0}, {"env_steps": 800, "mean_return": 480.0},
+            {"env_steps": 1200, "mean_return": 500.0}, {"env_steps": 1600, "mean_return": 130.0},
+            {"env_steps": 2000, "mean_return": nan}]
+    assert experiment.summarize(rows, 475) == {"final_return": 130.0, "best_return": 500.0,
+                                               "steps_to_threshold": 800, "epochs": 5, "env_steps": 2000}
+    assert experiment.summarize(rows, 501)["steps_to_threshold"] is None
+    assert experiment.summarize(rows[:1] + rows[4:], 475)["final_return"] == 20.0
+
+
+def test_cells_run_in_processes_of_their_own_give_the_same_numbers(solved, tmp_path):
+    """--jobs 2 runs each cell in a spawned process, one BLAS thread each: the same epochs as in one process."""
+    tables = []
+    for jobs in (1, 2):
+        out = str(tmp_path / f"jobs{jobs}")
+        assert experiment.experiment(solved, ["CartPole-v1"], [3], quick=True, jobs=jobs, out=out, figures=False,
+                                     say=lambda s: None) == 0
+        tables.append([{k: v for k, v in r.items() if not k.startswith(("time_s", "cpu_s"))} for r in read_table(out)])
+    assert len(tables[0]) == 2 * len(experiment.SETTINGS) and tables[0] == tables[1]

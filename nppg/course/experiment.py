@@ -140,11 +140,13 @@ def write_json(path, obj):
 
 
 def cell_config(cell):
-    return {**asdict(VPGConfig(env=cell.env, **cell.vpg_settings())), "threshold": cell.threshold}
+    return asdict(VPGConfig(env=cell.env, **cell.vpg_settings()))
 
 
 def summarize(rows, threshold):
-    """Final and best epoch mean return, and the env steps of the first epoch at or above ``threshold``."""
+    """Final and best epoch mean return, and the env steps of the first epoch at or above ``threshold``.
+    rows: the epoch records (or progress.csv's rows as numbers), mean_return NaN in an epoch where no episode
+    ended; "final" is then the last epoch where one did."""
     ret = np.array([r["mean_return"] for r in rows], dtype=float)  # NaN: no episode ended in that epoch
     seen = ret[~np.isnan(ret)]
     reached = [r["env_steps"] for r in rows if r["mean_return"] >= threshold]  # NaN >= x is False
@@ -165,7 +167,7 @@ def run_cell(workspace, out, cell):
     pkg, folder = _package[workspace], os.path.join(out, cell.key)
     os.makedirs(folder, exist_ok=True)
     write_json(os.path.join(folder, "config.json"), cell_config(cell))
-    rows, t0 = [], time.perf_counter()
+    rows, t0, cpu0 = [], time.perf_counter(), time.process_time()
     with open(os.path.join(folder, "progress.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=BEFORE_EVAL, extrasaction="ignore", restval="")
         writer.writeheader()
@@ -182,9 +184,18 @@ def run_cell(workspace, out, cell):
             return False
 
         pkg.vpg(cell.env, callback=record, **cell.vpg_settings())
-    result = {**summarize(rows, cell.threshold), "time_s": time.perf_counter() - t0}
+    result = {**summarize(rows, cell.threshold), "time_s": time.perf_counter() - t0,
+              "cpu_s": time.process_time() - cpu0}  # the machine's other work is in the first, not the second
     write_json(os.path.join(folder, "result.json"), result)
     return result
+
+
+def read_progress(folder):
+    """progress.csv's epochs as [{"env_steps": float, "mean_return": float or NaN}]."""
+    with open(os.path.join(folder, "progress.csv"), newline="") as f:
+        return [{"env_steps": float(r["env_steps"]),
+                 "mean_return": float(r["mean_return"]) if r["mean_return"] not in ("", "nan") else np.nan}
+                for r in csv.DictReader(f)]
 
 
 def finished(out, cell):
@@ -281,11 +292,14 @@ def _stat(values):
 
 
 def table_rows(out, cells):
-    """One row per (env, batch, setting) with at least one finished seed: mean and std over the seeds."""
+    """One row per (env, batch, setting) with at least one finished seed: mean and std over the seeds. The
+    measures are taken from progress.csv, so that a threshold changed here needs no run again."""
     groups = {}
     for c in cells:
         result = read_json(os.path.join(out, c.key, "result.json"))
         if result is not None:
+            result = {**summarize(read_progress(os.path.join(out, c.key)), c.threshold), "time_s": result["time_s"],
+                      "cpu_s": result.get("cpu_s")}
             groups.setdefault((c.env, c.batch, c.setting), []).append((c, result))
     rows = []
     for (env, batch, setting), runs in groups.items():
@@ -293,7 +307,7 @@ def table_rows(out, cells):
         s = BY_SETTING[setting]
         row = {"env": env, "setting": setting, "weights": s.weights, "lam": "" if s.lam is None else s.lam,
                "batch": batch, "epochs": c.epochs, "seeds": len(runs), "threshold": c.threshold}
-        for key in ("final_return", "best_return", "steps_to_threshold", "time_s"):
+        for key in ("final_return", "best_return", "steps_to_threshold", "time_s", "cpu_s"):
             row[f"{key}_mean"], row[f"{key}_std"], n = _stat([r[key] for _, r in runs])
             if key == "steps_to_threshold":
                 row["reached"] = n
@@ -310,14 +324,14 @@ def write_table(out, cells, header=""):
     rows = table_rows(out, cells)
     columns = ["env", "setting", "weights", "lam", "batch", "epochs", "seeds", "threshold", "final_return_mean",
                "final_return_std", "best_return_mean", "best_return_std", "steps_to_threshold_mean",
-               "steps_to_threshold_std", "reached", "time_s_mean", "time_s_std"]
+               "steps_to_threshold_std", "reached", "time_s_mean", "time_s_std", "cpu_s_mean", "cpu_s_std"]
     with open(os.path.join(out, "table.csv.part"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=columns)
         w.writeheader()
         w.writerows({k: ("" if r[k] is None else r[k]) for k in columns} for r in rows)
     os.replace(os.path.join(out, "table.csv.part"), os.path.join(out, "table.csv"))
     lines = [header, "", "| env | Phi_t | batch | seeds | final epoch return | best epoch return | "
-             "env steps to the threshold | time a run |", "|---|---|---|---|---|---|---|---|"]
+             "env steps to the threshold | wall time a run (CPU) |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         steps = ("never" if not r["reached"] else
                  f"{_pm(r['steps_to_threshold_mean'], r['steps_to_threshold_std'], '{:,.0f}')}"
@@ -325,7 +339,8 @@ def write_table(out, cells, header=""):
         lines.append(f"| {r['env']} (>= {r['threshold']:g}) | {BY_SETTING[r['setting']].label} | {r['batch']} | "
                      f"{r['seeds']} | {_pm(r['final_return_mean'], r['final_return_std'])} | "
                      f"{_pm(r['best_return_mean'], r['best_return_std'])} | {steps} | "
-                     f"{_pm(r['time_s_mean'], r['time_s_std'])} s |")
+                     f"{r['time_s_mean']:.0f} s" + ("" if r["cpu_s_mean"] is None else f" ({r['cpu_s_mean']:.0f} s)")
+                     + " |")
     with open(os.path.join(out, "table.md.part"), "w") as f:
         f.write("\n".join(lines).lstrip("\n") + "\n")
     os.replace(os.path.join(out, "table.md.part"), os.path.join(out, "table.md"))
@@ -347,15 +362,14 @@ def _pyplot():
 
 def curves(out, cells):
     """{(env, setting, batch): (env steps (E,), returns (seeds, E))}, an epoch without a finished episode
-    showing the epoch before it."""
+    showing the epoch before it; the steps are the seeds' mean (a batch may hold a few steps more than asked)."""
     found = {}
     for c in cells:
         if read_json(os.path.join(out, c.key, "result.json")) is None:
             continue
-        with open(os.path.join(out, c.key, "progress.csv"), newline="") as f:
-            rows = list(csv.DictReader(f))
-        steps = np.array([float(r["env_steps"]) for r in rows])
-        ret = np.array([float(r["mean_return"]) if r["mean_return"] not in ("", "nan") else np.nan for r in rows])
+        rows = read_progress(os.path.join(out, c.key))
+        steps = np.array([r["env_steps"] for r in rows])
+        ret = np.array([r["mean_return"] for r in rows])
         for i in range(1, len(ret)):
             if np.isnan(ret[i]):
                 ret[i] = ret[i - 1]
@@ -363,11 +377,11 @@ def curves(out, cells):
     out_curves = {}
     for key, runs in found.items():
         E = min(len(s) for s, _ in runs)
-        out_curves[key] = (runs[0][0][:E], np.array([r[:E] for _, r in runs]))
+        out_curves[key] = (np.mean([s[:E] for s, _ in runs], axis=0), np.array([r[:E] for _, r in runs]))
     return out_curves
 
 
-def _panel(ax, data, env, batch, names, threshold):
+def _panel(ax, data, env, batch, names, threshold, legend=True):
     for i, name in enumerate(names):
         if (env, name, batch) not in data:
             continue
@@ -382,8 +396,21 @@ def _panel(ax, data, env, batch, names, threshold):
     ax.axhline(threshold, color="grey", ls=":", lw=1)
     ax.set_title(f"{env}, batch {batch}", fontsize=10)
     ax.set_xlabel("environment steps")
+    ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    if legend:
+        ax.legend(fontsize=7, loc="best")
+
+
+def _save(fig, path, dpi):
+    """A PNG of 128 colours: a third of the size, the same to the eye (Pillow comes with matplotlib)."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=128)
+    small.save(path, optimize=True)
 
 
 def write_figures(out, cells):
@@ -398,22 +425,20 @@ def write_figures(out, cells):
         batches = [b for e, b in columns if e == env]
         for name, title, names in COMPARISONS:
             fig, axes = plt.subplots(1, len(batches), figsize=(5 * len(batches), 3.6), squeeze=False, sharey=True)
-            for ax, batch in zip(axes[0], batches):
-                _panel(ax, data, env, batch, names, threshold[env])
+            for i, (ax, batch) in enumerate(zip(axes[0], batches)):
+                _panel(ax, data, env, batch, names, threshold[env], legend=i == 0)
             axes[0, 0].set_ylabel("mean return of the epoch's episodes")
             fig.suptitle(f"{title}: mean of the seeds, band from their min to max", fontsize=10)
             fig.tight_layout()
             path = os.path.join(out, "figures", f"{env}-{name}.png")
-            fig.savefig(path, dpi=100)
-            plt.close(fig)
+            _save(fig, path, 100)
             written.append(path)
     fig, axes = plt.subplots(len(COMPARISONS), len(columns), figsize=(3.6 * len(columns), 2.9 * len(COMPARISONS)),
                              squeeze=False)
     for row, (name, title, names) in enumerate(COMPARISONS):
         for col, (env, batch) in enumerate(columns):
             ax = axes[row, col]
-            _panel(ax, data, env, batch, names, threshold[env])
-            ax.set_ylim(top=1.05 * max(threshold[env] / 0.95, threshold[env]))
+            _panel(ax, data, env, batch, names, threshold[env], legend=col == 0)
             if col == 0:
                 ax.set_ylabel(name, fontsize=10)
             if row < len(COMPARISONS) - 1:
@@ -422,8 +447,7 @@ def write_figures(out, cells):
                  "min to max; dotted: the threshold", fontsize=10)
     fig.tight_layout()
     path = os.path.join(out, "figures", "overview.png")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path, 90)
     return written + [path]
 
 
