@@ -1,5 +1,4 @@
 """The command line: ``nppg train``, ``nppg eval``, ``nppg plot`` (also ``python -m nppg ...``)."""
-import argparse
 import json
 import os
 import signal
@@ -10,6 +9,7 @@ import traceback
 import gymnasium as gym
 import numpy as np
 
+from .. import __version__
 from ..algorithm import VPGConfig, episode_stats, make_policy
 from ..engine import DivergedError, NonFiniteError, make_env, train
 from ..engine.checkpoint import for_rank, load_checkpoint, load_train_state, resume_settings
@@ -19,7 +19,7 @@ from ..engine.signals import stop_signals
 from .bench import add_bench_args, cmd_bench
 from ..engine.evaluate import evaluate
 from .course import add_exercise_args, cmd_exercise
-from .flags import SETTINGS, D, E, add_train_args, given_settings
+from .flags import SETTINGS, D, E, Parser, add_train_args, given_settings
 from .logger import RunLogger, check_progress, claim_run_dir, default_run_dir, unclaim_run_dir
 from .sweep import add_sweep_args, cmd_sweep
 
@@ -163,7 +163,8 @@ def cmd_plot(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="nppg", description="Vanilla Policy Gradient from scratch in NumPy.")
+    parser = Parser(prog="nppg", description="Vanilla Policy Gradient from scratch in NumPy.")
+    parser.add_argument("--version", action="version", version=f"nppg {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a policy (CartPole-v1 by default)")
     add_train_args(train)
@@ -174,8 +175,9 @@ def build_parser():
     ev.add_argument("--deterministic", action="store_true", help="take the most likely action (mean for Gaussian)")
     ev.add_argument("--render", action="store_true", help="show the environment (needs a display)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
-    ev.add_argument("--seed", type=int, default=12345, help="seed for the environments and the action sampling")
-    ev.add_argument("--num-envs", type=int, default=8)
+    ev.add_argument("--seed", type=int, default=12345,
+                    help="seed for the environments and the action sampling (default: %(default)s)")
+    ev.add_argument("--num-envs", type=int, default=8, help="environment copies (default: %(default)s)")
     ev.add_argument("--env", default=None, help="override the checkpoint's environment id")
     ev.add_argument("--video", default=None, metavar="FILE", help="record --episodes episodes (1 unless given) to a .gif "
                     "or .mp4 instead of reporting returns (needs: pip install 'nppg[video]')")
