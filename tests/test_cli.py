@@ -146,13 +146,13 @@ def test_a_second_run_into_the_same_directory_is_refused_and_the_first_is_untouc
 def test_resume_refuses_settings_it_would_ignore_and_extends_with_epochs(tmp_path, capsys):
     run = str(tmp_path / "run")
     assert main(["train", "--out", run, "--quiet", *TINY]) == 0
-    assert "gamma, seed differ" in error_of(["train", "--resume", run, "--epochs", "4", "--gamma", "0.5",
-                                             "--seed", "7"], capsys)
+    assert "gamma 0.5 and seed 7 differ from the saved run's gamma 0.99 and seed 0, which a resume continues" in \
+        error_of(["train", "--resume", run, "--epochs", "4", "--gamma", "0.5", "--seed", "7"], capsys)
     assert "--out cannot move it" in error_of(["train", "--resume", run, "--epochs", "4", "--out", run + "2"], capsys)
     assert "already run 3 epochs" in error_of(["train", "--resume", run], capsys)
     assert "already run 3 epochs" in error_of(["train", "--resume", run, "--epochs", "2"], capsys)
     # a flag given at its default value is still a flag given: the run was trained with --hidden 8
-    assert "hidden differ" in error_of(["train", "--resume", run, "--epochs", "4", "--hidden", "64", "64"], capsys)
+    assert "hidden [64, 64] differs from the saved run's hidden [8]" in error_of(["train", "--resume", run, "--epochs", "4", "--hidden", "64", "64"], capsys)
     # the run's own settings repeated, and a new thread count, are fine; config.json follows --epochs
     assert main(["train", "--resume", run, "--epochs", "4", "--hidden", "8", "--threads", "2", "--quiet"]) == 0
     assert json.load(open(os.path.join(run, "config.json")))["epochs"] == 4

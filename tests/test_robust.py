@@ -172,7 +172,7 @@ def test_a_run_saved_before_a_setting_existed_resumes_with_its_default(tmp_path)
     del header["config"]["vf_dtype"], header["config"]["threads"]   # as an older nppg wrote it
     state = nppg.train("CartPole-v1", epochs=3, resume=(header, arrays, actions), **SMALL)
     assert state.epoch == 3
-    with pytest.raises(checkpoint.CheckpointError, match="vf_dtype differ from the saved run's settings"):
+    with pytest.raises(checkpoint.CheckpointError, match="vf_dtype float32 differs from the saved run's vf_dtype float64,"):
         nppg.train("CartPole-v1", epochs=3, vf_dtype="float32", resume=(header, arrays, actions), **SMALL)
 
 
@@ -185,7 +185,7 @@ def test_resume_refuses_changed_settings(tmp_path):
     out, cfg = str(tmp_path / "run"), dict(env="CartPole-v1", epochs=2, **SMALL)
     nppg.train(callback=logger(out, cfg), **cfg)
     saved = checkpoint.load_train_state(out)
-    with pytest.raises(checkpoint.CheckpointError, match="pi_lr differ from the saved run's settings"):
+    with pytest.raises(checkpoint.CheckpointError, match="pi_lr 0.5 differs from the saved run's pi_lr 0.01,"):
         nppg.train("CartPole-v1", epochs=4, pi_lr=0.5, resume=saved, **SMALL)
 
 
