@@ -107,6 +107,25 @@ def test_unknown_environment_is_a_one_line_error_with_a_suggestion(capsys, tmp_p
     assert "no_such_module" in capsys.readouterr().err and not (tmp_path / "y").exists()  # nor the folders above
 
 
+def test_the_epoch_table_ends_with_the_time_left_and_progress_csv_keeps_its_columns(monkeypatch, tmp_path):
+    """After the first epoch, the pace is the wall clock's since then (evaluations included); at the first, its
+    training time; the column is the console's only."""
+    import io
+    from nppg.tools import logger as rundir
+    clock = iter([100.0, 103.0, 109.0])
+    monkeypatch.setattr(rundir.time, "perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    log = rundir.RunLogger({"epochs": 1000}, None, verbose=True, stream=stream)
+    for epoch, time_s in ((1, 2.0), (2, 4.0), (3, 5.0)):
+        log({"epoch": epoch, "env_steps": 200 * epoch, "episodes": 1, "time_s": time_s}, None)
+    header, *lines = stream.getvalue().splitlines()
+    assert header.split()[-2:] == ["eval", "left"]
+    # 2 s an epoch at first (its training time), then 3 s (wall clock, 100 to 103), then 4.5 s (100 to 109 over two)
+    assert [line.split()[-1] for line in lines] == ["33:18", "49:54", "1:14:46"]
+    assert "time_left" not in rundir.COLUMNS
+    assert (rundir.clock(59.6), rundir.clock(3600), rundir.clock(0)) == ("1:00", "1:00:00", "0:00")
+
+
 def test_python_dash_m_and_console_script(tmp_path):
     for i, cmd in enumerate(([sys.executable, "-m", "nppg"], [os.path.join(os.path.dirname(sys.executable), "nppg")])):
         if not os.path.exists(cmd[-1]) and cmd[-1].endswith("nppg"):
