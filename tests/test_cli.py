@@ -100,11 +100,26 @@ def test_plot_without_matplotlib_says_how_to_install(run_dir, monkeypatch):
 
 def test_unknown_environment_is_a_one_line_error_with_a_suggestion(capsys, tmp_path):
     assert main(["train", "--env", "CartPoel-v1", "--out", str(tmp_path / "x"), "--quiet", *TINY]) == 1
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert err.startswith("nppg train: error:") and "CartPoel" in err and "Did you mean" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+    assert out == ""  # no "run directory ..." announced for a run that cannot start
     assert main(["train", "--env", "no_such_module:Env-v0", "--out", str(tmp_path / "y" / "z"), "--quiet", *TINY]) == 1
     assert "no_such_module" in capsys.readouterr().err and not (tmp_path / "y").exists()  # nor the folders above
+
+
+def test_an_environment_nppg_has_no_policy_for_is_refused_before_a_run_directory_is_named(capsys):
+    assert main(["train", "--env", "nppg_test_envs:MultiDiscrete-v0", *TINY]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err == ("nppg train: error: action space must be Discrete or a 1-d Box; got "
+                                 "MultiDiscrete([2 3])\n")
+
+
+def test_eval_says_whether_actions_were_sampled_or_the_most_likely_taken(run_dir, capsys):
+    assert main(["eval", run_dir, "--episodes", "2"]) == 0
+    assert capsys.readouterr().out.startswith("CartPole-v1: 2 episodes of the policy with actions sampled from it, return")
+    assert main(["eval", run_dir, "--episodes", "2", "--deterministic"]) == 0
+    assert capsys.readouterr().out.startswith("CartPole-v1: 2 episodes of the policy with its most likely action, return")
 
 
 def test_the_epoch_table_ends_with_the_time_left_and_progress_csv_keeps_its_columns(monkeypatch, tmp_path):

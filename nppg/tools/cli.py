@@ -44,14 +44,26 @@ def resumed_run(args, dp=None):
     return saved, config, saved[0]["epoch"]
 
 
+def check_env(env_id):
+    """Make one copy of the environment, and the policy its spaces take: an unknown id, a missing extra or a space
+    nppg has no policy for is said before a run directory is named."""
+    envs = make_env(env_id, 1)
+    try:
+        make_policy(envs.single_observation_space, envs.single_action_space, hidden=())
+    finally:
+        envs.close()
+
+
 def new_settings(args, dp=None):
     """A new run's settings: the flags given (and a --preset's), the rest at their defaults; checked."""
     config = {name: getattr(args, name) for name in SETTINGS}
     config["threads"] = E.threads if dp is None else 1  # under MPI, one thread for each rank
     config.update(given_settings(args.argv))  # a --preset's settings, and the flags given beside it
     config["epochs"] = D.epochs if config["epochs"] is None else config["epochs"]  # None: serves --resume
-    return settings(check_config(VPGConfig(**{k: config[k] for k in config if k not in ENGINE_SETTINGS}), dp),
-                    engine_config({k: config[k] for k in ENGINE_SETTINGS}, dp))
+    config = settings(check_config(VPGConfig(**{k: config[k] for k in config if k not in ENGINE_SETTINGS}), dp),
+                      engine_config({k: config[k] for k in ENGINE_SETTINGS}, dp))
+    check_env(config["env"])
+    return config
 
 
 def cmd_train(args):
@@ -149,7 +161,10 @@ def cmd_eval(args):
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{env_id}: {summary['episodes']} episodes, return {summary['mean_return']:.1f} +- "
+        actions = (("its most likely action" if header["policy"] == "categorical" else "its mean action")
+                   if args.deterministic else "actions sampled from it")
+        print(f"{env_id}: {summary['episodes']} episodes of the policy with {actions}, "
+              f"return {summary['mean_return']:.1f} +- "
               f"{summary['std_return']:.1f} (min {summary['min_return']:.1f}, max {summary['max_return']:.1f}), "
               f"mean length {summary['mean_ep_len']:.1f}")
     return 0
