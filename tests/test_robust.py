@@ -215,6 +215,60 @@ def test_ctrl_c_in_a_real_training_process_then_resume_matches_an_uninterrupted_
     assert_same_run(whole, part)
 
 
+# Slow-v0's steps take 5 ms: 200 of them make an epoch of over a second, on any machine, so that a second Ctrl-C
+# 0.1 s after the first lands before that epoch ends (and is saved)
+SLOW = ["--env", "nppg_test_envs:Slow-v0", "--num-envs", "1", "--steps-per-epoch", "200", "--hidden", "4",
+        "--train-v-iters", "1", "--save-every", "0"]
+
+
+def slow_run(out):
+    """``nppg train`` on Slow-v0 into ``out`` in a process of its own, as a user starts it."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, "-m", "nppg", "train", *SLOW, "--epochs", "100", "--out", out],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def two_ctrl_cs(proc):
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=60)
+
+
+@pytest.mark.slow
+def test_a_run_stopped_at_once_before_its_first_save_starts_again_from_its_beginning_with_resume(tmp_path, capsys):
+    """Two Ctrl-Cs in epoch 2 of a run that saves only at its end leave config.json, progress.csv and
+    env_actions.bin, but nothing to continue from: --resume starts the run again, the same run to the bit, and a
+    new run into the folder is refused, pointing to --resume (not, as once, a loop between the two refusals)."""
+    part, whole = str(tmp_path / "part"), str(tmp_path / "whole")
+    proc = slow_run(part)
+    wait_for_epochs(part, 1, proc)
+    out, err = two_ctrl_cs(proc)
+    assert proc.returncode == 128 + signal.SIGINT and "Traceback" not in err, err
+    assert f"stopped at once; files written so far are intact; nothing was saved yet: nppg train --resume {part} " \
+           "starts the run again from its beginning" in err
+    assert sorted(os.listdir(part)) == ["config.json", "env_actions.bin", "progress.csv"]
+    assert main(["train", *SLOW, "--out", part, "--quiet"]) == 1
+    assert f"already holds a run (config.json, progress.csv, env_actions.bin): continue it with --resume {part}" \
+        in capsys.readouterr().err
+    assert main(["train", "--resume", part, "--epochs", "2"]) == 0
+    assert f"nppg: {part} stopped before its first save; starting it again from its beginning" in capsys.readouterr().out
+    assert main(["train", *SLOW, "--epochs", "2", "--quiet", "--out", whole]) == 0
+    assert_same_run(whole, part)
+
+
+@pytest.mark.slow
+def test_a_run_stopped_at_once_in_its_first_epoch_leaves_no_run_directory(tmp_path):
+    out = str(tmp_path / "runs" / "first")
+    proc = slow_run(out)
+    assert "run directory" in proc.stdout.readline()  # said before its first epoch starts, which takes over 1 s
+    time.sleep(0.3)  # to be inside that epoch
+    stdout, err = two_ctrl_cs(proc)
+    assert proc.returncode == 128 + signal.SIGINT and "Traceback" not in err, err
+    assert err.strip().endswith("stopped at once; files written so far are intact") and "--resume" not in stdout
+    assert not os.path.exists(tmp_path / "runs")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("interrupts, signum", [(1, signal.SIGINT), (2, signal.SIGINT), (1, signal.SIGTERM),
                                                 (2, signal.SIGTERM)])

@@ -24,11 +24,11 @@ from .logger import RunLogger, check_progress, claim_run_dir, default_run_dir, u
 from .sweep import add_sweep_args, cmd_sweep
 
 class StopNow(KeyboardInterrupt):
-    """Training stopped at once by a second signal: main() exits with 128 + ``signum``."""
+    """Training stopped at once by a second signal: main() exits with 128 + ``signum``, saying ``then``."""
 
-    def __init__(self, signum):
+    def __init__(self, signum, then=""):
         super().__init__(signum)
-        self.signum = signum
+        self.signum, self.then = signum, then
 
 
 def resumed_run(args, dp=None):
@@ -38,10 +38,27 @@ def resumed_run(args, dp=None):
         raise ValueError("--resume needs a run directory; got an empty string")
     if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
         raise ValueError(f"--resume continues in {args.resume} itself; --out cannot move it")
+    first = unsaved_run(args.resume)
+    if first is not None:  # stopped before its first save: nothing to continue, so it starts again, exactly
+        header = {"config": first, "env": first["env"], "epoch": 0, "ranks": 1 if dp is None else dp.size}
+        return None, resume_settings(header, given_settings(args.argv), header["ranks"], args.resume), 0
     saved = load_train_state(args.resume)
     config = resume_settings(saved[0], given_settings(args.argv), 1 if dp is None else dp.size, args.resume)
     check_progress(args.resume, saved[0]["epoch"], config["eval_every"])
     return saved, config, saved[0]["epoch"]
+
+
+def unsaved_run(run_dir):
+    """The settings (config.json) of a run in ``run_dir`` stopped before it saved anything it could continue
+    from (no state.npz), or None."""
+    if os.path.exists(os.path.join(run_dir, "state.npz")):
+        return None
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            config = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) and "env" in config else None
 
 
 def check_env(env_id):
@@ -78,11 +95,15 @@ def cmd_train(args):
             saved, config, done = resumed_run(args)
         else:  # rank 0 reads the run directory and sends each rank its part: only rank 0 needs to see it
             run = both(lambda: resumed_run(args, dp) if rank == 0 else None)
-            parts = None if rank else [(for_rank(run[0], r), *run[1:]) for r in range(dp.size)]
+            parts = None if rank else [(run[0] and for_rank(run[0], r), *run[1:]) for r in range(dp.size)]
             saved, config, done = dp.comm.scatter(parts, root=0)
-        out, steps = args.resume, saved[0]["vector_steps"] + sum(r["vector_steps"] for r in saved[0].get("rank_states", []))
-        say(f"nppg: resuming {out} after epoch {done} of {config['epochs']} (replaying {steps} vector steps to "
-            f"restore the environments)")
+        out, made = args.resume, None
+        if saved is None:
+            say(f"nppg: {out} stopped before its first save; starting it again from its beginning, with its settings")
+        else:
+            steps = saved[0]["vector_steps"] + sum(r["vector_steps"] for r in saved[0].get("rank_states", []))
+            say(f"nppg: resuming {out} after epoch {done} of {config['epochs']} (replaying {steps} vector steps "
+                f"to restore the environments)")
     else:
         saved, done = None, None
         config = both(new_settings, args, dp)  # a bad setting fails here, before anything is written
@@ -95,12 +116,19 @@ def cmd_train(args):
     signals = None
     stopping = (lambda: bool(signals.received)) if dp is None else (lambda: dp.any(signals.received))
     logger = RunLogger(config, out if rank == 0 else None, args.save_every, verbose=not args.quiet and rank == 0,
-                       resume_epoch=done, stop=stopping)
+                       resume_epoch=done or None, stop=stopping)
     try:
         with stop_signals(verbose=rank == 0) as signals:
             state = train(callback=logger, resume=saved, **config)
     except KeyboardInterrupt:
-        raise StopNow(signals.received[-1] if signals and signals.received else signal.SIGINT) from None
+        again = "nppg train" if dp is None else f"mpiexec -n {dp.size} python -m mpi4py -m nppg train"
+        if os.path.exists(os.path.join(out, "state.npz")):
+            then = f"; continue from the last save with: {again} --resume {out}"
+        elif os.path.exists(os.path.join(out, "progress.csv")):
+            then = f"; nothing was saved yet: {again} --resume {out} starts the run again from its beginning"
+        else:
+            then = ""  # stopped in its first epoch: the run directory is taken away below
+        raise StopNow(signals.received[-1] if signals and signals.received else signal.SIGINT, then) from None
     except (NonFiniteError, DivergedError) as e:
         # no advice to resume: the run is deterministic, so resuming would reach the same step again
         last = os.path.join(out, "state.npz")
@@ -108,7 +136,7 @@ def cmd_train(args):
         raise ValueError(f"{e}{where}") from None
     finally:
         logger.close()
-        if rank == 0 and saved is None and not os.path.exists(os.path.join(out, "progress.csv")):
+        if rank == 0 and made is not None and not os.path.exists(os.path.join(out, "progress.csv")):
             unclaim_run_dir(out, made)  # failed before its first epoch: leave nothing behind
     if state.epoch < config["epochs"]:  # stopped by a signal (under MPI, one to any rank stops them all)
         if dp is not None:
@@ -264,6 +292,6 @@ def run(args, dp=None):
         return 1
     except KeyboardInterrupt as e:  # Ctrl-C, or train's StopNow (which may be a SIGTERM)
         where = "" if dp is None else f" (rank {dp.rank} of {dp.size})"
-        print(f"nppg {args.command}{where}: stopped at once; files written so far are intact", file=sys.stderr,
-              flush=True)
+        print(f"nppg {args.command}{where}: stopped at once; files written so far are intact{getattr(e, 'then', '')}",
+              file=sys.stderr, flush=True)
         return 128 + getattr(e, "signum", signal.SIGINT)
