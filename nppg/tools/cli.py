@@ -33,7 +33,8 @@ class StopNow(KeyboardInterrupt):
 
 def resumed_run(args, dp=None):
     """(saved state, settings, epochs done) of the run ``--resume`` continues: ``resume_settings`` decides
-    the settings from the flags given; progress.csv must hold the saved epochs, since the run appends to it."""
+    the settings from the flags given; progress.csv must hold the saved epochs, since the run appends to it.
+    A run stopped before its first save gives (None, its settings, 0): it starts again from its beginning."""
     if not args.resume:
         raise ValueError("--resume needs a run directory; got an empty string")
     if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
@@ -113,7 +114,7 @@ def cmd_train(args):
         ranks = "" if dp is None else f" on {dp.size} MPI ranks"
         say(f"nppg: training {config['env']} with weights={config['weights']}, seed {config['seed']}{ranks}; "
             f"run directory {out}")
-    signals = None
+    signals, again = None, "nppg train" if dp is None else f"mpiexec -n {dp.size} python -m mpi4py -m nppg train"
     stopping = (lambda: bool(signals.received)) if dp is None else (lambda: dp.any(signals.received))
     logger = RunLogger(config, out if rank == 0 else None, args.save_every, verbose=not args.quiet and rank == 0,
                        resume_epoch=done or None, stop=stopping)
@@ -121,7 +122,6 @@ def cmd_train(args):
         with stop_signals(verbose=rank == 0) as signals:
             state = train(callback=logger, resume=saved, **config)
     except KeyboardInterrupt:
-        again = "nppg train" if dp is None else f"mpiexec -n {dp.size} python -m mpi4py -m nppg train"
         if os.path.exists(os.path.join(out, "state.npz")):
             then = f"; continue from the last save with: {again} --resume {out}"
         elif os.path.exists(os.path.join(out, "progress.csv")):
@@ -141,7 +141,6 @@ def cmd_train(args):
     if state.epoch < config["epochs"]:  # stopped by a signal (under MPI, one to any rank stops them all)
         if dp is not None:
             dp.agreed = True  # every rank stopped after this epoch, and it is saved
-        again = "nppg train" if dp is None else f"mpiexec -n {dp.size} python -m mpi4py -m nppg train"
         say(f"nppg: stopped after epoch {state.epoch}; everything is saved in {out}. "
             f"Continue with: {again} --resume {out}")
         return 128 + (signals.received or [signal.SIGINT])[0]
