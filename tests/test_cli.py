@@ -196,6 +196,27 @@ def test_resume_refuses_settings_it_would_ignore_and_extends_with_epochs(tmp_pat
     assert "progress.csv is missing" in error_of(["train", "--resume", run, "--epochs", "6"], capsys)
 
 
+def test_resume_starts_again_a_run_stopped_before_its_first_save_with_its_settings(tmp_path, capsys):
+    """What a stop at once before the first save leaves (no state.npz, no policy.npz) is started again by --resume,
+    with the checks of any resume: its settings, and its number of processes (one actions file each)."""
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--quiet", *TINY]) == 0
+    whole = dict(np.load(run / "policy.npz"))
+    os.remove(run / "state.npz")
+    os.remove(run / "policy.npz")
+    assert "already holds a run (config.json, progress.csv, env_actions.bin): continue it with --resume" in \
+        error_of(["train", "--out", str(run), *TINY], capsys)
+    assert "gamma 0.5 differs from the saved run's gamma 0.99" in error_of(["train", "--resume", str(run), "--gamma",
+                                                                             "0.5"], capsys)
+    (run / "env_actions.rank1.bin").write_bytes(b"")
+    assert "trained on 2 MPI ranks" in error_of(["train", "--resume", str(run)], capsys)
+    os.remove(run / "env_actions.rank1.bin")
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    again = dict(np.load(run / "policy.npz"))
+    assert all(np.array_equal(whole[k], again[k]) for k in whole if k != "header")
+    assert json.loads(str(again["header"]))["epoch"] == 3
+
+
 def test_a_run_with_lr_decay_resumes_exactly_but_not_to_another_length(tmp_path, capsys):
     """(28) sizes epoch k's steps by the run's length K: a resume goes on with the same schedule, to the bit,
     and refuses --epochs, which would have sized the steps already taken differently."""

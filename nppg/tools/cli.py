@@ -41,8 +41,9 @@ def resumed_run(args, dp=None):
         raise ValueError(f"--resume continues in {args.resume} itself; --out cannot move it")
     first = unsaved_run(args.resume)
     if first is not None:  # stopped before its first save: nothing to continue, so it starts again, exactly
-        header = {"config": first, "env": first["env"], "epoch": 0, "ranks": 1 if dp is None else dp.size}
-        return None, resume_settings(header, given_settings(args.argv), header["ranks"], args.resume), 0
+        ranks = 1 + sum(f.startswith("env_actions.rank") for f in os.listdir(args.resume))  # under MPI: one file each
+        header = {"config": first, "env": first["env"], "epoch": 0, "ranks": ranks}
+        return None, resume_settings(header, given_settings(args.argv), 1 if dp is None else dp.size, args.resume), 0
     saved = load_train_state(args.resume)
     config = resume_settings(saved[0], given_settings(args.argv), 1 if dp is None else dp.size, args.resume)
     check_progress(args.resume, saved[0]["epoch"], config["eval_every"])
