@@ -117,9 +117,9 @@ def test_an_environment_nppg_has_no_policy_for_is_refused_before_a_run_directory
 
 def test_eval_says_whether_actions_were_sampled_or_the_most_likely_taken(run_dir, capsys):
     assert main(["eval", run_dir, "--episodes", "2"]) == 0
-    assert capsys.readouterr().out.startswith("CartPole-v1: 2 episodes of the policy with actions sampled from it, return")
+    assert capsys.readouterr().out.startswith("CartPole-v1: 2 episodes of the policy with actions sampled from it,")
     assert main(["eval", run_dir, "--episodes", "2", "--deterministic"]) == 0
-    assert capsys.readouterr().out.startswith("CartPole-v1: 2 episodes of the policy with its most likely action, return")
+    assert capsys.readouterr().out.startswith("CartPole-v1: 2 episodes of the policy with its most likely action,")
 
 
 def test_the_epoch_table_ends_with_the_time_left_and_progress_csv_keeps_its_columns(monkeypatch, tmp_path):
@@ -186,7 +186,8 @@ def test_resume_refuses_settings_it_would_ignore_and_extends_with_epochs(tmp_pat
     assert "already run 3 epochs" in error_of(["train", "--resume", run], capsys)
     assert "already run 3 epochs" in error_of(["train", "--resume", run, "--epochs", "2"], capsys)
     # a flag given at its default value is still a flag given: the run was trained with --hidden 8
-    assert "hidden [64, 64] differs from the saved run's hidden [8]" in error_of(["train", "--resume", run, "--epochs", "4", "--hidden", "64", "64"], capsys)
+    assert "hidden [64, 64] differs from the saved run's hidden [8]" in \
+        error_of(["train", "--resume", run, "--epochs", "4", "--hidden", "64", "64"], capsys)
     # the run's own settings repeated, and a new thread count, are fine; config.json follows --epochs
     assert main(["train", "--resume", run, "--epochs", "4", "--hidden", "8", "--threads", "2", "--quiet"]) == 0
     assert json.load(open(os.path.join(run, "config.json")))["epochs"] == 4

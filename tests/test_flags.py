@@ -91,7 +91,8 @@ def test_the_examples_refuse_steps_and_take_train_s_names_too(name, capsys):
     settings = vars(example_parser(name).parse_args(["--env", "Acrobot-v1", "--pi-lr", "0.02",
                                                      "--steps-per-epoch", "300"]))
     assert (settings["env_name"], settings["lr"], settings["batch_size"]) == ("Acrobot-v1", 0.02, 300)
-    settings = vars(example_parser(name).parse_args(["--env-name", "Acrobot-v1", "--lr", "0.03", "--batch-size", "400"]))
+    settings = vars(example_parser(name).parse_args(["--env-name", "Acrobot-v1", "--lr", "0.03",
+                                                     "--batch-size", "400"]))
     assert (settings["env_name"], settings["lr"], settings["batch_size"]) == ("Acrobot-v1", 0.03, 400)
 
 

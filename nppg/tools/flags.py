@@ -47,9 +47,9 @@ def did_you_mean(parser, unknown):
     """"; did you mean --epochs?": the flags of ``parser`` that the first flag in ``unknown`` begins, else the one
     nearest to it in spelling; "" if none is near."""
     typed = next((u.split("=")[0] for u in unknown if u.startswith("--")), None)
-    flags = [f for action in parser._actions for f in action.option_strings if f.startswith("--")]
     if typed is None:
         return ""
+    flags = [f for action in parser._actions for f in action.option_strings if f.startswith("--")]
     near = [f for f in flags if f.startswith(typed)] or \
         ["--" + f for f in difflib.get_close_matches(typed[2:], [f[2:] for f in flags], 1)]  # spelling, not dashes
     return f"; did you mean {' or '.join(near)}?" if near else ""
