@@ -216,6 +216,18 @@ def test_resume_starts_again_a_run_stopped_before_its_first_save_with_its_settin
     again = dict(np.load(run / "policy.npz"))
     assert all(np.array_equal(whole[k], again[k]) for k in whole if k != "header")
     assert json.loads(str(again["header"]))["epoch"] == 3
+    os.remove(run / "state.npz")  # a policy.npz without its state.npz is not started again over
+    assert "no checkpoint at" in error_of(["train", "--resume", str(run)], capsys)
+    example = tmp_path / "example"  # nor an example's folder, whose config.json holds the example's settings
+    example.mkdir()
+    (example / "config.json").write_text(json.dumps({"env": "CartPole-v1", "lr": 0.01, "batch_size": 5000}))
+    assert "no checkpoint at" in error_of(["train", "--resume", str(example)], capsys)
+    decays = tmp_path / "decays"  # no step was taken: even a run whose step sizes fall with its length may change it
+    assert main(["train", "--out", str(decays), "--quiet", "--lr-decay", *TINY]) == 0
+    os.remove(decays / "state.npz")
+    os.remove(decays / "policy.npz")
+    assert main(["train", "--resume", str(decays), "--epochs", "2", "--quiet"]) == 0
+    assert json.load(open(decays / "config.json"))["epochs"] == 2 and len(open(decays / "progress.csv").readlines()) == 3
 
 
 def test_a_run_with_lr_decay_resumes_exactly_but_not_to_another_length(tmp_path, capsys):

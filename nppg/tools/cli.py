@@ -42,8 +42,9 @@ def resumed_run(args, dp=None):
     first = unsaved_run(args.resume)
     if first is not None:  # stopped before its first save: nothing to continue, so it starts again, exactly
         ranks = 1 + sum(f.startswith("env_actions.rank") for f in os.listdir(args.resume))  # under MPI: one file each
-        header = {"config": first, "env": first["env"], "epoch": 0, "ranks": ranks}
-        return None, resume_settings(header, given_settings(args.argv), 1 if dp is None else dp.size, args.resume), 0
+        header, given = {"config": first, "env": first["env"], "epoch": 0, "ranks": ranks}, given_settings(args.argv)
+        config = resume_settings(header, {**given, "epochs": None}, 1 if dp is None else dp.size, args.resume)
+        return None, {**config, "epochs": given.get("epochs") or config["epochs"]}, 0  # no step taken: any length
     saved = load_train_state(args.resume)
     config = resume_settings(saved[0], given_settings(args.argv), 1 if dp is None else dp.size, args.resume)
     check_progress(args.resume, saved[0]["epoch"], config["eval_every"])
@@ -51,16 +52,16 @@ def resumed_run(args, dp=None):
 
 
 def unsaved_run(run_dir):
-    """The settings (config.json) of a run in ``run_dir`` stopped before it saved anything it could continue
-    from (no state.npz), or None."""
-    if os.path.exists(os.path.join(run_dir, "state.npz")):
+    """The settings (config.json) of an ``nppg train`` run in ``run_dir`` stopped before its first save (no
+    state.npz, no policy.npz), or None (an example's folder, say, whose config.json holds other settings)."""
+    if any(os.path.exists(os.path.join(run_dir, f)) for f in ("state.npz", "policy.npz")):
         return None
     try:
         with open(os.path.join(run_dir, "config.json")) as f:
             config = json.load(f)
     except (OSError, ValueError):
         return None
-    return config if isinstance(config, dict) and "env" in config else None
+    return config if isinstance(config, dict) and "env" in config and set(config) <= set(SETTINGS) else None
 
 
 def check_env(env_id):
