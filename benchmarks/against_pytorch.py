@@ -39,7 +39,7 @@ def torch_epoch(python, num_envs, avx2):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--torch-python", required=True, help="a Python with torch, numpy and gymnasium")
     p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args()

@@ -272,7 +272,7 @@ def run_bug(bug, seeds, settings, curves, checker, suite=True, documented=None):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--quick", action="store_true", help="1 seed and short curves; writes nothing unless --docs")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="curve seeds (default 0 1 2; --quick: 0)")
     p.add_argument("--only", nargs="+", default=None, help="these bugs only (writes nothing unless --docs)")

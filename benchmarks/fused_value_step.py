@@ -57,7 +57,7 @@ def fused_grad_mse(params, obs, targets, block):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     p.add_argument("--obs-dim", type=int, default=4)
     p.add_argument("--block", type=int, default=192)
     args = p.parse_args()

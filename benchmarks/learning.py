@@ -21,7 +21,7 @@ from nppg.tools.logger import RunLogger
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--env", default="CartPole-v1")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--threshold", type=float, default=475.0, help="an epoch's mean return that counts as solved")
@@ -30,7 +30,7 @@ def main():
     p.add_argument("--every", type=int, default=0, help="print every N-th epoch's line while training")
     p.add_argument("--runs", default=None, help="also write a run directory per seed under this folder (for nppg plot)")
     args, rest = p.parse_known_args()
-    train = argparse.ArgumentParser()
+    train = argparse.ArgumentParser(allow_abbrev=False)
     add_train_args(train)
     targs = train.parse_args([a for a in rest if a != "--"] + ["--env", args.env])
     hyper = {name: getattr(targs, name) for name in SETTINGS}

@@ -98,7 +98,7 @@ def comm_seconds(args):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--env", default="HalfCheetah-v5")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--rounds", type=int, default=3)

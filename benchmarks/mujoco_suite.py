@@ -262,7 +262,7 @@ def read_tianshou(path):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("folders", nargs="+", metavar="folder", help="a sweep's --out folder, its runs trained with "
                    "--eval-every; with several, a task's runs are gathered from all of them")
     p.add_argument("--tianshou", default=None, help="Tianshou's table (env, algo, at_1M, at_3M, std_1M, std_3M)")

@@ -29,7 +29,7 @@ def value_at(run_dir, steps, k):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("folder", help="a sweep's --out folder")
     p.add_argument("--baseline", default=None, help="Spinning Up's curves (env, algo, env_steps, mean_epoch_return)")
     p.add_argument("--at", type=float, nargs="+", default=[1e6, 2e6, 3e6])

@@ -342,7 +342,8 @@ def run(env_id="CartPole-v1", num_envs=8, threads=None, epochs=10, steps_per_epo
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="CartPole-v1", help="a gymnasium id with Discrete actions (default: %(default)s)")
     p.add_argument("--num-envs", type=int, nargs="+", default=[8],
                    help="environment copies, one setting each; 1 is a plain gym.make env (default: %(default)s)")

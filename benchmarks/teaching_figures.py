@@ -254,7 +254,7 @@ def draw_estimators(path, episodes, batch_size, seed=0):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--out", default=os.path.join(ROOT, "docs", "figures"))
     p.add_argument("--runs", default=None, help="a folder for the examples' runs (reused when complete)")
     p.add_argument("--quick", action="store_true", help="few seeds, epochs and episodes: checks every file is written")

@@ -44,7 +44,7 @@ def worker(args):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     p.add_argument("--rows", type=int, default=4000)
     p.add_argument("--obs-dim", type=int, default=4)
     p.add_argument("--blocks", type=int, nargs="+", default=[192, 512, 1024, 2048, 4000])

@@ -59,7 +59,7 @@ def best_ms(f, number=50, repeat=7):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--rows", type=int, default=2000)
     p.add_argument("--obs-dim", type=int, default=4)
     p.add_argument("--hidden", type=int, nargs="+", default=[64, 64])

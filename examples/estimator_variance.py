@@ -113,7 +113,7 @@ def plot(results, path):
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--episodes", type=int, default=20000, help="episodes per MDP (a multiple of 100 and of --batch)")
     p.add_argument("--batch", type=int, default=10, help="episodes per batch |D| in the table")
     p.add_argument("--seed", type=int, default=0)

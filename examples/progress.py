@@ -1,7 +1,8 @@
 """Plumbing shared by the examples, not part of the lesson: you can skip this file.
 
 ``flags(train)`` makes a command line from the keyword arguments of an example's ``train`` function (each
-``name=default`` becomes ``--name``), so a lab can vary every setting without editing code.
+``name=default`` becomes ``--name``), so a lab can vary every setting without editing code; ``nppg train``'s names
+work too (``--env``, ``--pi-lr``, ``--steps-per-epoch`` for ``--env-name``, ``--lr``, ``--batch-size``).
 ``Progress(out, config)`` writes, if ``out`` is a folder name, config.json and one row of progress.csv per
 epoch there, with the columns of nppg's own runs (nppg/tools/logger.py), the ones an example does not
 compute left empty; ``nppg plot OUT1 OUT2 ...`` then draws several examples on one set of axes.
@@ -14,24 +15,32 @@ import os
 
 from nppg.algorithm import episode_stats
 from nppg.tools.logger import COLUMNS
+from nppg.tools.flags import ALIASES, Parser  # no flag abbreviated; a mistyped one gets "did you mean"
 
 
-def flags(train, doc):
-    """The keyword arguments of ``train`` from the command line: ints, floats, strings, tuples of ints
-    (``--hidden 64 64``), booleans (``--no-name`` for a True default, ``--name`` for a False one)."""
-    p = argparse.ArgumentParser(description=doc.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+def flags(train, doc, argv=None):
+    """The keyword arguments of ``train`` from the command line (``argv``, or the script's)."""
+    args = vars(parser(train, doc).parse_args(argv))
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
+
+
+def parser(train, doc):
+    """A flag for each keyword argument of ``train``: ints, floats, strings, tuples of ints (``--hidden 64 64``),
+    booleans (``--no-name`` for a True default, ``--name`` for a False one)."""
+    p = Parser(description=doc.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     for name, param in inspect.signature(train).parameters.items():
         flag, default = "--" + name.replace("_", "-"), param.default
+        also = [train_flag for train_flag, alias in ALIASES.items() if alias == flag]  # nppg train's name for it
         if isinstance(default, bool):
             p.add_argument(flag.replace("--", "--no-") if default else flag, dest=name, default=default,
                            action="store_false" if default else "store_true")
         elif isinstance(default, tuple):
-            p.add_argument(flag, type=int, nargs="*", default=default, help=f"default: {' '.join(map(str, default))}")
+            p.add_argument(flag, *also, type=int, nargs="+", default=default,
+                           help=f"default: {' '.join(map(str, default))}")
         else:
-            p.add_argument(flag, type=str if default is None else type(default), default=default,
+            p.add_argument(flag, *also, type=str if default is None else type(default), default=default,
                            help=f"default: {default}")
-    args = vars(p.parse_args())
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
+    return p
 
 
 class Progress:

@@ -5,6 +5,8 @@ episodes; the reward for acting at time t is 1 + t (never 0, so gymnasium's rese
 whose reward is 0, would show if it were ever stored). It terminates after ``terminate_at``
 steps when that is set; a TimeLimit wrapper truncates it.
 """
+import time
+
 import gymnasium as gym
 import numpy as np
 
@@ -82,6 +84,18 @@ class BrokenAboveSeedEnv(ClockEnv):
         return obs, (np.nan if broken else reward), terminated, truncated, info
 
 
+class SlowEnv(ClockEnv):
+    """A clock whose every step takes ``seconds``, whatever the machine: an epoch as long as a test needs."""
+
+    def __init__(self, seconds=0.005):
+        super().__init__()
+        self.seconds = seconds
+
+    def step(self, action):
+        time.sleep(self.seconds)
+        return super().step(action)
+
+
 class MultiDiscreteEnv(ClockEnv):
     def __init__(self):
         super().__init__()
@@ -110,5 +124,6 @@ gym.register("Target-v0", entry_point=TargetEnv)
 gym.register("Broken-v0", entry_point=BrokenEnv, max_episode_steps=5)
 gym.register("BrokenAboveSeed-v0", entry_point=BrokenAboveSeedEnv, max_episode_steps=5)
 gym.register("RaisesAboveSeed-v0", entry_point=BrokenAboveSeedEnv, max_episode_steps=5, kwargs={"error": True})
+gym.register("Slow-v0", entry_point=SlowEnv, max_episode_steps=5)
 gym.register("MultiDiscrete-v0", entry_point=MultiDiscreteEnv, max_episode_steps=5)
 gym.register("DictObs-v0", entry_point=DictObsEnv, max_episode_steps=5)

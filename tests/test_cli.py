@@ -100,11 +100,45 @@ def test_plot_without_matplotlib_says_how_to_install(run_dir, monkeypatch):
 
 def test_unknown_environment_is_a_one_line_error_with_a_suggestion(capsys, tmp_path):
     assert main(["train", "--env", "CartPoel-v1", "--out", str(tmp_path / "x"), "--quiet", *TINY]) == 1
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert err.startswith("nppg train: error:") and "CartPoel" in err and "Did you mean" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+    assert out == ""  # no "run directory ..." announced for a run that cannot start
     assert main(["train", "--env", "no_such_module:Env-v0", "--out", str(tmp_path / "y" / "z"), "--quiet", *TINY]) == 1
     assert "no_such_module" in capsys.readouterr().err and not (tmp_path / "y").exists()  # nor the folders above
+
+
+def test_an_environment_nppg_has_no_policy_for_is_refused_before_a_run_directory_is_named(capsys):
+    assert main(["train", "--env", "nppg_test_envs:MultiDiscrete-v0", *TINY]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err == ("nppg train: error: action space must be Discrete or a 1-d Box; got "
+                                 "MultiDiscrete([2 3])\n")
+
+
+def test_eval_says_whether_actions_were_sampled_or_the_most_likely_taken(run_dir, capsys):
+    assert main(["eval", run_dir, "--episodes", "2"]) == 0
+    assert capsys.readouterr().out.startswith("CartPole-v1: 2 episodes of the policy with actions sampled from it,")
+    assert main(["eval", run_dir, "--episodes", "2", "--deterministic"]) == 0
+    assert capsys.readouterr().out.startswith("CartPole-v1: 2 episodes of the policy with its most likely action,")
+
+
+def test_the_epoch_table_ends_with_the_time_left_and_progress_csv_keeps_its_columns(monkeypatch, tmp_path):
+    """After the first epoch, the pace is the wall clock's since then (evaluations included); at the first, its
+    training time; the column is the console's only."""
+    import io
+    from nppg.tools import logger as rundir
+    clock = iter([100.0, 103.0, 109.0])
+    monkeypatch.setattr(rundir.time, "perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    log = rundir.RunLogger({"epochs": 1000}, None, verbose=True, stream=stream)
+    for epoch, time_s in ((1, 2.0), (2, 4.0), (3, 5.0)):
+        log({"epoch": epoch, "env_steps": 200 * epoch, "episodes": 1, "time_s": time_s}, None)
+    header, *lines = stream.getvalue().splitlines()
+    assert header.split()[-2:] == ["eval", "left"]
+    # 2 s an epoch at first (its training time), then 3 s (wall clock, 100 to 103), then 4.5 s (100 to 109 over two)
+    assert [line.split()[-1] for line in lines] == ["33:18", "49:54", "1:14:46"]
+    assert "time_left" not in rundir.COLUMNS
+    assert (rundir.clock(59.6), rundir.clock(3600), rundir.clock(0)) == ("1:00", "1:00:00", "0:00")
 
 
 def test_python_dash_m_and_console_script(tmp_path):
@@ -146,13 +180,14 @@ def test_a_second_run_into_the_same_directory_is_refused_and_the_first_is_untouc
 def test_resume_refuses_settings_it_would_ignore_and_extends_with_epochs(tmp_path, capsys):
     run = str(tmp_path / "run")
     assert main(["train", "--out", run, "--quiet", *TINY]) == 0
-    assert "gamma, seed differ" in error_of(["train", "--resume", run, "--epochs", "4", "--gamma", "0.5",
-                                             "--seed", "7"], capsys)
+    assert "gamma 0.5 and seed 7 differ from the saved run's gamma 0.99 and seed 0, which a resume continues" in \
+        error_of(["train", "--resume", run, "--epochs", "4", "--gamma", "0.5", "--seed", "7"], capsys)
     assert "--out cannot move it" in error_of(["train", "--resume", run, "--epochs", "4", "--out", run + "2"], capsys)
     assert "already run 3 epochs" in error_of(["train", "--resume", run], capsys)
     assert "already run 3 epochs" in error_of(["train", "--resume", run, "--epochs", "2"], capsys)
     # a flag given at its default value is still a flag given: the run was trained with --hidden 8
-    assert "hidden differ" in error_of(["train", "--resume", run, "--epochs", "4", "--hidden", "64", "64"], capsys)
+    assert "hidden [64, 64] differs from the saved run's hidden [8]" in \
+        error_of(["train", "--resume", run, "--epochs", "4", "--hidden", "64", "64"], capsys)
     # the run's own settings repeated, and a new thread count, are fine; config.json follows --epochs
     assert main(["train", "--resume", run, "--epochs", "4", "--hidden", "8", "--threads", "2", "--quiet"]) == 0
     assert json.load(open(os.path.join(run, "config.json")))["epochs"] == 4
@@ -160,6 +195,39 @@ def test_resume_refuses_settings_it_would_ignore_and_extends_with_epochs(tmp_pat
     assert json.load(open(os.path.join(run, "config.json")))["threads"] == 2
     os.remove(os.path.join(run, "progress.csv"))
     assert "progress.csv is missing" in error_of(["train", "--resume", run, "--epochs", "6"], capsys)
+
+
+def test_resume_starts_again_a_run_stopped_before_its_first_save_with_its_settings(tmp_path, capsys):
+    """What a stop at once before the first save leaves (no state.npz, no policy.npz) is started again by --resume,
+    with the checks of any resume: its settings, and its number of processes (one actions file each)."""
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--quiet", *TINY]) == 0
+    whole = dict(np.load(run / "policy.npz"))
+    os.remove(run / "state.npz")
+    os.remove(run / "policy.npz")
+    assert "already holds a run (config.json, progress.csv, env_actions.bin): continue it with --resume" in \
+        error_of(["train", "--out", str(run), *TINY], capsys)
+    assert "gamma 0.5 differs from the saved run's gamma 0.99" in error_of(["train", "--resume", str(run), "--gamma",
+                                                                             "0.5"], capsys)
+    (run / "env_actions.rank1.bin").write_bytes(b"")
+    assert "trained on 2 MPI ranks" in error_of(["train", "--resume", str(run)], capsys)
+    os.remove(run / "env_actions.rank1.bin")
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    again = dict(np.load(run / "policy.npz"))
+    assert all(np.array_equal(whole[k], again[k]) for k in whole if k != "header")
+    assert json.loads(str(again["header"]))["epoch"] == 3
+    os.remove(run / "state.npz")  # a policy.npz without its state.npz is not started again over
+    assert "no checkpoint at" in error_of(["train", "--resume", str(run)], capsys)
+    example = tmp_path / "example"  # nor an example's folder, whose config.json holds the example's settings
+    example.mkdir()
+    (example / "config.json").write_text(json.dumps({"env": "CartPole-v1", "lr": 0.01, "batch_size": 5000}))
+    assert "no checkpoint at" in error_of(["train", "--resume", str(example)], capsys)
+    decays = tmp_path / "decays"  # no step was taken: even a run whose step sizes fall with its length may change it
+    assert main(["train", "--out", str(decays), "--quiet", "--lr-decay", *TINY]) == 0
+    os.remove(decays / "state.npz")
+    os.remove(decays / "policy.npz")
+    assert main(["train", "--resume", str(decays), "--epochs", "2", "--quiet"]) == 0
+    assert json.load(open(decays / "config.json"))["epochs"] == 2 and len(open(decays / "progress.csv").readlines()) == 3
 
 
 def test_a_run_with_lr_decay_resumes_exactly_but_not_to_another_length(tmp_path, capsys):

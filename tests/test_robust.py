@@ -172,7 +172,7 @@ def test_a_run_saved_before_a_setting_existed_resumes_with_its_default(tmp_path)
     del header["config"]["vf_dtype"], header["config"]["threads"]   # as an older nppg wrote it
     state = nppg.train("CartPole-v1", epochs=3, resume=(header, arrays, actions), **SMALL)
     assert state.epoch == 3
-    with pytest.raises(checkpoint.CheckpointError, match="vf_dtype differ from the saved run's settings"):
+    with pytest.raises(checkpoint.CheckpointError, match="vf_dtype float32 differs from the saved run's vf_dtype"):
         nppg.train("CartPole-v1", epochs=3, vf_dtype="float32", resume=(header, arrays, actions), **SMALL)
 
 
@@ -185,7 +185,7 @@ def test_resume_refuses_changed_settings(tmp_path):
     out, cfg = str(tmp_path / "run"), dict(env="CartPole-v1", epochs=2, **SMALL)
     nppg.train(callback=logger(out, cfg), **cfg)
     saved = checkpoint.load_train_state(out)
-    with pytest.raises(checkpoint.CheckpointError, match="pi_lr differ from the saved run's settings"):
+    with pytest.raises(checkpoint.CheckpointError, match="pi_lr 0.5 differs from the saved run's pi_lr 0.01,"):
         nppg.train("CartPole-v1", epochs=4, pi_lr=0.5, resume=saved, **SMALL)
 
 
@@ -213,6 +213,60 @@ def test_ctrl_c_in_a_real_training_process_then_resume_matches_an_uninterrupted_
     assert 5 <= stopped_at < 40 and checkpoint.read_checkpoint(os.path.join(part, "state.npz"))[0]["epoch"] == stopped_at
     assert main(["train", "--quiet", "--resume", part]) == 0
     assert_same_run(whole, part)
+
+
+# Slow-v0's steps take 5 ms: 200 of them make an epoch of over a second, on any machine, so that a second Ctrl-C
+# 0.1 s after the first lands before that epoch ends (and is saved)
+SLOW = ["--env", "nppg_test_envs:Slow-v0", "--num-envs", "1", "--steps-per-epoch", "200", "--hidden", "4",
+        "--train-v-iters", "1", "--save-every", "0"]
+
+
+def slow_run(out):
+    """``nppg train`` on Slow-v0 into ``out`` in a process of its own, as a user starts it."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, "-m", "nppg", "train", *SLOW, "--epochs", "100", "--out", out],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def two_ctrl_cs(proc):
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=60)
+
+
+@pytest.mark.slow
+def test_a_run_stopped_at_once_before_its_first_save_starts_again_from_its_beginning_with_resume(tmp_path, capsys):
+    """Two Ctrl-Cs in epoch 2 of a run that saves only at its end leave config.json, progress.csv and
+    env_actions.bin, but nothing to continue from: --resume starts the run again, the same run to the bit, and a
+    new run into the folder is refused, pointing to --resume (not, as once, a loop between the two refusals)."""
+    part, whole = str(tmp_path / "part"), str(tmp_path / "whole")
+    proc = slow_run(part)
+    wait_for_epochs(part, 1, proc)
+    out, err = two_ctrl_cs(proc)
+    assert proc.returncode == 128 + signal.SIGINT and "Traceback" not in err, err
+    assert f"stopped at once; files written so far are intact; nothing was saved yet: nppg train --resume {part} " \
+           "starts the run again from its beginning" in err
+    assert sorted(os.listdir(part)) == ["config.json", "env_actions.bin", "progress.csv"]
+    assert main(["train", *SLOW, "--out", part, "--quiet"]) == 1
+    assert f"already holds a run (config.json, progress.csv, env_actions.bin): continue it with --resume {part}" \
+        in capsys.readouterr().err
+    assert main(["train", "--resume", part, "--epochs", "2"]) == 0
+    assert f"nppg: {part} stopped before its first save; starting it again" in capsys.readouterr().out
+    assert main(["train", *SLOW, "--epochs", "2", "--quiet", "--out", whole]) == 0
+    assert_same_run(whole, part)
+
+
+@pytest.mark.slow
+def test_a_run_stopped_at_once_in_its_first_epoch_leaves_no_run_directory(tmp_path):
+    out = str(tmp_path / "runs" / "first")
+    proc = slow_run(out)
+    assert "run directory" in proc.stdout.readline()  # said before its first epoch starts, which takes over 1 s
+    time.sleep(0.3)  # to be inside that epoch
+    stdout, err = two_ctrl_cs(proc)
+    assert proc.returncode == 128 + signal.SIGINT and "Traceback" not in err, err
+    assert err.strip().endswith("stopped at once; files written so far are intact") and "--resume" not in stdout
+    assert not os.path.exists(tmp_path / "runs")
 
 
 @pytest.mark.slow

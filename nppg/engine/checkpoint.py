@@ -252,10 +252,15 @@ def resume_settings(header, given, ranks=1, run_dir="DIR"):
                               f"would collect other batches: resume it {how}")
     # a setting older nppg did not save was at its default (then: its default now, but for UNSAVED's)
     saved = {**as_json(settings(VPGConfig(), EngineConfig())), **UNSAVED, **header["config"], "env": header["env"]}
-    changed = config_differences(saved, as_json(given))
-    if changed:
-        raise CheckpointError(f"{', '.join(changed)} differ from the saved run's settings, which a resume continues "
-                              "with (only --epochs, --threads, --eval-every and --eval-episodes may change)")
+    given = as_json(given)
+    changed = config_differences(saved, given)
+    if changed:  # "gamma 0.5 and seed 7 differ from the saved run's gamma 0.99 and seed 0"
+        def listed(values):
+            items = [f"{k} {values[k]}" for k in changed]
+            return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+        raise CheckpointError(f"{listed(given)} {'differ' if len(changed) > 1 else 'differs'} from the saved run's "
+                              f"{listed(saved)}, which a resume continues with (only --epochs, --threads, --eval-every "
+                              "and --eval-episodes may change)")
     config, done = {**saved, **{k: given[k] for k in CHANGEABLE if given.get(k) is not None}}, header["epoch"]
     if (config["threads"] == 0) != (saved["threads"] == 0):
         raise CheckpointError("threads 0 leaves NumPy's BLAS threads as they are, which can change a product's last "

@@ -30,6 +30,7 @@ from ..algorithm import VPGConfig
 from ..engine import CheckedRollout, EngineConfig, run, train
 from ..engine.config import VF_DTYPES, VECTORIZATIONS
 from ..engine.threads import set_threads
+from .flags import Parser
 from .machine import describe
 
 D, E = VPGConfig(), EngineConfig()
@@ -238,9 +239,10 @@ def add_bench_args(p):
                    help="environment copies; several values run one setting each (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=10, help="epochs per setting; the first is not timed (default: %(default)s)")
     p.add_argument("--steps-per-epoch", type=int, default=4000, help="(default: %(default)s, Spinning Up's)")
-    p.add_argument("--train-v-iters", type=int, default=D.train_v_iters)
-    p.add_argument("--hidden", type=int, nargs="*", default=list(D.hidden))
-    p.add_argument("--vf-dtype", default=E.vf_dtype, choices=VF_DTYPES)
+    p.add_argument("--train-v-iters", type=int, default=D.train_v_iters, help="(default: %(default)s)")
+    p.add_argument("--hidden", type=int, nargs="+", default=list(D.hidden), metavar="WIDTH",
+                   help=f"(default: {' '.join(map(str, D.hidden))})")
+    p.add_argument("--vf-dtype", default=E.vf_dtype, choices=VF_DTYPES, help="(default: %(default)s)")
     p.add_argument("--vectorization", default=None, choices=VECTORIZATIONS[1:])
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                    help="values of train's --threads, one setting each; the limit uses as many BLAS threads, "
@@ -311,7 +313,7 @@ def cmd_bench(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="nppg bench", description="nppg's epoch time against its limit.")
+    parser = Parser(prog="nppg bench", description="nppg's epoch time against its limit.")
     add_bench_args(parser)
     args = parser.parse_args(argv)
     if args.worker is not None:

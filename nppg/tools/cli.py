@@ -1,5 +1,4 @@
 """The command line: ``nppg train``, ``nppg eval``, ``nppg plot`` (also ``python -m nppg ...``)."""
-import argparse
 import json
 import os
 import signal
@@ -10,6 +9,7 @@ import traceback
 import gymnasium as gym
 import numpy as np
 
+from .. import __version__
 from ..algorithm import VPGConfig, episode_stats, make_policy
 from ..engine import DivergedError, NonFiniteError, make_env, train
 from ..engine.checkpoint import for_rank, load_checkpoint, load_train_state, resume_settings
@@ -19,29 +19,59 @@ from ..engine.signals import stop_signals
 from .bench import add_bench_args, cmd_bench
 from ..engine.evaluate import evaluate
 from .course import add_exercise_args, cmd_exercise
-from .flags import SETTINGS, D, E, add_train_args, given_settings
+from .flags import SETTINGS, D, E, Parser, add_train_args, given_settings
 from .logger import RunLogger, check_progress, claim_run_dir, default_run_dir, unclaim_run_dir
 from .sweep import add_sweep_args, cmd_sweep
 
 class StopNow(KeyboardInterrupt):
-    """Training stopped at once by a second signal: main() exits with 128 + ``signum``."""
+    """Training stopped at once by a second signal: main() exits with 128 + ``signum``, saying ``then``."""
 
-    def __init__(self, signum):
+    def __init__(self, signum, then=""):
         super().__init__(signum)
-        self.signum = signum
+        self.signum, self.then = signum, then
 
 
 def resumed_run(args, dp=None):
     """(saved state, settings, epochs done) of the run ``--resume`` continues: ``resume_settings`` decides
-    the settings from the flags given; progress.csv must hold the saved epochs, since the run appends to it."""
+    the settings from the flags given; progress.csv must hold the saved epochs, since the run appends to it.
+    A run stopped before its first save gives (None, its settings, 0): it starts again from its beginning."""
     if not args.resume:
         raise ValueError("--resume needs a run directory; got an empty string")
     if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
         raise ValueError(f"--resume continues in {args.resume} itself; --out cannot move it")
+    first = unsaved_run(args.resume)
+    if first is not None:  # stopped before its first save: nothing to continue, so it starts again, exactly
+        ranks = 1 + sum(f.startswith("env_actions.rank") for f in os.listdir(args.resume))  # under MPI: one file each
+        header, given = {"config": first, "env": first["env"], "epoch": 0, "ranks": ranks}, given_settings(args.argv)
+        config = resume_settings(header, {**given, "epochs": None}, 1 if dp is None else dp.size, args.resume)
+        return None, {**config, "epochs": given.get("epochs") or config["epochs"]}, 0  # no step taken: any length
     saved = load_train_state(args.resume)
     config = resume_settings(saved[0], given_settings(args.argv), 1 if dp is None else dp.size, args.resume)
     check_progress(args.resume, saved[0]["epoch"], config["eval_every"])
     return saved, config, saved[0]["epoch"]
+
+
+def unsaved_run(run_dir):
+    """The settings (config.json) of an ``nppg train`` run in ``run_dir`` stopped before its first save (no
+    state.npz, no policy.npz), or None (an example's folder, say, whose config.json holds other settings)."""
+    if any(os.path.exists(os.path.join(run_dir, f)) for f in ("state.npz", "policy.npz")):
+        return None
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            config = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) and "env" in config and set(config) <= set(SETTINGS) else None
+
+
+def check_env(env_id):
+    """Make one copy of the environment, and the policy its spaces take: an unknown id, a missing extra or a space
+    nppg has no policy for is said before a run directory is named."""
+    envs = make_env(env_id, 1)
+    try:
+        make_policy(envs.single_observation_space, envs.single_action_space, hidden=())
+    finally:
+        envs.close()
 
 
 def new_settings(args, dp=None):
@@ -50,8 +80,10 @@ def new_settings(args, dp=None):
     config["threads"] = E.threads if dp is None else 1  # under MPI, one thread for each rank
     config.update(given_settings(args.argv))  # a --preset's settings, and the flags given beside it
     config["epochs"] = D.epochs if config["epochs"] is None else config["epochs"]  # None: serves --resume
-    return settings(check_config(VPGConfig(**{k: config[k] for k in config if k not in ENGINE_SETTINGS}), dp),
-                    engine_config({k: config[k] for k in ENGINE_SETTINGS}, dp))
+    config = settings(check_config(VPGConfig(**{k: config[k] for k in config if k not in ENGINE_SETTINGS}), dp),
+                      engine_config({k: config[k] for k in ENGINE_SETTINGS}, dp))
+    check_env(config["env"])
+    return config
 
 
 def cmd_train(args):
@@ -66,11 +98,15 @@ def cmd_train(args):
             saved, config, done = resumed_run(args)
         else:  # rank 0 reads the run directory and sends each rank its part: only rank 0 needs to see it
             run = both(lambda: resumed_run(args, dp) if rank == 0 else None)
-            parts = None if rank else [(for_rank(run[0], r), *run[1:]) for r in range(dp.size)]
+            parts = None if rank else [(run[0] and for_rank(run[0], r), *run[1:]) for r in range(dp.size)]
             saved, config, done = dp.comm.scatter(parts, root=0)
-        out, steps = args.resume, saved[0]["vector_steps"] + sum(r["vector_steps"] for r in saved[0].get("rank_states", []))
-        say(f"nppg: resuming {out} after epoch {done} of {config['epochs']} (replaying {steps} vector steps to "
-            f"restore the environments)")
+        out, made = args.resume, None
+        if saved is None:
+            say(f"nppg: {out} stopped before its first save; starting it again from its beginning, with its settings")
+        else:
+            steps = saved[0]["vector_steps"] + sum(r["vector_steps"] for r in saved[0].get("rank_states", []))
+            say(f"nppg: resuming {out} after epoch {done} of {config['epochs']} (replaying {steps} vector steps "
+                f"to restore the environments)")
     else:
         saved, done = None, None
         config = both(new_settings, args, dp)  # a bad setting fails here, before anything is written
@@ -80,15 +116,21 @@ def cmd_train(args):
         ranks = "" if dp is None else f" on {dp.size} MPI ranks"
         say(f"nppg: training {config['env']} with weights={config['weights']}, seed {config['seed']}{ranks}; "
             f"run directory {out}")
-    signals = None
+    signals, again = None, "nppg train" if dp is None else f"mpiexec -n {dp.size} python -m mpi4py -m nppg train"
     stopping = (lambda: bool(signals.received)) if dp is None else (lambda: dp.any(signals.received))
     logger = RunLogger(config, out if rank == 0 else None, args.save_every, verbose=not args.quiet and rank == 0,
-                       resume_epoch=done, stop=stopping)
+                       resume_epoch=done or None, stop=stopping)
     try:
         with stop_signals(verbose=rank == 0) as signals:
             state = train(callback=logger, resume=saved, **config)
     except KeyboardInterrupt:
-        raise StopNow(signals.received[-1] if signals and signals.received else signal.SIGINT) from None
+        if os.path.exists(os.path.join(out, "state.npz")):
+            then = f"; continue from the last save with: {again} --resume {out}"
+        elif os.path.exists(os.path.join(out, "progress.csv")):
+            then = f"; nothing was saved yet: {again} --resume {out} starts the run again from its beginning"
+        else:
+            then = ""  # stopped in its first epoch: the run directory is taken away below
+        raise StopNow(signals.received[-1] if signals and signals.received else signal.SIGINT, then) from None
     except (NonFiniteError, DivergedError) as e:
         # no advice to resume: the run is deterministic, so resuming would reach the same step again
         last = os.path.join(out, "state.npz")
@@ -96,12 +138,11 @@ def cmd_train(args):
         raise ValueError(f"{e}{where}") from None
     finally:
         logger.close()
-        if rank == 0 and saved is None and not os.path.exists(os.path.join(out, "progress.csv")):
+        if rank == 0 and made is not None and not os.path.exists(os.path.join(out, "progress.csv")):
             unclaim_run_dir(out, made)  # failed before its first epoch: leave nothing behind
     if state.epoch < config["epochs"]:  # stopped by a signal (under MPI, one to any rank stops them all)
         if dp is not None:
             dp.agreed = True  # every rank stopped after this epoch, and it is saved
-        again = "nppg train" if dp is None else f"mpiexec -n {dp.size} python -m mpi4py -m nppg train"
         say(f"nppg: stopped after epoch {state.epoch}; everything is saved in {out}. "
             f"Continue with: {again} --resume {out}")
         return 128 + (signals.received or [signal.SIGINT])[0]
@@ -149,7 +190,10 @@ def cmd_eval(args):
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{env_id}: {summary['episodes']} episodes, return {summary['mean_return']:.1f} +- "
+        actions = (("its most likely action" if header["policy"] == "categorical" else "its mean action")
+                   if args.deterministic else "actions sampled from it")
+        print(f"{env_id}: {summary['episodes']} episodes of the policy with {actions}, "
+              f"return {summary['mean_return']:.1f} +- "
               f"{summary['std_return']:.1f} (min {summary['min_return']:.1f}, max {summary['max_return']:.1f}), "
               f"mean length {summary['mean_ep_len']:.1f}")
     return 0
@@ -163,7 +207,8 @@ def cmd_plot(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="nppg", description="Vanilla Policy Gradient from scratch in NumPy.")
+    parser = Parser(prog="nppg", description="Vanilla Policy Gradient from scratch in NumPy.")
+    parser.add_argument("--version", action="version", version=f"nppg {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a policy (CartPole-v1 by default)")
     add_train_args(train)
@@ -174,8 +219,9 @@ def build_parser():
     ev.add_argument("--deterministic", action="store_true", help="take the most likely action (mean for Gaussian)")
     ev.add_argument("--render", action="store_true", help="show the environment (needs a display)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
-    ev.add_argument("--seed", type=int, default=12345, help="seed for the environments and the action sampling")
-    ev.add_argument("--num-envs", type=int, default=8)
+    ev.add_argument("--seed", type=int, default=12345,
+                    help="seed for the environments and the action sampling (default: %(default)s)")
+    ev.add_argument("--num-envs", type=int, default=8, help="environment copies (default: %(default)s)")
     ev.add_argument("--env", default=None, help="override the checkpoint's environment id")
     ev.add_argument("--video", default=None, metavar="FILE", help="record --episodes episodes (1 unless given) to a .gif "
                     "or .mp4 instead of reporting returns (needs: pip install 'nppg[video]')")
@@ -247,6 +293,6 @@ def run(args, dp=None):
         return 1
     except KeyboardInterrupt as e:  # Ctrl-C, or train's StopNow (which may be a SIGTERM)
         where = "" if dp is None else f" (rank {dp.rank} of {dp.size})"
-        print(f"nppg {args.command}{where}: stopped at once; files written so far are intact", file=sys.stderr,
-              flush=True)
+        print(f"nppg {args.command}{where}: stopped at once; files written so far are intact{getattr(e, 'then', '')}",
+              file=sys.stderr, flush=True)
         return 128 + getattr(e, "signum", signal.SIGINT)

@@ -17,8 +17,8 @@ def add_exercise_args(parser):
     ch.add_argument("--json", default=None, metavar="FILE", help="also write Gradescope's results.json format")
     tr = sub.add_parser("train", help="train the workspace's own vpg and evaluate the final policy")
     tr.add_argument("dir")
-    tr.add_argument("--env", default="CartPole-v1", choices=sorted(TRAIN))
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--env", default="CartPole-v1", choices=sorted(TRAIN), help="(default: %(default)s)")
+    tr.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
 
 
 def cmd_exercise(args):

@@ -5,6 +5,7 @@ import json
 import math
 import os
 import sys
+import time
 
 from ..engine.checkpoint import actions_path, as_json, save_checkpoint, save_train_state
 from ..engine.evaluate import EVAL_COLUMNS
@@ -20,20 +21,29 @@ CONSOLE = [("epoch", "epoch", "{:>5d}"), ("steps", "env_steps", "{:>9d}"), ("eps
            ("ep_len", "mean_ep_len", "{:>7.1f}"), ("loss_pi", "loss_pi", "{:>8.4f}"),
            ("loss_v", "loss_v", "{:>9.3g}"), ("entropy", "entropy", "{:>7.3f}"), ("kl", "kl", "{:>8.5f}"),
            ("steps/s", "steps_per_s", "{:>8.0f}"), ("time", "time_s", "{:>6.1f}s"), ("eval", "eval_return", "{:>8.1f}")]
+# RunLogger's table ends with the wall-clock time the run still needs, at the pace of its epochs so far (h:mm:ss)
+TIMED = CONSOLE + [("left", "time_left", "{:>7}")]
 
 
-def console_header():
-    widths = [len(fmt.format(0.0 if "f" in fmt or "g" in fmt else 0)) for _, _, fmt in CONSOLE]
-    return "  ".join(title.rjust(w) for (title, _, _), w in zip(CONSOLE, widths))
+def console_header(columns=CONSOLE):
+    widths = [len(fmt.format(0.0 if "f" in fmt or "g" in fmt else 0)) for _, _, fmt in columns]
+    return "  ".join(title.rjust(w) for (title, _, _), w in zip(columns, widths))
 
 
-def console_line(record):
+def console_line(record, columns=CONSOLE):
     cells = []
-    for _, col, fmt in CONSOLE:
+    for _, col, fmt in columns:
         x = record.get(col, math.nan)  # no evaluation this epoch: "-"
         width = len(fmt.format(0.0 if "f" in fmt or "g" in fmt else 0))
         cells.append("-".rjust(width) if isinstance(x, float) and math.isnan(x) else fmt.format(x))
     return "  ".join(cells)
+
+
+def clock(seconds):
+    """``seconds`` as m:ss, or h:mm:ss from an hour up."""
+    m, s = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 RUN_FILES = ("config.json", "progress.csv", "env_actions.bin", "policy.npz", "state.npz")
@@ -124,17 +134,28 @@ class RunLogger:
         self._csv_file = self._writer = self._columns = None
         self._actions = []  # env_actions.bin, and under MPI one file for each other rank
         self._lines = 0  # console lines printed: the header comes first and every 25 lines
+        self._first = None  # (epoch, wall clock) of the first epoch this logger saw: the pace is measured from it
 
     def __call__(self, record, state):
         stopping = self.stop is not None and bool(self.stop())
         if self.verbose:
             if self._lines % 25 == 0:
-                print(console_header(), file=self.stream)
+                print(console_header(TIMED), file=self.stream)
             self._lines += 1
-            print(console_line(record), file=self.stream, flush=True)
+            print(console_line({**record, "time_left": self.time_left(record)}, TIMED), file=self.stream, flush=True)
         if self.out is not None:
             self.write(record, state, stopping)
         return stopping
+
+    def time_left(self, record):
+        """The wall-clock time still to go, as ``clock`` writes it (NaN if unknown): the epochs left at the pace of
+        those since the first this logger saw, evaluations included; after the first, its training time's."""
+        now, epoch, epochs = time.perf_counter(), record["epoch"], self.config.get("epochs")
+        if self._first is None:
+            self._first = epoch, now
+        first, t0 = self._first
+        pace = (now - t0) / (epoch - first) if epoch > first else record.get("time_s", math.nan) / epoch
+        return math.nan if epochs is None or math.isnan(pace) else clock(pace * max(epochs - epoch, 0))
 
     def _open(self, state):
         """First epoch: the directory, config.json and the headers; or, resuming, the files cut back."""

@@ -19,7 +19,7 @@ import time
 
 from ..engine.checkpoint import as_json, check_length, config_differences, read_checkpoint
 from ..engine.mpi import plain_environ, world
-from .flags import add_train_args, given_settings
+from .flags import add_train_args, did_you_mean, given_settings
 from .logger import RUN_FILES
 
 _jobs, _signals = [], []  # the processes running now, so that a signal reaches each of them once; signals seen
@@ -30,7 +30,7 @@ def add_sweep_args(p):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="(default: 0 1 2)")
     p.add_argument("--grid", nargs="*", default=[], metavar="FLAG=V1,V2",
                    help="train flags without their dashes and the values to try, e.g. pi-lr=3e-4,1e-3 "
-                        "or hidden='64 64,32 32'; every combination is run")
+                        "or hidden='64 64,32 32'; every combination is run (default: none, one setting)")
     p.add_argument("--out", default="runs/sweep", help="parent folder of the run directories (default: %(default)s)")
     p.add_argument("--jobs", type=int, default=None,
                    help=f"runs at once (default: the number of cores, {os.cpu_count() or 1}; under mpiexec, 1 on "
@@ -65,14 +65,14 @@ def status(run_dir, epochs):
 
 def check_flags(flags):
     """Refuse train flags that ``nppg train`` would refuse, before any run starts."""
-    p = argparse.ArgumentParser(prog="nppg train", add_help=False, exit_on_error=False)
+    p = argparse.ArgumentParser(prog="nppg train", add_help=False, allow_abbrev=False, exit_on_error=False)
     add_train_args(p)
     try:
         extra = p.parse_known_args(flags)[1]
     except argparse.ArgumentError as e:
         raise ValueError(f"{' '.join(flags)}: {e}") from None
     if extra:
-        raise ValueError(f"not flags of nppg train: {' '.join(extra)}")
+        raise ValueError(f"not flags of nppg train: {' '.join(extra)}{did_you_mean(p, extra)}")
 
 
 def saved_config(run_dir):
