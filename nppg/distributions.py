@@ -1,5 +1,5 @@
-"""The two action distributions as pure functions of their parameters: categorical over A actions with
-logits ``z`` (N, A); diagonal Gaussian over R^d_a with mean ``mu`` (N, d_a) and ``log_std`` (d_a,). Each
+"""The two action distributions as pure functions of their parameters: categorical over K actions with
+logits ``z`` (N, K); diagonal Gaussian over R^d_a with mean ``mu`` (N, d_a) and ``log_std`` (d_a,). Each
 log-likelihood has its gradient (the *score*) written in closed form beside it."""
 import numpy as np
 
@@ -11,23 +11,23 @@ LOG_2PI = np.log(2.0 * np.pi)
 def log_softmax(z):
     """(15) log pi(.|s) = z - logsumexp(z), with the max subtracted so exp never overflows."""
     z_max = z.max(axis=-1, keepdims=True)                                    # (N, 1)
-    return z - z_max - np.log(np.exp(z - z_max).sum(axis=-1, keepdims=True))  # (N, A)
+    return z - z_max - np.log(np.exp(z - z_max).sum(axis=-1, keepdims=True))  # (N, K)
 
 
 def categorical_sample(z, rng):
     """One action per row, by inverting the cumulative distribution function."""
-    cdf = np.cumsum(np.exp(log_softmax(z)), axis=-1)        # (N, A)
+    cdf = np.cumsum(np.exp(log_softmax(z)), axis=-1)        # (N, K)
     u = rng.random((z.shape[0], 1))                          # (N, 1)
     return np.minimum((cdf < u).sum(axis=-1), z.shape[1] - 1)  # (N,), guard cdf[-1] < 1 by rounding
 
 
 def categorical_log_prob(z, a):
-    """(15) log pi(a|s) = z_a - logsumexp(z).  z (N, A), a (N,) -> (N,)."""
+    """(15) log pi(a|s) = z_a - logsumexp(z).  z (N, K), a (N,) -> (N,)."""
     return log_softmax(z)[np.arange(len(a)), a]
 
 
 def categorical_score(z, a):
-    """(16) d log pi(a|s) / dz = onehot(a) - softmax(z).  -> (N, A)."""
+    """(16) d log pi(a|s) / dz = onehot(a) - softmax(z).  -> (N, K)."""
     dz = -np.exp(log_softmax(z))
     dz[np.arange(len(a)), a] += 1.0
     return dz

@@ -5,11 +5,11 @@ import numpy as np
 def _check(params, grads):
     if not isinstance(grads, dict):
         raise ValueError(f"grads must be a dict keyed like params; got {type(grads).__name__}")
-    for key, g in grads.items():
-        if key not in params:
-            raise ValueError(f"grads has key {key!r} that params does not have (params has {sorted(params)})")
-        if np.shape(g) != params[key].shape:
-            raise ValueError(f"grads[{key!r}] must have shape {params[key].shape}; got shape {np.shape(g)}")
+    for k, g in grads.items():
+        if k not in params:
+            raise ValueError(f"grads has key {k!r} that params does not have (params has {sorted(params)})")
+        if np.shape(g) != params[k].shape:
+            raise ValueError(f"grads[{k!r}] must have shape {params[k].shape}; got shape {np.shape(g)}")
 
 
 class SGD:
@@ -22,8 +22,8 @@ class SGD:
 
     def step(self, grads):
         _check(self.params, grads)
-        for key, g in grads.items():
-            self.params[key] -= self.lr * g
+        for k, g in grads.items():
+            self.params[k] -= self.lr * g
 
 
 class Adam:
@@ -40,16 +40,16 @@ class Adam:
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
             raise ValueError(f"beta1 and beta2 must lie in [0, 1); got {beta1}, {beta2}")
         self.params, self.lr, self.beta1, self.beta2, self.eps = params, lr, beta1, beta2, eps
-        self.m = {key: np.zeros_like(p) for key, p in params.items()}
-        self.v = {key: np.zeros_like(p) for key, p in params.items()}
+        self.m = {k: np.zeros_like(p) for k, p in params.items()}
+        self.v = {k: np.zeros_like(p) for k, p in params.items()}
         self.t = 0
 
     def step(self, grads):
         _check(self.params, grads)
         self.t += 1
-        for key, g in grads.items():
-            self.m[key] = self.beta1 * self.m[key] + (1.0 - self.beta1) * g
-            self.v[key] = self.beta2 * self.v[key] + (1.0 - self.beta2) * g * g
-            m_hat = self.m[key] / (1.0 - self.beta1 ** self.t)
-            v_hat = self.v[key] / (1.0 - self.beta2 ** self.t)
-            self.params[key] -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        for k, g in grads.items():
+            self.m[k] = self.beta1 * self.m[k] + (1.0 - self.beta1) * g
+            self.v[k] = self.beta2 * self.v[k] + (1.0 - self.beta2) * g * g
+            m_hat = self.m[k] / (1.0 - self.beta1 ** self.t)
+            v_hat = self.v[k] / (1.0 - self.beta2 ** self.t)
+            self.params[k] -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)

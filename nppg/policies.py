@@ -37,7 +37,7 @@ class CategoricalPolicy:
         return act
 
     def logits(self, obs):
-        return self.net.forward(obs)[0]                # (N, A)
+        return self.net.forward(obs)[0]                # (N, K)
 
     def sample(self, obs, rng):
         return dist.categorical_sample(self.logits(obs), rng)              # (N,)
@@ -56,7 +56,7 @@ class CategoricalPolicy:
         """Gradient of sum_t Phi_t log pi(a_t|s_t): (16), then backprop."""
         z, cache = self.net.forward(obs)
         act, Phi = self._actions(act, len(z)), _rows(Phi, len(z), "Phi", np.float64, 1)
-        dz = Phi[:, None] * dist.categorical_score(z, act)                 # (N, A)
+        dz = Phi[:, None] * dist.categorical_score(z, act)                 # (N, K)
         return self.net.backward(dz, cache)[0]
 
 
