@@ -1,8 +1,9 @@
 """The estimators of grad J side by side, against the exact gradient (docs/theory.md).
 
 On the chain and the gridworld of ``nppg/checks/exact.py``, where J(theta) and grad J(theta) are known
-exactly, with the policy of tests/test_exact.py (at the default --seed 0, the same MDPs and J), every choice of Phi_t in (8) estimates the gradient from many independent batches of
-whole episodes, collected by nppg's own code. For each one the table shows
+exactly, with the policy of tests/test_exact.py (at the default --seed 0: the same MDPs and J), every choice
+of Phi_t in (8) estimates the gradient from many independent batches of whole episodes, collected by nppg's
+own code. For each one the table shows
 
     bias      E[g_hat] - grad J along grad J, in % of |grad J|, with a 95% confidence interval;
     max|z|    the largest |E[g_hat] - grad J| / standard error over all coordinates: an unbiased

@@ -111,7 +111,7 @@ def update_policy(policy, opt, obs, act, Phi):
 
 
 def fit_value(value_fn, opt, obs, R_hat, iters):
-    """Step 8: (9) phi_{k+1} = argmin 1/M sum_t (V_phi(s_t) - R_hat_t)^2, ``iters`` Adam steps on (22), R_hat_t by (14)."""
+    """Step 8: (9) phi_{k+1} = argmin 1/M sum_t (V_phi(s_t) - R_hat_t)^2, iters Adam steps on (22); R_hat_t closed by (14)."""
     loss_old, grads = value_fn.grad_mse(obs, R_hat)                    # (22) at phi before the fit
     loss = loss_old
     for _ in range(iters):
@@ -152,7 +152,7 @@ def vpg(env="CartPole-v1", *, callback=None, setup=start, **hyperparameters):
             record.update(update_policy(s.policy, s.pi_opt, batch.obs, batch.act, Phi))          # 6-7
             record.update(fit_value(s.value_fn, s.vf_opt, batch.obs, R_hat, cfg.train_v_iters))  # 8
             if cfg.normalize_obs:
-                s.obs_stats.update(batch.obs)     # (24) after the step and fit, so both were of the pi that acted
+                s.obs_stats.update(batch.obs)     # (24) after the step and fit: both saw the s that pi acted on
             s.epoch, s.env_steps = k + 1, s.env_steps + len(batch.rew)
             record.update(env_steps=s.env_steps, mean_value=float(batch.mean(val)))
             s.history.append(record)

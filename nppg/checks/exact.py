@@ -241,7 +241,8 @@ def normalised(batch, Phi, size, scale=True):
     out = Phi.copy()
     for i, j in zip(batch.starts[::size][:len(batch.starts) // size], batch.stops[size - 1::size]):
         out[i:j] = Phi[i:j] - Phi[i:j].mean()
-        out[i:j] /= np.sqrt(np.mean(out[i:j] ** 2)) + 1e-8 if scale else 1.0
+        if scale:
+            out[i:j] /= np.sqrt(np.mean(out[i:j] ** 2)) + 1e-8
     return out
 
 
@@ -255,7 +256,7 @@ def g_hats(policy, batch, Phi, size):
     _, row, pair = np.unique(np.column_stack([batch.obs, batch.act]), axis=0, return_index=True, return_inverse=True)
     scores = np.array([flat(policy.grad_log_prob(batch.obs[i:i + 1], batch.act[i:i + 1], np.ones(1))) for i in row])
     W = np.zeros((len(first), len(row)))                              # (K, U) sum of Phi_t over each pair, per D
-    rows = np.concatenate([np.arange(i, j) for i, j in zip(first, last)]).astype(np.int64)
+    rows = np.concatenate([np.arange(i, j) for i, j in zip(first, last)] + [np.zeros(0, np.int64)])
     np.add.at(W, (np.repeat(np.arange(len(first)), last - first), pair.ravel()[rows]), Phi[rows])
     return W @ scores / size
 
