@@ -11,7 +11,7 @@ optimises the capped return (1), not the task without its time limit (README, (1
 Measured on CartPole-v1 with `time OPENBLAS_NUM_THREADS=1 python <this file> --seed S` on a 2-core AMD EPYC
 (OpenBLAS Haswell kernels, another job sharing the machine),
 S = 0, 1, 2, from a mean return of 22 at epoch 1 (~5,000 steps an epoch; the 50 epochs took 9.7, 8.3, 7.4 s):
-    mean return >= 475 first at epoch 43, 47, never (best 455); at epoch 50: 362, 398, 418.
+    mean return >= 475 first at epoch 43, 47, never (best 454.5); at epoch 50: 362, 398, 418.
 
     python examples/1_simple_pg.py [--seed S] [--epochs E] [--lr LR] [--batch-size B] [--out DIR]   (--help: all)
 """
@@ -61,7 +61,8 @@ def train(env_name="CartPole-v1", hidden=(32,), lr=1e-2, epochs=50, batch_size=5
     policy = CategoricalPolicy(env.observation_space.shape[0], env.action_space.n, hidden, "tanh", rng)
     opt = Adam(policy.params, lr)
     # Phi is not normalised: Adam divides each step by a running root-mean-square of the gradient, so the scale
-    # of Phi matters far less than with plain SGD, and subtracting its mean would be a baseline (7), step 3's idea.
+    # of Phi matters far less than with plain SGD. Subtracting the batch's mean of Phi would not be a baseline (7):
+    # the mean depends on this batch's actions, a bias of about 1/|D| (docs/theory.md); step 3 learns V instead.
     steps, progress = 0, Progress(out, {"env": env_name, "weights": WEIGHTS, **settings})
     for epoch in range(1, epochs + 1):
         obs, act, Phi, ep_returns, ep_lengths = collect(env, policy, batch_size, rng)

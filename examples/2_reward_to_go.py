@@ -69,7 +69,8 @@ def train(env_name="CartPole-v1", hidden=(32,), lr=1e-2, epochs=50, batch_size=5
     policy = CategoricalPolicy(env.observation_space.shape[0], env.action_space.n, hidden, "tanh", rng)
     opt = Adam(policy.params, lr)
     # Phi is not normalised: Adam divides each step by a running root-mean-square of the gradient, so the scale
-    # of Phi matters far less than with plain SGD, and subtracting its mean would be a baseline (7), step 3's idea.
+    # of Phi matters far less than with plain SGD. Subtracting the batch's mean of Phi would not be a baseline (7):
+    # the mean depends on this batch's actions, a bias of about 1/|D| (docs/theory.md); step 3 learns V instead.
     steps, progress = 0, Progress(out, {"env": env_name, "weights": WEIGHTS, **settings})
     for epoch in range(1, epochs + 1):
         obs, act, Phi, ep_returns, ep_lengths = collect(env, policy, batch_size, rng)

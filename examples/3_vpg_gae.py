@@ -6,13 +6,15 @@
 
 What changes from step 2, every item of it (each a flag, so a lab can undo one at a time):
   1. a critic V_phi(s_t), fit after each policy step to the discounted reward-to-go R_hat_t (10), (9);
-  2. Phi_t is GAE (12) instead of R_hat_t, with a discount gamma = 0.99 and lam = 0.97 (--gamma 1 --lam 1
-     gives R_hat_t - V(s_t), the baseline (7) alone): a little bias, where V is wrong, for lower variance;
+  2. Phi_t is GAE (12) instead of R_hat_t, with a discount gamma = 0.99 and lam = 0.97: a little bias, where V
+     is wrong, for lower variance (--gamma 1 --lam 1 --truncation end gives R_hat_t - V(s_t), the baseline (7)
+     alone; without --truncation end a truncated episode gets R_hat_t + V(s_T) - V(s_t), biased where V is wrong);
   3. an episode that CartPole truncates at 500 steps is closed with the critic's value of its true final
      observation (14), so this step optimises the task as if it had no time limit (--truncation end: with 0,
      as steps 1-2 in effect do); a terminated one is closed with 0;
-  4. Phi_t is normalised to mean 0 and std 1 over the batch: a small bias and a random scale, kept so that
-     one step size fits (--no-normalize-adv turns it off);
+  4. Phi_t is normalised to mean 0 and std 1 over the batch: a bias of about 1/|D| (the batch's mean depends
+     on its actions; |D| the batch's episodes) and a random scale, kept so that one step size fits
+     (--no-normalize-adv turns it off);
   5. batches of 2,000 steps instead of 5,000 (--batch-size 5000 restores them), nppg.vpg's default.
 nppg.vpg runs this same loop, with several environment copies and episodes cut at the batch's end
 (examples/5_one_call.py). The printed value loss is the critic's before its fit in that epoch.

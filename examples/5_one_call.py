@@ -5,8 +5,10 @@
 Where it differs from examples/3_vpg_gae.py, each a field of nppg.VPGConfig with its default: 8 environment
 copies stepped together (num_envs), batches of 2,000 steps that cut the last episodes at the batch's end and
 close them with V(s_T) (14) instead of finishing them (steps_per_epoch), two hidden layers of 64 (hidden).
-weights="return" or "reward-to-go" gives the weights of steps 1 and 2 (discounted by gamma, and normalised
-unless normalize_adv=False). The returned State holds the policy, the value function and every epoch's record.
+weights="return" or "reward-to-go" are not quite the weights of steps 1 and 2: vpg discounts them by gamma
+(pass gamma=1), normalises them (normalize_adv=False) and closes each segment that a truncation or the batch's
+end cuts with V(s_T) (14), where steps 1 and 2 weigh whole episodes by their own rewards. The returned State
+holds the policy, the value function and every epoch's record.
 The printed value loss is the critic's before its fit in that epoch.
 
 Measured on CartPole-v1 with `time OPENBLAS_NUM_THREADS=1 python <this file> --seed S` on a 2-core AMD EPYC

@@ -1,8 +1,9 @@
 """The estimators of grad J side by side, against the exact gradient (docs/theory.md).
 
 On the chain and the gridworld of ``nppg/checks/exact.py``, where J(theta) and grad J(theta) are known
-exactly, every choice of Phi_t in (8) estimates the gradient from many independent batches of
-whole episodes, collected by nppg's own code. For each one the table shows
+exactly, with the policy of tests/test_exact.py (at the default --seed 0: the same MDPs and J), every choice
+of Phi_t in (8) estimates the gradient from many independent batches of whole episodes, collected by nppg's
+own code. For each one the table shows
 
     bias      E[g_hat] - grad J along grad J, in % of |grad J|, with a 95% confidence interval;
     max|z|    the largest |E[g_hat] - grad J| / standard error over all coordinates: an unbiased
@@ -67,8 +68,9 @@ def summary(G, g):
     return along.mean(), ci, z.max(), G.var(axis=0, ddof=1).sum(), cos
 
 
-def run(name, mdp, args, rng):
-    policy = exact.generic_policy(mdp, rng)
+def run(name, mdp, args):
+    policy = exact.generic_policy(mdp, np.random.default_rng(args.seed))  # tests/test_exact.py's policy, at seed 0
+    rng = np.random.default_rng(args.seed)                                 # the episodes' actions and the fit
     V, _, _ = exact.solve(mdp, exact.probs(mdp, policy))
     g = exact.flat(exact.exact_gradient(mdp, policy))
     envs = exact.make_envs(mdp, 100)
@@ -121,8 +123,8 @@ if __name__ == "__main__":
     args = p.parse_args()
     if args.episodes % 100 or args.episodes % args.batch:
         raise SystemExit("--episodes must be a multiple of 100 and of --batch")
-    start, rng = time.perf_counter(), np.random.default_rng(args.seed)
-    results = {name: run(name, mdp, args, rng) for name, mdp in (("chain", exact.chain()), ("gridworld", exact.gridworld()))}
+    start = time.perf_counter()
+    results = {name: run(name, mdp, args) for name, mdp in (("chain", exact.chain()), ("gridworld", exact.gridworld()))}
     if args.out is not None:
         plot(results, args.out)
     print(f"({time.perf_counter() - start:.0f} s)")

@@ -7,7 +7,7 @@ WEIGHTS = ("return", "reward-to-go", "baseline", "nstep", "gae")  # the choices 
 
 
 def discount_cumsum(x, discount):
-    """y[t] = sum_k discount^k x[t+k], by the backward recursion y[t] = x[t] + discount y[t+1]."""
+    """y[t] = sum_l discount^l x[t+l], by the backward recursion y[t] = x[t] + discount y[t+1]."""
     y, running = np.empty(len(x)), 0.0
     for t in reversed(range(len(x))):
         running = x[t] + discount * running
@@ -31,20 +31,20 @@ def gae(rew, val, last_value, gamma, lam):
 
 
 def nstep_advantages(rew, val, last_value, gamma, n):
-    """(13) A_t^(n) = r_t + gamma r_{t+1} + ... + gamma^(m-1) r_{t+m-1} + gamma^m V(s_{t+m}) - V(s_t)
-    = sum_{k<m} gamma^k delta_{t+k}, m = min(n, T - t): past the segment's end the sum stops, and V(s_T) is
+    """(13) A_t^(n) = r_t + gamma r_{t+1} + ... + gamma^(n_t-1) r_{t+n_t-1} + gamma^n_t V(s_{t+n_t}) - V(s_t)
+    = sum_{l<n_t} gamma^l delta_{t+l}, n_t = min(n, T - t): past the segment's end the sum stops, and V(s_T) is
     last_value. n = 1 gives delta_t; n >= T - t gives R_hat_t - V(s_t)."""
     t = np.arange(len(rew))
-    m = np.minimum(min(n, len(rew)), len(rew) - t)                             # (T,) terms in each sum
-    D = np.append(discount_cumsum(td_residual(rew, val, last_value, gamma), gamma), 0.0)  # (T+1,) D_T = 0
-    return D[t] - gamma**m * D[t + m]                                         # the first m terms of D_t
+    n_t = np.minimum(min(n, len(rew)), len(rew) - t)                           # (T,) terms in each sum
+    tail = np.append(discount_cumsum(td_residual(rew, val, last_value, gamma), gamma), 0.0)  # (T+1,) tail_T = 0
+    return tail[t] - gamma**n_t * tail[t + n_t]                               # the first n_t terms of tail_t
 
 
 def batch_weights(rew, val, segments, weights, gamma, lam, n=1):
     """Phi_t (8), one of ``WEIGHTS``, and the value targets R_hat_t (9) for a whole batch, one segment at a
     time. rew, val (M,): r_t and V(s_t); segments: ``(start, stop, last_value)`` triples that tile [0, M).
     "return" weighs every step by the discounted return from its segment's first step, closed by (14):
-    R(tau) (4) for a segment that is a whole episode; one that goes on from the last batch, or is cut at
+    R(tau) (4) for a whole terminated episode at gamma = 1; one that goes on from the last batch, or is cut at
     this batch's end, counts only its own steps' rewards (and V(s_T) for the rest)."""
     if weights not in WEIGHTS:
         raise ValueError(f"weights must be one of {list(WEIGHTS)}; got {weights!r}")

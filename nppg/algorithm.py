@@ -38,7 +38,7 @@ class VPGConfig:
     train_v_iters: int = 80      # full-batch Adam steps on the value loss (22) per epoch, >= 0
     hidden: tuple = (64, 64)     # hidden widths of both networks; () is a linear model
     activation: str = "tanh"     # "tanh" or "relu"
-    normalize_adv: bool = True   # Phi_t to mean 0, std 1 over the batch: a small bias, a random scale (docs/theory.md)
+    normalize_adv: bool = True   # Phi_t to mean 0, std 1 over the batch: a bias ~ 1/|D|, a random scale (docs/theory.md)
     log_std_init: float = -0.5   # the Gaussian policy's initial log sigma (Box actions)
     lr_decay: bool = False       # (28) both Adam step sizes fall linearly from their value at k = 0 towards 0
     normalize_obs: bool = False  # observations enter both networks normalised by running statistics (25)
@@ -111,7 +111,7 @@ def update_policy(policy, opt, obs, act, Phi):
 
 
 def fit_value(value_fn, opt, obs, R_hat, iters):
-    """Step 8: (9) phi_{k+1} = argmin_phi 1/M sum_t (V_phi(s_t) - R_hat_t)^2, by ``iters`` Adam steps on (22)."""
+    """Step 8: (9) phi_{k+1} = argmin 1/M sum_t (V_phi(s_t) - R_hat_t)^2, iters Adam steps on (22); R_hat_t closed by (14)."""
     loss_old, grads = value_fn.grad_mse(obs, R_hat)                    # (22) at phi before the fit
     loss = loss_old
     for _ in range(iters):
@@ -141,7 +141,7 @@ def vpg(env="CartPole-v1", *, callback=None, setup=start, **hyperparameters):
             batch = s.rollout.collect(s.policy, cfg.steps_per_epoch, s.rng)                     # 3
             rew, val = batch.rew, s.value_fn.predict(batch.obs)                                 # r_t, V(s_t)
             if cfg.scale_rewards:
-                s.ret_stats.update(batch.G)                                                     # (24)
+                s.ret_stats.update(batch.G)          # (24) this batch first: no network sees it; epoch 1 needs a var
                 rew = rew / np.sqrt(s.ret_stats.var() + 1e-8)                                   # (26)
             segments = zip(batch.starts, batch.stops, closing_values(batch, s.value_fn))         # (14)
             Phi, R_hat = batch_weights(rew, val, segments, cfg.weights, cfg.gamma, cfg.lam, cfg.n_step)  # 4-5
@@ -152,7 +152,7 @@ def vpg(env="CartPole-v1", *, callback=None, setup=start, **hyperparameters):
             record.update(update_policy(s.policy, s.pi_opt, batch.obs, batch.act, Phi))          # 6-7
             record.update(fit_value(s.value_fn, s.vf_opt, batch.obs, R_hat, cfg.train_v_iters))  # 8
             if cfg.normalize_obs:
-                s.obs_stats.update(batch.obs)                 # (24): the next epoch sees them normalised anew
+                s.obs_stats.update(batch.obs)     # (24) after the step and fit: both saw the s that pi acted on
             s.epoch, s.env_steps = k + 1, s.env_steps + len(batch.rew)
             record.update(env_steps=s.env_steps, mean_value=float(batch.mean(val)))
             s.history.append(record)

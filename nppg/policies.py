@@ -77,12 +77,12 @@ class GaussianPolicy:
         return act
 
     def mean(self, obs):
-        return self.net.forward(obs)[0]                # (N, n)
+        return self.net.forward(obs)[0]                # (N, d_a)
 
     mode = mean
 
     def sample(self, obs, rng):
-        return dist.gaussian_sample(self.mean(obs), self.params["log_std"], rng)  # (N, n)
+        return dist.gaussian_sample(self.mean(obs), self.params["log_std"], rng)  # (N, d_a)
 
     def log_prob(self, obs, act):
         mu = self.mean(obs)
@@ -95,14 +95,14 @@ class GaussianPolicy:
         """Gradient of sum_t Phi_t log pi(a_t|s_t): (18), then backprop for mu."""
         mu, cache = self.net.forward(obs)
         act, Phi = self._actions(act, len(mu)), _rows(Phi, len(mu), "Phi", np.float64, 1)
-        dmu, dlog_std = dist.gaussian_score(mu, self.params["log_std"], act)  # (N, n), (N, n)
+        dmu, dlog_std = dist.gaussian_score(mu, self.params["log_std"], act)  # (N, d_a), (N, d_a)
         grads = self.net.backward(Phi[:, None] * dmu, cache)[0]
-        grads["log_std"] = Phi @ dlog_std                                  # (n,)
+        grads["log_std"] = Phi @ dlog_std                                  # (d_a,)
         return grads
 
 
 class ValueFunction:
-    """V_phi(s): an MLP with one output, fit by regression on the rewards-to-go (9)."""
+    """V_phi(s): an MLP with one output, fit by regression (9) on the rewards-to-go, bootstrapped by (14)."""
 
     def __init__(self, obs_dim, hidden_sizes=(64, 64), activation="tanh", rng=None):
         self.obs_dim = obs_dim

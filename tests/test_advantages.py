@@ -158,12 +158,12 @@ def test_batch_weights_does_not_leak_across_segments():
 # ---- n-step advantages (13): the bridge from the TD residual to reward-to-go, and what GAE averages ----
 
 def nstep_definition(rew, val, last_value, gamma, n):
-    """(13) A_t^(n) = sum_{k<m} gamma^k r_{t+k} + gamma^m V(s_{t+m}) - V(s_t), m = min(n, T - t), V(s_T) = last_value."""
+    """(13) A_t^(n) = sum_{l<n_t} gamma^l r_{t+l} + gamma^n_t V(s_{t+n_t}) - V(s_t), n_t = min(n, T - t), V(s_T) = last_value."""
     V, T = list(val) + [last_value], len(rew)
     out = []
     for t in range(T):
-        m = min(n, T - t)
-        out.append(sum(gamma**k * rew[t + k] for k in range(m)) + gamma**m * V[t + m] - V[t])
+        n_t = min(n, T - t)
+        out.append(sum(gamma**l * rew[t + l] for l in range(n_t)) + gamma**n_t * V[t + n_t] - V[t])
     return out
 
 

@@ -10,6 +10,8 @@
    inexact V, lam < 1 is biased, and has lower variance.
 6. (10): with gamma < 1, the discounted reward-to-go estimates E[sum_t grad log pi Q_gamma], not the
    gradient of J_gamma = E[sum_t gamma^t r_t], which weighs step t by gamma^t.
+7. (13): an n that reaches a terminated episode's end is R_hat_t - V(s_t), unbiased for any V.
+8. normalize_adv: subtracting the batch mean of Phi_t biases g_hat by about 1/|D|, at every episode length.
 
 The statistical tests sample whole episodes with nppg's own rollout functions and weights,
 estimate g_hat from K independent batches, and compare the mean with the exact gradient in
@@ -29,6 +31,7 @@ Z_MAX = 5.0    # above this, the mean of the estimates is not the exact gradient
 BATCH = 10     # |D|, episodes per independent estimate
 GAMMA = 0.7    # the discount of the tests of item 6
 CUT = 5        # item 5: every episode cut into segments of at most CUT steps, as a batch's end cuts one
+EVERY_END = 10**6  # an n-step length past the end of every episode sampled here
 
 
 def setup(name, seed=0):
@@ -152,6 +155,7 @@ def sampled():
                 **{f"nstep n={n} exact V": exact.Phi_of(batch, "nstep", v, n=n) for n in (1, 2, 4, 8)},
                 **{f"nstep n={n} time-blind V": exact.Phi_of(batch, "nstep", v_blind, n=n) for n in (1, 2, 4, 8)},
                 "gae lam=1 tilted V": exact.Phi_of(batch, "gae", v_tilt, 1.0),
+                **{f"nstep n={n} tilted V": exact.Phi_of(batch, "nstep", v_tilt, n=n) for n in (1, 8, EVERY_END)},
                 "gae lam=1 cut, exact V": cut_weights(batch, v, CUT),
                 "gae lam=1 cut, tilted V": cut_weights(batch, v_tilt, CUT),
                 f"reward-to-go gamma={GAMMA}": rtg_gamma,
@@ -236,6 +240,21 @@ def test_discounted_weights_estimate_another_direction_than_the_gradient_of_the_
     assert max_z(G[f"gamma^t reward-to-go gamma={GAMMA}"], usual) > 4 * Z_MAX
 
 
+@pytest.mark.parametrize("name", ["chain", "gridworld"])
+def test_an_n_that_reaches_a_terminated_episodes_end_is_unbiased_for_any_value(sampled, name):
+    """(13) with n at least the T - t steps left is R_hat_t - V(s_t): on an episode that terminated, V(s_T) = 0 and
+    the weight is a baseline (7), unbiased for any V, here the tilted one, whose n = 1 is far off. On the gridworld
+    n = 8 reaches every end; on the chain (episodes of 20 steps on average, some far longer) it reaches only the
+    last 8 steps of each, and is biased; an n past every end is not."""
+    g, G = sampled(name)
+    assert max_z(G["nstep n=1 tilted V"], g) > 4 * Z_MAX
+    assert max_z(G[f"nstep n={EVERY_END} tilted V"], g) < Z_MAX
+    if name == "gridworld":
+        assert max_z(G["nstep n=8 tilted V"], g) < Z_MAX
+    else:
+        assert max_z(G["nstep n=8 tilted V"], g) > 4 * Z_MAX
+
+
 def test_gae_with_an_inexact_value_and_lam_below_1_is_biased_and_less_noisy(sampled):
     """On the gridworld, V(s) cannot see the steps left: exact V_t(s) differs from the time-blind V."""
     g, G = sampled("gridworld")
@@ -285,6 +304,35 @@ def test_nstep_variance_need_not_grow_from_n_1_on_the_chain(sampled):
     _, G = sampled("chain")
     var = {n: total_var(G[f"nstep n={n} exact V"]) for n in (1, 2, 8)}
     assert var[2] < 0.85 * var[1] and var[2] < 0.5 * var[8], var
+
+
+# ---- normalising Phi: the batch mean costs a bias of order 1/|D|, not 1/M ------------------------
+
+@pytest.mark.parametrize("weights", ["return", "reward-to-go"])
+def test_subtracting_the_batch_mean_of_Phi_biases_g_hat_by_order_1_over_D_at_every_episode_length(weights):
+    """vpg's normalize_adv shifts Phi_t by its batch mean. Every Phi_i of an episode depends on its actions, so
+    the shift is biased by about (the Phi_i that a_t moves) / M: about 1/|D|, whatever the episode length H.
+    A bandit pulled H times, so that M = |D| H: the exact relative bias along grad J (``exact.centred_mean``)
+    is -1/|D| for R(tau) and -(H + 1) / (2 H |D|) for R_hat_t. The mean of 8,000 sampled episodes, weighed by
+    nppg's batch_weights and centred in batches of |D|, agrees with it within Z_MAX standard errors and, for
+    |D| = 2 and 4, is more than Z_MAX standard errors below -1/M, a bias of order 1/M."""
+    for H in (4, 16):
+        mdp = exact.bandit(reward_std=0.0, horizon=H)
+        policy = exact.generic_policy(mdp, np.random.default_rng(0))
+        g = exact.flat(exact.exact_gradient(mdp, policy))
+        u = g / np.linalg.norm(g)
+        batch = exact.episodes(exact.make_envs(mdp, 100), policy, 80, np.random.default_rng(0), seed=0)
+        assert np.all(batch.stops - batch.starts == H)
+        Phi = exact.Phi_of(batch, weights)
+        for D in (2, 4, 8):
+            exact_bias = exact.centred_mean(mdp, policy, weights, D) @ u / np.linalg.norm(g) - 1
+            assert abs(exact_bias - (-1 / D if weights == "return" else -(H + 1) / (2 * H * D))) < 1e-9
+            G = exact.g_hats(policy, batch, exact.normalised(batch, Phi, D, scale=False), D)
+            bias = G @ u / np.linalg.norm(g) - 1                    # (8000 / D,) relative error of each g_hat
+            mean, se = bias.mean(), bias.std(ddof=1) / np.sqrt(len(bias))
+            assert abs(mean - exact_bias) < Z_MAX * se, (H, D, mean, exact_bias, se)
+            if D <= 4:
+                assert mean < -1 / (D * H) - Z_MAX * se, (H, D, mean, se)
 
 
 # ---- ascent on the bandit reaches the best arm --------------------------------------------

@@ -18,6 +18,8 @@ policy sees s only: pi_theta(a|s) = softmax(MLP(onehot(s))), nppg's own Categori
 On x, V^pi solves the linear Bellman equation V = r_pi + P_pi V (V = 0 at terminal x), and
 the policy gradient theorem gives grad J in closed form (``exact_gradient``).
 """
+import copy
+
 import gymnasium as gym
 import numpy as np
 
@@ -55,12 +57,12 @@ class FiniteMDP:
         return np.minimum(t, self.T - 1) * self.S + s
 
 
-def bandit(means=(0.2, 0.5, 1.0, 0.0), reward_std=1.0):
-    """One state, one step: arm a pays means[a] plus N(0, reward_std^2) noise."""
+def bandit(means=(0.2, 0.5, 1.0, 0.0), reward_std=1.0, horizon=1):
+    """One state: arm a pays means[a] plus N(0, reward_std^2) noise; every episode lasts exactly ``horizon`` pulls."""
     A = len(means)
     P = np.ones((1, A, 1))
     R = np.asarray(means, dtype=np.float64).reshape(1, A, 1)
-    return FiniteMDP(P, R, np.ones(1), np.zeros(1, dtype=bool), horizon=1, reward_std=reward_std)
+    return FiniteMDP(P, R, np.ones(1), np.zeros(1, dtype=bool), horizon=horizon, reward_std=reward_std)
 
 
 def chain(n=5, slip=0.1, goal_reward=10.0, reward_std=0.0):
@@ -168,6 +170,24 @@ def discounted_estimator_mean(mdp, policy, gamma):
     return expected_score(mdp, policy, solve(mdp, probs(mdp, policy), gamma)[1], 1.0)
 
 
+def centred_mean(mdp, policy, weights, size):
+    """E[g_hat] (8) when every Phi_t of a batch of |D| = ``size`` episodes is shifted by the batch's mean,
+    Phi_t - 1/M sum_i Phi_i, as ``normalize_adv`` does (before it divides by the standard deviation), for
+    ``weights`` "return" (4) or "reward-to-go" (6). Exact for an MDP whose episodes all last H = mdp.horizon
+    steps, so that M = |D| H is fixed (checked: no state is terminal before the time limit).
+
+    By (5), the other episodes' Phi_i are independent of this episode's actions and shift nothing; its own do:
+    every Phi_i of an episode depends on its actions, so E[g_hat] = grad J - 1/(|D| H) grad E[sum_i Phi_i], where
+    sum_i Phi_i = sum_t w_t r_t with w_t = H for R(tau) and w_t = t + 1 for R_hat_t. Its gradient is grad J of
+    the same MDP with r_t scaled by w_t. The bias is thus of order 1/|D|, not 1/M. -> (P,)"""
+    assert not mdp.terminal[:mdp.horizon * mdp.S].any(), "episodes of unequal lengths: M would be random"
+    w = {"return": np.full(mdp.T, float(mdp.horizon)), "reward-to-go": np.arange(1.0, mdp.T + 1)}[weights]
+    weighted = copy.copy(mdp)
+    weighted.r = mdp.r * w[np.arange(len(mdp.s_of)) // mdp.S, None]         # (X, A)  w_t E[r | x, a]
+    g, g_w = flat(exact_gradient(mdp, policy)), flat(exact_gradient(weighted, policy))
+    return g - g_w / (size * mdp.horizon)
+
+
 def flat(grads):
     """A gradient dict as one vector (P,), keys in the policy's order."""
     return np.concatenate([np.ravel(g) for g in grads.values()])
@@ -215,13 +235,30 @@ def Phi_of(batch, name, val=None, lam=1.0, n=1, gamma=1.0):
     return batch_weights(batch.rew, val, segments, name, gamma, lam, n)[0]
 
 
+def normalised(batch, Phi, size, scale=True):
+    """Phi_t as ``vpg`` normalises it (``normalize_adv``) within each run of ``size`` consecutive episodes, the
+    batches of ``g_hats``: minus their mean, then (``scale``) divided by their standard deviation. -> (M,)"""
+    out = Phi.copy()
+    for i, j in zip(batch.starts[::size][:len(batch.starts) // size], batch.stops[size - 1::size]):
+        out[i:j] = Phi[i:j] - Phi[i:j].mean()
+        if scale:
+            out[i:j] /= np.sqrt(np.mean(out[i:j] ** 2)) + 1e-8
+    return out
+
+
 def g_hats(policy, batch, Phi, size):
     """(8) g_hat = 1/|D| sum_{tau in D} sum_t grad log pi(a_t|s_t) Phi_t for each run of ``size``
-    consecutive episodes of ``batch``: independent batches D, |D| = size. -> (episodes // size, P)."""
+    consecutive episodes of ``batch``: independent batches D, |D| = size. -> (episodes // size, P).
+    g_hat is linear in Phi, and its terms depend only on the pair (s_t, a_t), of which a finite MDP has few:
+    ``grad_log_prob`` gives grad log pi(a|s) once for each pair seen, summed with each batch's Phi_t."""
     first = batch.starts[::size][:len(batch.starts) // size]          # (K,) first row of each D
     last = batch.stops[size - 1::size]                                # (K,) one past its last row
-    return np.array([flat(policy.grad_log_prob(batch.obs[i:j], batch.act[i:j], Phi[i:j])) / size
-                     for i, j in zip(first, last)])
+    _, row, pair = np.unique(np.column_stack([batch.obs, batch.act]), axis=0, return_index=True, return_inverse=True)
+    scores = np.array([flat(policy.grad_log_prob(batch.obs[i:i + 1], batch.act[i:i + 1], np.ones(1))) for i in row])
+    W = np.zeros((len(first), len(row)))                              # (K, U) sum of Phi_t over each pair, per D
+    rows = np.concatenate([np.arange(i, j) for i, j in zip(first, last)] + [np.zeros(0, np.int64)])
+    np.add.at(W, (np.repeat(np.arange(len(first)), last - first), pair.ravel()[rows]), Phi[rows])
+    return W @ scores / size
 
 
 # e.g. nppg.vpg("nppg.checks.exact:nppg/Bandit-v0") or  nppg train --env nppg.checks.exact:nppg/Gridworld-v0
