@@ -114,7 +114,7 @@ def exercise_checker(bug, tmp):
     """(check, hint) from ``nppg exercise check`` on a complete workspace with ``bug`` planted, or None when the
     checker is not available or the workspace has no copy of the bug's module."""
     try:
-        from nppg.tools import exercise  # noqa: F401
+        from nppg import course  # noqa: F401
     except Exception:
         return None
     ws = os.path.join(tmp, "workspace")

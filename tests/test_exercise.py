@@ -12,9 +12,9 @@ import pytest
 
 import nppg
 from nppg.checks import zoo
-from nppg.tools import exercise
+from nppg import course as exercise
 from nppg.tools.cli import main
-from nppg.tools.exercise_checks import run_checks
+from nppg.course.grader import run_checks
 
 SRC = os.path.dirname(nppg.__file__)
 

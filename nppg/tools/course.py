@@ -1,8 +1,10 @@
-"""The ``nppg exercise`` command: list, start, check and train (``exercise.py``, ``exercise_checks.py``).
+"""The ``nppg exercise`` command: list, start, check and train (the course is ``nppg/course/``).
 hypothesis is imported only when a workspace is checked."""
 import os
 
-from .exercise import TRAIN, ladder_text, start, train
+from ..course.ladder import ladder_text
+from ..course.train import TRAIN, train
+from ..course.workspace import start
 
 
 def add_exercise_args(parser):
@@ -31,7 +33,7 @@ def cmd_exercise(args):
               f"read {os.path.join(args.dir, 'README.md')}, then: nppg exercise check {args.dir}")
         return 0
     if args.action == "check":
-        from .exercise_checks import run_checks
+        from ..course.grader import run_checks
         return run_checks(args.dir, args.names, args.json)
     try:
         passed = train(args.dir, args.env, args.seed)[2]
