@@ -2,8 +2,10 @@
 
 ``ladder.py`` is the ladder of exercises; ``workspace.py`` writes a student's workspace from nppg's own source
 and imports it back; ``checks/`` holds each exercise's checks, one module per module of the algorithm layer;
-``grader.py`` runs them and writes the results; ``train.py`` trains the student's own ``vpg``."""
-from .ladder import BY_NAME, LADDER, MODULES, PACKAGE, Exercise, ladder_text
+``grader.py`` runs them, each exercise in a process of its own, on the package ``isolation.py`` builds for it,
+and writes the results; ``autograder.py`` packs it for Gradescope; ``train.py`` trains the student's own
+``vpg``."""
+from .ladder import BY_NAME, GRADED, LADDER, MODULES, PACKAGE, TOGETHER, Exercise, ladder_text, select
 from .workspace import load, start
 
 
@@ -13,4 +15,5 @@ def load_workspace(directory):
     return load(directory)
 
 
-__all__ = ["BY_NAME", "LADDER", "MODULES", "PACKAGE", "Exercise", "ladder_text", "load", "load_workspace", "start"]
+__all__ = ["BY_NAME", "GRADED", "LADDER", "MODULES", "PACKAGE", "TOGETHER", "Exercise", "ladder_text", "load",
+           "load_workspace", "select", "start"]

@@ -14,13 +14,14 @@ class Exercise:
     module: str       # one of MODULES
     functions: tuple  # ((qualified name, equation), ...): the blanks, in the order they are written
     checks: str       # what its checks test, in a few words (docs/teaching.md has the table)
+    points: float = 1.0   # its default points in results.json (an instructor changes them: docs/grading.md)
 
     @property
     def eqs(self):
         return ", ".join(sorted({n for _, eq in self.functions for n in eq.split(", ")}, key=int))
 
 
-# The ladder, in the derivation's order (the equation numbers are the README's).
+# The ladder, in the derivation's order (the equation numbers are the derivation's, as in the docstrings).
 LADDER = (
     Exercise("backprop", "linear and tanh backward passes", "nn",
              (("linear_backward", "20"), ("tanh_backward", "21")),
@@ -58,7 +59,7 @@ LADDER = (
     Exercise("rollout", "one vector step and the batch's segments", "rollout",
              (("Rollout.step", "14"), ("to_batch", "14")),
              "on a clock: a truncation is no termination; s_T is the true final observation; the autoreset step "
-             "is never stored; the action stored is the one sampled"),
+             "is never stored; the action stored is the one sampled", points=2.0),
     Exercise("closing_values", "the closing value of a segment", "algorithm",
              (("closing_values", "14"),),
              "0 after a termination, V(s_T) of the true final observation after a truncation or a cut"),
@@ -68,12 +69,45 @@ LADDER = (
     Exercise("vpg", "the epochs of VPG, in the pseudocode's order", "algorithm",
              (("vpg", "7, 8, 9"),),
              "two epochs redone by hand from the same seed: V before its fit, Phi normalised over the batch, "
-             "one policy step"),
+             "one policy step", points=2.0),
 )
-BY_NAME = {e.name: e for e in LADDER}
+# Graded after the ladder, once: the student's whole package run together (every one of its own pieces), against
+# nppg's. It is no exercise of its own (no blanks); it counts the parts working together, and only once.
+TOGETHER = Exercise("together", "your pieces together: a short run of your whole package against nppg's", None, (),
+                    "two epochs on CartPole-v1 and on Pendulum-v1 end with nppg's parameters")
+GRADED = LADDER + (TOGETHER,)
+BY_NAME = {e.name: e for e in GRADED}
+TIMEOUT = 60.0   # seconds one exercise may take to grade; a correct workspace's slowest takes a few (docs/grading.md)
+
+
+def number(exercise):
+    """Its number in the ladder (1 to 15), ``together`` the one after."""
+    return GRADED.index(exercise) + 1
+
+
+def select(names):
+    """The exercises that ``names`` (names, ladder numbers, or ranges such as 4-7) ask for, in ladder order; all of
+    them, ``together`` included, when ``names`` is empty. Raises ValueError naming what is not an exercise."""
+    if not names:
+        return list(GRADED)
+    chosen, unknown = set(), []
+    for name in names:
+        lo, _, hi = str(name).partition("-")
+        if lo.isdigit() and (hi.isdigit() or not hi) and 1 <= int(lo) <= int(hi or lo) <= len(GRADED):
+            chosen |= set(GRADED[int(lo) - 1:int(hi or lo)])
+        elif name in BY_NAME:
+            chosen.add(BY_NAME[name])
+        else:
+            unknown.append(str(name))
+    if unknown:
+        raise ValueError(f"no exercise {', '.join(unknown)}; the exercises: "
+                         + ", ".join(f"{number(e)} {e.name}" for e in GRADED))
+    return [e for e in GRADED if e in chosen]
 
 
 def ladder_text():
     rows = [f"{i:>2}. {e.name:<15} ({e.eqs}) {e.title}: {', '.join(f for f, _ in e.functions)} in {e.module}.py"
             for i, e in enumerate(LADDER, 1)]
-    return "\n".join(["The ladder (nppg exercise check DIR NAME checks one; the equations are the README's):"] + rows)
+    rows.append(f"{len(GRADED):>2}. {TOGETHER.name:<15} {TOGETHER.title} (graded once, after the ladder)")
+    return "\n".join(["The ladder (nppg exercise check DIR NAME or NUMBER checks one; the equations are those of nppg's "
+                      "derivation):"] + rows)

@@ -48,13 +48,14 @@ def blank(source, exercise):
     return "".join(lines)
 
 
-def module_source(module, solutions=False):
-    """What the workspace's ``module``.py holds: nppg's own source, its exercises blanked unless ``solutions``."""
+def module_source(module, solutions=False, prefill=()):
+    """What the workspace's ``module``.py holds: nppg's own source, its exercises blanked unless ``solutions``, but
+    for those named in ``prefill`` (given out solved)."""
     with open(os.path.join(os.path.dirname(nppg.__file__), f"{module}.py")) as f:
         source = f.read()
     if not solutions:
         for e in LADDER:
-            if e.module == module:
+            if e.module == module and e.name not in prefill:
                 source = blank(source, e)
     return source
 
@@ -72,24 +73,29 @@ def init_source():
             + "\n".join(lines) + f"\n\n__all__ = {names!r}\n")
 
 
-def workspace_readme():
+def workspace_readme(prefill=()):
+    order = ", ".join(dict.fromkeys(e.module for e in LADDER))
+    given = [e.name for e in LADDER if e.name in prefill]
+    solved = f"\nGiven out solved (nothing to write): {', '.join(given)}.\n" if given else ""
     return f"""# Your VPG, from scratch
 
-`{PACKAGE}/` is nppg's algorithm layer: eight modules, read in the order nn, distributions, policies,
-advantages, optim, normalize, rollout, algorithm. Some functions keep only their signature and docstring
-and raise `NotImplementedError`: write their bodies, one exercise at a time, in this order.
-
+`{PACKAGE}/` is nppg's algorithm layer: eight modules, read in the ladder's order {order}.
+Some functions keep only their signature and docstring and raise `NotImplementedError`: write their bodies,
+one exercise at a time, in this order.
+{solved}
 {ladder_text()}
 
-    nppg exercise check .              # every exercise, in order; or: nppg exercise check . gae
+    nppg exercise check .              # every exercise, in order; or by name or number: nppg exercise check . gae 6
     nppg exercise train .              # your own vpg on CartPole-v1: passes at a mean return >= 475
 
-The equation numbers are those of nppg's README ("The derivation, in short").
+Each function's docstring states what to compute, with the equation's number in nppg's derivation (the
+hints cite the same numbers); `nppg exercise list` names the functions of each exercise.
 """
 
 
-def start(directory, solutions=False):
-    """Write the workspace into ``directory`` (new, or empty). Returns the package's path."""
+def start(directory, solutions=False, prefill=()):
+    """Write the workspace into ``directory`` (new, or empty), the exercises named in ``prefill`` given out solved.
+    Returns the package's path."""
     if os.path.exists(directory) and (not os.path.isdir(directory) or os.listdir(directory)):
         what = "is a file" if not os.path.isdir(directory) else "is not empty"
         raise ValueError(f"{directory} {what}: start a workspace in a new or empty directory "
@@ -98,11 +104,11 @@ def start(directory, solutions=False):
     os.makedirs(pkg)
     for module in MODULES:
         with open(os.path.join(pkg, f"{module}.py"), "w") as f:
-            f.write(module_source(module, solutions))
+            f.write(module_source(module, solutions, prefill))
     with open(os.path.join(pkg, "__init__.py"), "w") as f:
         f.write(init_source())
     with open(os.path.join(directory, "README.md"), "w") as f:
-        f.write(workspace_readme())
+        f.write(workspace_readme(prefill))
     return pkg
 
 
