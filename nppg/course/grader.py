@@ -45,8 +45,8 @@ def grade(exercise, S, report, hidden=(), seed=None):
         except NotYet as e:
             return report(kind, "not yet", [f"  not implemented yet: {e}"])
         except Fail as f:
-            return report(kind, "fail", [f"  FAIL [{kind}] {what}", f"    {f.what}", f"    equation ({f.eq or exercise.eqs})",
-                                         f"    hint: {f.hint}"])
+            return report(kind, "fail", [f"  FAIL [{kind}] {what}", f"    {f.what}",
+                                         f"    equation ({f.eq or exercise.eqs})", f"    hint: {f.hint}"])
         except UsesNppg as e:
             return report(kind, "fail", [f"  FAIL [{kind}] {what}", f"    {e}", USES_NPPG_HINT])
         except Exception as e:  # e.g. a student's function that returns something unusable

@@ -142,7 +142,7 @@ def refuse(what):
     raise UsesNppg(what)
 
 
-class _Stand_in(types.ModuleType):
+class _StandIn(types.ModuleType):
     """What ``sys.modules["nppg..."]`` holds while an exercise is graded: nppg's module for nppg's and the grader's
     own code, a refusal for the workspace's."""
 
@@ -166,7 +166,7 @@ def guard(directory):
     module's docstring. (An audit hook cannot be removed: call it in a process of its own.)"""
     workspace = os.path.realpath(directory) + os.sep
     for name in [n for n in sys.modules if n == "nppg" or n.startswith("nppg.")]:
-        sys.modules[name] = _Stand_in(sys.modules[name], workspace)
+        sys.modules[name] = _StandIn(sys.modules[name], workspace)
 
     def hook(event, args):
         if event == "open":

@@ -109,5 +109,5 @@ def ladder_text():
     rows = [f"{i:>2}. {e.name:<15} ({e.eqs}) {e.title}: {', '.join(f for f, _ in e.functions)} in {e.module}.py"
             for i, e in enumerate(LADDER, 1)]
     rows.append(f"{len(GRADED):>2}. {TOGETHER.name:<15} {TOGETHER.title} (graded once, after the ladder)")
-    return "\n".join(["The ladder (nppg exercise check DIR NAME or NUMBER checks one; the equations are those of nppg's "
-                      "derivation):"] + rows)
+    return "\n".join(["The ladder (nppg exercise check DIR NAME or NUMBER checks one; the equations are those of "
+                      "nppg's derivation):"] + rows)

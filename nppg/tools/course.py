@@ -33,7 +33,7 @@ def add_exercise_args(parser):
     tr.add_argument("--env", default="CartPole-v1", choices=sorted(TRAIN))
     tr.add_argument("--seed", type=int, default=0)
     ag = sub.add_parser("autograder", allow_abbrev=False,
-                        help="write a Gradescope autograder: setup.sh, run_autograder, autograder.zip (docs/grading.md)")
+                        help="write a Gradescope autograder: setup.sh, run_autograder, the zip (docs/grading.md)")
     ag.add_argument("out", help="the folder to write it into")
     ag.add_argument("--config", default=None, metavar="FILE",
                     help="the instructor's points, hidden checks and time limit (JSON), packed into the autograder")
