@@ -89,7 +89,10 @@ def _context():
     forkserver elsewhere on POSIX, spawn on Windows."""
     methods = multiprocessing.get_all_start_methods()
     method = "fork" if sys.platform.startswith("linux") else "forkserver" if "forkserver" in methods else "spawn"
-    return multiprocessing.get_context(method)
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload([__name__])   # the server imports the checks once; each exercise forks from it
+    return ctx
 
 
 class _Interrupted(KeyboardInterrupt):
