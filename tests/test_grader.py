@@ -176,3 +176,15 @@ def test_the_autograder_grades_a_submission_laid_out_as_gradescope_lays_it_out(s
     assert failed == ["16. together", "5. gae (11, 12)"], r["output"]
     assert {t["visibility"] for t in r["tests"]} == {"visible", "after_due_date"}
     assert r["score"] == sum(t["score"] for t in r["tests"]) and "execution_time" in r
+
+
+def test_a_crash_costs_its_own_exercise_and_a_missing_workspace_still_writes_results(solved, tmp_path):
+    d = planted(solved, tmp_path, "normalize", ("    def update(self, x):\n", "    def update(self, x):\n"
+                                                                             "        import os\n        os._exit(3)\n"))
+    code, out = check(d, "adam", "running_stats", "rollout")
+    assert code == 1 and failing(out) == ["running_stats"], out
+    assert "the grading process ended without its result (exit status 3)" in out
+    path = tmp_path / "results.json"
+    assert main(["exercise", "check", str(tmp_path / "nothing"), "--json", str(path)]) == 1
+    r = json.loads(path.read_text())
+    assert r["score"] == 0 and len(r["tests"]) == 16 and "has no mypg/__init__.py" in r["output"]

@@ -228,12 +228,13 @@ def tests_of(e, g, config, interrupted=False):
     return out
 
 
-def results_json(path, exercises, graded, config, elapsed, interrupted):
+def results_json(path, exercises, graded, config, elapsed, interrupted, problem=None):
+    """Write Gradescope's results.json (atomically); ``problem``: why nothing could be graded."""
     by = {g.exercise: g for g in graded}
     tests = [t for e in exercises for t in tests_of(e, by.get(e), config, interrupted)]
     score = sum(t["score"] for t in tests)
     passed = sum(by[e].passed() for e in exercises if e in by)
-    summary = f"{passed} of {len(exercises)} exercises pass" + \
+    summary = problem or f"{passed} of {len(exercises)} exercises pass" + \
         (f"; interrupted after {len(graded)} (the rest not graded)" if interrupted else "")
     result = {"score": score, "execution_time": round(elapsed, 1), "output": summary, "tests": tests}
     tmp = f"{path}.tmp"
@@ -254,7 +255,10 @@ def run_checks(directory, names=(), json_path=None, out=print, timeout=None, job
     exercises = select(names)
     timeout = float(timeout or config.get("timeout", TIMEOUT))
     if not os.path.isfile(os.path.join(directory, PACKAGE, "__init__.py")):
-        raise ValueError(f"{directory} has no {PACKAGE}/__init__.py: make a workspace with nppg exercise start DIR")
+        problem = f"{directory} has no {PACKAGE}/__init__.py: make a workspace with nppg exercise start DIR"
+        if json_path:
+            results_json(json_path, exercises, [], config, 0.0, False, problem)
+        raise ValueError(problem)
     t0, graded, interrupted = time.monotonic(), [], False
 
     def show(g):
