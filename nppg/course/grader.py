@@ -271,7 +271,8 @@ def run_checks(directory, names=(), json_path=None, out=print, timeout=None, job
     def terminate(signum, frame):
         raise _Interrupted()
     main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, terminate) if main else None
+    if main:   # a Ctrl-C or SIGTERM ends the grading with the results so far, even where the shell ignored SIGINT
+        previous = signal.signal(signal.SIGTERM, terminate), signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         run_all(os.path.abspath(directory), exercises, timeout, max(1, jobs), show, config.get("hidden", ()),
                 config.get("hidden_seed"))
@@ -280,7 +281,8 @@ def run_checks(directory, names=(), json_path=None, out=print, timeout=None, job
         out(f"interrupted: {len(graded)} of {len(exercises)} exercises graded")
     finally:
         if main:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
         if json_path:
             results_json(json_path, exercises, graded, config, time.monotonic() - t0, interrupted)
     passed = sum(g.passed() for g in graded)
