@@ -114,7 +114,7 @@ def exercise_checker(bug, tmp):
     """(check, hint) from ``nppg exercise check`` on a complete workspace with ``bug`` planted, or None when the
     checker is not available or the workspace has no copy of the bug's module."""
     try:
-        from nppg.tools import exercise  # noqa: F401
+        from nppg import course  # noqa: F401
     except Exception:
         return None
     ws = os.path.join(tmp, "workspace")
@@ -147,20 +147,23 @@ def exercise_checker(bug, tmp):
 
 
 def parse_checker(path, text):
-    """The first failing test of a Gradescope-style results.json, and the hint in its output."""
+    """The first failing test of a Gradescope-style results.json, the hint in its output, and the other exercises
+    that fail (but the last line, the pieces together, which any bug fails)."""
     try:
         with open(path) as f:
             results = json.load(f)
     except (OSError, ValueError):
-        return ("(no results.json)", text.strip().splitlines()[-1] if text.strip() else "")
-    for t in results.get("tests", []):
-        if t.get("score", 0) < t.get("max_score", 0):
-            output = t.get("output", "")
-            check = re.search(r"^\s*FAIL (.+)$", output, re.M)
-            hint = re.search(r"^\s*hint: (.+)$", output, re.M)
-            exercise = t.get("name", "?").split(":")[0]
-            return (f"{exercise}: {check.group(1).strip() if check else '?'}", hint.group(1).strip() if hint else "")
-    return None if not results.get("tests") else ("not caught (every check passes)", "")
+        return ("(no results.json)", text.strip().splitlines()[-1] if text.strip() else "", [])
+    failed = [t for t in results.get("tests", []) if t.get("score", 0) < t.get("max_score", 0)]
+    names = list(dict.fromkeys(t.get("name", "?").split(":")[0] for t in failed))
+    others = [n for n in names[1:] if not re.match(r"\d+\. together\b", n)]
+    for t in failed:
+        output = t.get("output", "")
+        check = re.search(r"^\s*FAIL (.+)$", output, re.M)
+        hint = re.search(r"^\s*hint: (.+)$", output, re.M)
+        return (f"{names[0]}: {check.group(1).strip() if check else '?'}", hint.group(1).strip() if hint else "",
+                others)
+    return None if not results.get("tests") else ("not caught (every check passes)", "", [])
 
 
 # ---- the figure and the table ---------------------------------------------------------------------------------------
@@ -223,7 +226,7 @@ def table(results, seeds, settings):
              "|---|---|---|---|---|---|"]
     for r in results:
         node = f"`{r['caught_by']}`" if r["caught_by"] else "**not caught**"
-        check, hint = r["checker"] if r["checker"] else ("to be filled", "to be filled")
+        check, hint = r["checker"][:2] if r["checker"] else ("to be filled", "to be filled")
         lines.append(f"| [{r['name']}](#{r['name']}) | `nppg/{r['module']}.py` | {r['equation']} | {node} | "
                      f"{md(check)} | {md(hint)} |")
     lines += ["", "![Each bug's learning curve beside the correct one](figures/bugs.png)", ""]
@@ -306,15 +309,20 @@ def main(argv=None):
                 r = job.result()
                 r["correct"] = correct.get((bug.env, tuple(sorted(bug.train.items()))), [])
                 results.append(r)
-                check = "checker: " + (" / ".join(r["checker"]) if r["checker"] else "to be filled")
+                check = "checker: " + (" / ".join(r["checker"][:2]) if r["checker"] else "to be filled")
+                if r["checker"] and r["checker"][2]:
+                    check += f"  ALSO FAILS: {', '.join(r['checker'][2])}"
                 print(f"{bug.name:32s} suite: {r['caught_by'] or 'NOT CAUGHT'}  {check}  ({r['seconds']:.0f} s)",
                       flush=True)
     missed = [r["name"] for r in results if not r["caught_by"]]
     missed_checker = [r["name"] for r in results if r["checker"] and r["checker"][0] == "not caught (every check passes)"]
+    spread = [r["name"] for r in results if r["checker"] and r["checker"][2]]
     print(f"{len(results) - len(missed)} of {len(results)} bugs caught by the suite"
           + (f"; not caught: {missed}" if missed else "")
           + ("" if a.no_checker else f"; checker: {sum(bool(r['checker']) for r in results) - len(missed_checker)} "
-             f"of {len(results)} caught" + (f", missed {missed_checker}" if missed_checker else "")))
+             f"of {len(results)} caught" + (f", missed {missed_checker}" if missed_checker else "")
+             + (f"; failing more than their own exercise: {spread}" if spread else "; each failing only its own "
+                "exercise (and the pieces together)")))
     if docs:
         os.makedirs(os.path.join(docs, "figures"), exist_ok=True)
         if not a.no_curves:

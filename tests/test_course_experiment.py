@@ -8,7 +8,7 @@ import os
 import pytest
 
 from nppg.course import experiment
-from nppg.tools import exercise
+from nppg.course import ladder, workspace
 
 FIGURES = ["CartPole-v1-rtg.png", "CartPole-v1-baseline.png", "CartPole-v1-lam.png", "overview.png"]
 
@@ -16,7 +16,7 @@ FIGURES = ["CartPole-v1-rtg.png", "CartPole-v1-baseline.png", "CartPole-v1-lam.p
 @pytest.fixture(scope="module")
 def solved(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("ws") / "solved")
-    exercise.start(d, solutions=True)
+    workspace.start(d, solutions=True)
     return d
 
 
@@ -117,7 +117,7 @@ def test_a_cell_run_with_other_settings_is_refused_not_overwritten(solved, tmp_p
 
 def test_a_blank_workspace_says_which_exercise_to_finish_first(tmp_path):
     blank = str(tmp_path / "blank")
-    exercise.start(blank)
+    workspace.start(blank)
     with pytest.raises(experiment.ExperimentError) as e:
         experiment.cmd_experiment(args_of(blank, "--env", "CartPole-v1", "--quick", "--no-figures"))
     msg = str(e.value)
@@ -131,12 +131,12 @@ def test_a_blank_workspace_says_which_exercise_to_finish_first(tmp_path):
 def test_one_exercise_left_blank_is_the_one_named(solved, tmp_path):
     """A workspace done but for GAE: the message names 'gae', as the run stops in it."""
     ws = str(tmp_path / "ws")
-    exercise.start(ws, solutions=True)
-    path = os.path.join(ws, exercise.PACKAGE, "advantages.py")
+    workspace.start(ws, solutions=True)
+    path = os.path.join(ws, ladder.PACKAGE, "advantages.py")
     with open(path) as f:
         source = f.read()
     with open(path, "w") as f:
-        f.write(exercise.blank(source, exercise.BY_NAME["gae"]))
+        f.write(workspace.blank(source, ladder.BY_NAME["gae"]))
     with pytest.raises(experiment.ExperimentError, match=r"Finish exercise 5, 'gae', first") as e:
         experiment.experiment(ws, ["CartPole-v1"], quick=True, figures=False, say=lambda s: None)
     assert "exercise 'gae', eq. (12)" in str(e.value) and "Still blank" not in str(e.value)

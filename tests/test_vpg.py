@@ -145,7 +145,7 @@ def test_an_epoch_is_the_pseudocode_in_order():
     V_phi_k, the value function *before* its fit (step 5; step 8 fits phi_{k+1} afterwards), Phi is normalised
     over the whole batch, and the policy takes one step. An advantage computed with the fitted V, or Phi
     normalised episode by episode, moves the parameters elsewhere."""
-    from nppg.tools.exercise_checks import vpg_by_hand  # the course's own redo of the pseudocode, steps 3-8
+    from nppg.course.checks.algorithm import vpg_by_hand  # the course's own redo of the pseudocode, steps 3-8
     cfg = dict(epochs=1, steps_per_epoch=300, num_envs=2, hidden=(16,), train_v_iters=10, seed=5)
     ours, s = nppg.vpg("CartPole-v1", **cfg), vpg_by_hand(**cfg)
     for net_a, net_b in ((ours.policy, s.policy), (ours.value_fn, s.value_fn)):

@@ -31,9 +31,10 @@ import numpy as np
 from ..algorithm import VPGConfig
 from ..engine.rollout import make_env
 from ..engine.threads import set_threads
-from ..tools.exercise import LADDER, PACKAGE, load
 from ..tools.logger import BEFORE_EVAL
 from ..tools.machine import describe
+from .ladder import LADDER, PACKAGE
+from .workspace import load
 
 
 @dataclass(frozen=True)
@@ -593,20 +594,3 @@ def cmd_experiment(args):
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     return experiment(args.dir, args.env, args.seeds, args.quick, jobs, args.out, not args.no_figures)
 
-
-def main(argv=None):
-    """``python -m nppg.course.experiment DIR ...`` until the command is wired into ``nppg exercise``."""
-    import argparse
-    parser = argparse.ArgumentParser(prog="nppg exercise experiment", allow_abbrev=False)
-    add_experiment_args(parser)
-    try:
-        return cmd_experiment(parser.parse_args(argv))
-    except ExperimentError as e:
-        print(f"nppg exercise experiment: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The checks of distributions.py's exercises, categorical (15, 16) and gaussian (17, 18), in the order of the module: each check
+registered under its exercise with ``@check``, its hints beside the property it tests."""
+import numpy as np
+
+from ... import distributions as R_dist
+from .common import (Fail, call, check, close, copies, diagnose, expect, floats, fmt, grad_error, ints, prop, rng_of,
+                     unchanged, TOL)
+
+
+@check('categorical', 'contract', 'shapes, inputs, logits of 1,000')
+def categorical_contract(S):
+    d = S.distributions
+    z, a = np.random.default_rng(0).standard_normal((3, 4)), np.array([0, 3, 1])
+    before, inputs = copies(z, a), fmt(z=z, a=a)
+    expect("log_softmax(z)", call("log_softmax", d.log_softmax, z, inputs=inputs), (3, 4), inputs)
+    expect("categorical_log_prob(z, a)", call("categorical_log_prob", d.categorical_log_prob, z, a, inputs=inputs),
+           (3,), inputs)
+    expect("categorical_score(z, a)", call("categorical_score", d.categorical_score, z, a, inputs=inputs), (3, 4), inputs)
+    unchanged("the categorical functions", before, [z, a], inputs)
+    z = np.array([[1000.0, 0.0, -1000.0, 3.0], [1000.0, 1000.0, 999.0, -5.0], [-1000.0, -1000.0, -1000.0, -1000.0]])
+    inputs = fmt(z=z, a=a)
+    for name in ("log_softmax", "categorical_log_prob", "categorical_score"):
+        f = getattr(d, name)
+        out = call(name, f, *((z,) if name == "log_softmax" else (z, a)), inputs=inputs)
+        sums = np.exp(out).sum(axis=-1) if name == "log_softmax" else np.ones(3)
+        if not np.all(np.isfinite(out)) or not close(sums, np.ones(3), 1e-9):
+            raise Fail(f"{name} gives {fmt(out=np.asarray(out))} on logits of 1,000: {inputs}",
+                       "softmax without subtracting the max: exp(1000) overflows to inf (and inf / inf is nan); "
+                       "subtract max(z) along each row first, as (15) does", "15")
+
+
+@check('categorical', 'math', 'softmax sums to 1; the score against finite differences; E[score] = 0')
+def categorical_math(S):
+    d = S.distributions
+
+    def test(draw):
+        N, K, rng, scale = ints(draw, 1, 5), ints(draw, 2, 6), rng_of(draw), floats(draw, 0.1, 10.0)
+        z, a, w = scale * rng.standard_normal((N, K)), rng.integers(0, K, N), rng.standard_normal(N)
+        inputs = fmt(z=z, a=a)
+        logp = call("log_softmax", d.log_softmax, z, inputs=inputs)
+        if not close(np.exp(logp).sum(axis=-1), np.ones(N), 1e-10):
+            raise Fail(f"exp(log_softmax(z)) sums to {fmt(s=np.exp(logp).sum(axis=-1))} over the actions, not 1, on "
+                       f"{inputs}", diagnose(logp, [(np.log(np.exp(z) / np.exp(z).sum()), "the softmax normalised over "
+                                                     "the whole batch: logsumexp is taken along each row (axis=-1)")],
+                                             "log pi = z - logsumexp(z) along each row: every row is a distribution"),
+                       "15")
+        lp = call("categorical_log_prob", d.categorical_log_prob, z, a, inputs=inputs)
+        if not close(lp, R_dist.log_softmax(z)[np.arange(N), a]):
+            raise Fail(f"categorical_log_prob(z, a) = {fmt(lp=np.asarray(lp))} is not log_softmax(z) at each row's own "
+                       f"action, on {inputs}", "log pi(a|s) picks row n's entry a_n: log_softmax(z)[arange(N), a]", "15")
+        score = call("categorical_score", d.categorical_score, z, a, inputs=inputs)
+        err, num = grad_error(lambda: float(w @ R_dist.categorical_log_prob(z, a)), z,
+                              w[:, None] * np.asarray(score, dtype=np.float64))
+        if err > TOL:
+            ref = R_dist.categorical_score(z, a)
+            raise Fail(f"categorical_score = {fmt(score=np.asarray(score))} is not the gradient of log pi(a|s) "
+                       f"(finite differences: {fmt(num=num / np.where(w == 0, 1, w)[:, None])}), on {inputs}",
+                       diagnose(score, [(-ref, "a sign flipped in the score: d log pi(a|s)/dz = onehot(a) - softmax(z), "
+                                         "not softmax(z) - onehot(a)"),
+                                        (np.eye(K)[a], "the softmax term is missing: logsumexp(z) depends on every "
+                                         "logit, so d log pi/dz = onehot(a) - softmax(z)"),
+                                        (np.eye(K)[a] - z, "softmax(z), not z: d logsumexp(z)/dz = softmax(z)")],
+                                "d log pi(a|s)/dz = onehot(a) - softmax(z), in closed form (16)"), "16")
+        pi = np.exp(R_dist.log_softmax(z))
+        mean = sum(pi[:, [k]] * np.asarray(d.categorical_score(z, np.full(N, k))) for k in range(K))
+        if not close(mean, np.zeros((N, K)), 1e-10):
+            raise Fail(f"sum_a pi(a|s) score(z, a) = {fmt(mean=mean)} is not 0 (5), on {fmt(z=z)}",
+                       "the expected score is 0 (EGLP, (5)): onehot(a) - softmax(z) averages to 0 under pi", "16")
+    prop(15)(test)
+
+
+@check('categorical', 'agreement', "nppg's functions")
+def categorical_agree(S):
+    d = S.distributions
+
+    def test(draw):
+        N, K, rng = ints(draw, 1, 6), ints(draw, 2, 6), rng_of(draw)
+        z, a = 10 * rng.standard_normal((N, K)), rng.integers(0, K, N)
+        inputs = fmt(z=z, a=a)
+        for name in ("log_softmax", "categorical_log_prob", "categorical_score"):
+            args = (z,) if name == "log_softmax" else (z, a)
+            if not close(call(name, getattr(d, name), *args, inputs=inputs), getattr(R_dist, name)(*args)):
+                raise Fail(f"{name} differs from nppg's on {inputs}", "compare with (15, 16)", "15, 16")
+    prop(15)(test)
+
+
+# ---- 3. gaussian (17, 18) -------------------------------------------------------------------------
+
+@check('gaussian', 'contract', 'shapes and inputs')
+def gaussian_contract(S):
+    d, rng = S.distributions, np.random.default_rng(0)
+    mu, log_std, a = rng.standard_normal((3, 2)), np.array([-0.5, 0.3]), rng.standard_normal((3, 2))
+    before, inputs = copies(mu, log_std, a), fmt(mu=mu, log_std=log_std, a=a)
+    expect("gaussian_log_prob", call("gaussian_log_prob", d.gaussian_log_prob, mu, log_std, a, inputs=inputs), (3,),
+           inputs, "one log-density per row: sum over the action dimensions (axis=-1)")
+    out = call("gaussian_score", d.gaussian_score, mu, log_std, a, inputs=inputs)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise Fail(f"gaussian_score returned {type(out).__name__}, not a pair (dmu, dlog_std)", "return dmu, dlog_std",
+                   "18")
+    expect("gaussian_score's dmu", out[0], (3, 2), inputs)
+    expect("gaussian_score's dlog_std", out[1], (3, 2), inputs, "dlog_std has one row per sample (N, d_a)")
+    unchanged("the Gaussian functions", before, [mu, log_std, a], inputs)
+
+
+@check('gaussian', 'math', 'the density integrates to 1; the scores against finite differences')
+def gaussian_math(S):
+    d = S.distributions
+    # a density integrates to 1: d_a = 1 on a fine grid
+    for mu0, ls in ((0.3, -0.2), (-1.0, 0.7)):
+        grid = np.linspace(mu0 - 12 * np.exp(ls), mu0 + 12 * np.exp(ls), 6001)[:, None]
+        logp = call("gaussian_log_prob", d.gaussian_log_prob, np.full_like(grid, mu0), np.array([ls]), grid,
+                    inputs=fmt(mu=mu0, log_std=ls))
+        total = float(np.sum(np.exp(logp)) * (grid[1, 0] - grid[0, 0]))
+        if abs(total - 1) > 1e-6:
+            raise Fail(f"exp(gaussian_log_prob) integrates to {total:.6g}, not 1, at mu = {mu0}, log_std = {ls}",
+                       "a density integrates to 1: check the constant -1/2 d_a log 2pi, the -log sigma_i term "
+                       "(2 log sigma_i inside the 1/2) and u_i = (a_i - mu_i) / sigma_i (17)", "17")
+
+    def test(draw):
+        N, n, rng = ints(draw, 1, 5), ints(draw, 1, 3), rng_of(draw)
+        mu, log_std = rng.standard_normal((N, n)), rng.uniform(-1.0, 0.5, n)
+        a, w = mu + np.exp(log_std) * rng.standard_normal((N, n)), rng.standard_normal(N)
+        inputs = fmt(mu=mu, log_std=log_std, a=a)
+        lp = call("gaussian_log_prob", d.gaussian_log_prob, mu, log_std, a, inputs=inputs)
+        parts = sum(R_dist.gaussian_log_prob(mu[:, [i]], log_std[[i]], a[:, [i]]) for i in range(n))
+        if not close(lp, parts):
+            raise Fail(f"gaussian_log_prob = {fmt(lp=np.asarray(lp))} is not the sum of the {n} dimensions' "
+                       f"log-densities {fmt(parts=parts)}, on {inputs}",
+                       "a diagonal Gaussian's log-density is a sum over the action dimensions, each with its own "
+                       "sigma_i; the constant is d_a/2 log 2pi (17)", "17")
+        dmu, dls = call("gaussian_score", d.gaussian_score, mu, log_std, a, inputs=inputs)
+        f = lambda: float(w @ R_dist.gaussian_log_prob(mu, log_std, a))  # noqa: E731
+        rmu, rls = R_dist.gaussian_score(mu, log_std, a)
+        u, sigma = (a - mu) / np.exp(log_std), np.exp(log_std)
+        if np.shape(dmu) != (N, n) or grad_error(f, mu, w[:, None] * dmu)[0] > TOL:
+            raise Fail(f"gaussian_score's dmu = {fmt(dmu=np.asarray(dmu))} is not d log pi / d mu {fmt(rmu=rmu)}, on "
+                       f"{inputs}", diagnose(dmu, [(-rmu, "a sign flipped in the score: d/d mu = (a - mu) / sigma^2"),
+                                                   (u, "(a - mu) / sigma^2: divide by sigma twice, not once"),
+                                                   (a - mu, "(a - mu) / sigma^2: the 1/sigma^2 is missing")],
+                                             "d log pi / d mu_i = (a_i - mu_i) / sigma_i^2 (18)"), "18")
+        if np.shape(dls) != (N, n) or grad_error(f, log_std, w @ np.asarray(dls))[0] > TOL:
+            raise Fail(f"gaussian_score's dlog_std = {fmt(dlog_std=np.asarray(dls))} is not d log pi / d log sigma "
+                       f"{fmt(rls=rls)}, on {inputs}",
+                       diagnose(dls, [(u * u, "the -1 is missing: d log pi / d log sigma = u^2 - 1; the -1 comes from "
+                                       "the -log sigma of the normaliser, and without it E[score] is 1, not 0 (5)"),
+                                      (-rls, "a sign flipped: d log pi / d log sigma = u^2 - 1"),
+                                      (u * u / sigma - 1, "the score is with respect to log sigma, not sigma: "
+                                       "u^2 - 1 (chain rule through sigma = exp(log sigma))")],
+                                "d log pi / d log sigma_i = u_i^2 - 1 with u_i = (a_i - mu_i) / sigma_i (18)"), "18")
+    prop(15)(test)
+
+
+@check('gaussian', 'agreement', "nppg's functions")
+def gaussian_agree(S):
+    d = S.distributions
+
+    def test(draw):
+        N, n, rng = ints(draw, 1, 6), ints(draw, 1, 4), rng_of(draw)
+        mu, log_std, a = rng.standard_normal((N, n)), rng.uniform(-2, 1, n), 2 * rng.standard_normal((N, n))
+        inputs = fmt(mu=mu, log_std=log_std, a=a)
+        if not close(call("gaussian_log_prob", d.gaussian_log_prob, mu, log_std, a, inputs=inputs),
+                     R_dist.gaussian_log_prob(mu, log_std, a)):
+            raise Fail(f"gaussian_log_prob differs from nppg's on {inputs}", "compare with (17)", "17")
+        got = call("gaussian_score", d.gaussian_score, mu, log_std, a, inputs=inputs)
+        if not all(close(g, r) for g, r in zip(got, R_dist.gaussian_score(mu, log_std, a))):
+            raise Fail(f"gaussian_score differs from nppg's on {inputs}", "compare with (18)", "18")
+    prop(15)(test)

@@ -1,0 +1,106 @@
+"""The checks of optim.py's exercises, adam (23), in the order of the module: each check
+registered under its exercise with ``@check``, its hints beside the property it tests."""
+import numpy as np
+
+from ... import optim as R_optim
+from .common import Fail, call, check, close, copies, diagnose, floats, fmt, ints, prop, rng_of, unchanged
+
+
+def adam_steps(opt_class, params, grads_list, **kw):
+    params = {k: p.copy() for k, p in params.items()}
+    opt = opt_class(params, **kw)
+    for g in grads_list:
+        call("Adam.step", opt.step, g, inputs=fmt(**g))
+    return params
+
+
+def adam_reference(params, grads_list, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, bias=True, count=True):
+    """(23) step by step, with two of the usual mistakes as switches (for the hints)."""
+    p = {k: v.copy() for k, v in params.items()}
+    m, v = {k: np.zeros_like(x) for k, x in p.items()}, {k: np.zeros_like(x) for k, x in p.items()}
+    for t, g in enumerate(grads_list, 1):
+        t = t if count else 1
+        for k in p:
+            m[k] = beta1 * m[k] + (1 - beta1) * g[k]
+            v[k] = beta2 * v[k] + (1 - beta2) * g[k] ** 2
+            mh, vh = (m[k] / (1 - beta1**t), v[k] / (1 - beta2**t)) if bias else (m[k], v[k])
+            p[k] = p[k] - lr * mh / (np.sqrt(vh) + eps)
+    return p
+
+
+def adam_hint(S, params, grads_list, **kw):
+    got = adam_steps(S.optim.Adam, params, grads_list, **kw)
+    flat = lambda p: np.concatenate([np.ravel(p[k]) for k in params])  # noqa: E731
+    g = flat(got)
+    return diagnose(g, [(flat(adam_reference(params, grads_list, bias=False, **kw)), "Adam without bias correction: "
+                         "m and v start at 0, so divide by (1 - beta1^t) and (1 - beta2^t); uncorrected, the first step "
+                         "is lr (1 - beta1) / sqrt(1 - beta2), about 3.2 lr"),
+                        (flat(adam_reference(params, grads_list, count=False, **kw)), "t does not count the steps: "
+                         "increment t once per step, before the bias correction"),
+                        (2 * flat(params) - flat(adam_reference(params, grads_list, **kw)), "the step climbs: theta_t = "
+                         "theta_(t-1) - lr m_hat / (sqrt(v_hat) + eps); an optimizer descends (pass the gradient of -J "
+                         "to ascend J)")],
+                    "m_t = beta1 m + (1 - beta1) g, v_t = beta2 v + (1 - beta2) g^2, m_hat = m_t / (1 - beta1^t), "
+                    "v_hat = v_t / (1 - beta2^t), theta -= lr m_hat / (sqrt(v_hat) + eps) (23)")
+
+
+@check('adam', 'contract', 'in place, gradients untouched')
+def adam_contract(S):
+    rng = np.random.default_rng(0)
+    params = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+    grads = {k: rng.standard_normal(p.shape) for k, p in params.items()}
+    arrays, before, inputs = dict(params), copies(*grads.values()), fmt(**grads)
+    opt = S.optim.Adam(params, lr=0.01)
+    call("Adam.step", opt.step, grads, inputs=inputs)
+    unchanged("Adam.step (the gradients)", before, list(grads.values()), inputs)
+    for k in params:
+        if params[k] is not arrays[k]:
+            raise Fail(f"Adam.step replaced params[{k!r}] by a new array", "update the parameters in place "
+                       "(self.params[k] -= ...): the network reads the same arrays", "23")
+        if params[k].shape != arrays[k].shape or params[k].dtype != np.float64:
+            raise Fail(f"Adam.step changed params[{k!r}]'s shape or dtype", "a step keeps each array's shape", "23")
+
+
+@check('adam', 'math', 'the first step has size lr; scale invariance; (23) step by step')
+def adam_math(S):
+    def test(draw):
+        rng, lr = rng_of(draw), floats(draw, 1e-4, 1e-1)
+        shape = (ints(draw, 1, 4), ints(draw, 1, 3))
+        params = {"W": rng.standard_normal(shape), "b": rng.standard_normal(shape[1])}
+        g = {k: rng.choice([-1, 1], p.shape) * rng.uniform(0.1, 10, p.shape) for k, p in params.items()}
+        inputs = fmt(**g)
+        after = adam_steps(S.optim.Adam, params, [g], lr=lr)
+        for k in params:
+            step = after[k] - params[k]
+            if not close(step, -lr * np.sign(g[k]), 1e-5):
+                raise Fail(f"Adam's first step on params[{k!r}] is {fmt(step=step)}, not -lr sign(g) = "
+                           f"{fmt(want=-lr * np.sign(g[k]))} (lr = {lr:.4g}), on gradients {inputs}",
+                           adam_hint(S, params, [g], lr=lr), "23")
+        grads = [{k: rng.standard_normal(p.shape) for k, p in params.items()} for _ in range(4)]
+        c = floats(draw, 0.01, 100.0)
+        a1 = adam_steps(S.optim.Adam, params, grads, lr=lr)
+        a2 = adam_steps(S.optim.Adam, params, [{k: c * x for k, x in gg.items()} for gg in grads], lr=lr)
+        if not all(close(a1[k], a2[k], 1e-5) for k in params):
+            raise Fail(f"4 Adam steps differ when every gradient is scaled by c = {c:.4g}, on {fmt(**grads[0])}, ...",
+                       "Adam's step is invariant to the gradient's scale: m_hat / sqrt(v_hat), with v the average of "
+                       "g^2 (squared), not of g", "23")
+        want = adam_reference(params, grads, lr=lr)
+        if not all(close(a1[k], want[k], 1e-9) for k in params):
+            raise Fail(f"4 Adam steps do not follow (23) step by step, on {fmt(**grads[0])}, ...",
+                       adam_hint(S, params, grads, lr=lr), "23")
+    prop(15)(test)
+
+
+@check('adam', 'agreement', "nppg's Adam")
+def adam_agree(S):
+    def test(draw):
+        rng, lr = rng_of(draw), floats(draw, 1e-4, 1e-1)
+        b1, b2 = floats(draw, 0.0, 0.99), floats(draw, 0.5, 0.9999)
+        params = {"W": rng.standard_normal((ints(draw, 1, 4), 3)), "log_std": rng.standard_normal(2)}
+        grads = [{k: rng.standard_normal(p.shape) for k, p in params.items()} for _ in range(3)]
+        a = adam_steps(S.optim.Adam, params, grads, lr=lr, beta1=b1, beta2=b2)
+        r = adam_steps(R_optim.Adam, params, grads, lr=lr, beta1=b1, beta2=b2)
+        if not all(close(a[k], r[k]) for k in params):
+            raise Fail(f"3 Adam steps differ from nppg's (lr={lr:.4g}, beta1={b1:.4g}, beta2={b2:.4g}) on "
+                       f"{fmt(**grads[0])}, ...", "compare with (23)", "23")
+    prop(15)(test)
