@@ -15,7 +15,7 @@ def add_exercise_args(parser):
                         help="write a workspace: your own copy of the algorithm layer, with blanks")
     st.add_argument("dir", help="a new or empty directory")
     st.add_argument("--solutions", action="store_true", help="write nppg's own bodies (for instructors)")
-    st.add_argument("--prefill", nargs="+", default=(), metavar="NAME",
+    st.add_argument("--prefill", nargs="+", default=None, metavar="NAME",
                     help="exercises given out solved, by name or ladder number (e.g. backprop adam, or 1 10)")
     ch = sub.add_parser("check", allow_abbrev=False,
                         help="grade a workspace, exercise by exercise, in ladder order (docs/grading.md)")
@@ -26,7 +26,7 @@ def add_exercise_args(parser):
                     help="also write Gradescope's results.json, whatever happens (a hang, a crash, a Ctrl-C)")
     ch.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                     help=f"time limit of one exercise (default {TIMEOUT:g}); past it the exercise fails")
-    ch.add_argument("--jobs", type=int, default=1, help="exercises graded at once, each in its own process")
+    ch.add_argument("--jobs", type=int, default=1, help="exercises graded at once, each in its own process (default: %(default)s)")
     ch.add_argument("--config", default=None, metavar="FILE",
                     help="the instructor's points, hidden checks and time limit (JSON; docs/grading.md)")
     tr = sub.add_parser("train", allow_abbrev=False, help="train the workspace's own vpg and evaluate the final policy")
