@@ -18,7 +18,7 @@ import numpy as np
 from ..algorithm import VPGConfig, start, vpg
 from . import mpi
 from .checkpoint import restore_train_state, resume_settings
-from .config import ENGINE_SETTINGS, check_config, engine_config
+from .config import ENGINE_SETTINGS, check_config, check_names, engine_config
 from .evaluate import Evaluation
 from .memory import keep_freed_memory
 from .rollout import CheckedRollout, make_env
@@ -64,6 +64,7 @@ def train(env=None, *, callback=None, resume=None, **settings_):
     a saved training state (``nppg.engine.checkpoint.load_train_state(run_dir)``), continued exactly with
     its own settings (``resume_settings``): give only what changes, ``epochs`` to extend it or ``threads``.
     """
+    check_names(settings_)
     dp = mpi.world()  # under mpiexec: data-parallel (engine/mpi.py), one thread per rank unless told otherwise
     both = mpi.on_all(dp)  # under MPI: a step that fails on every rank, or on none
     given = {**settings_, **({} if env is None else {"env": env})}
