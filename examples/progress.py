@@ -13,7 +13,10 @@ import json
 import os
 
 from nppg.algorithm import episode_stats
+from nppg.engine.threads import set_threads
 from nppg.tools.logger import COLUMNS
+
+set_threads(1)  # one BLAS thread per product: more only slow these small products, much when a core is busy
 
 
 def flags(train, doc):

@@ -73,15 +73,14 @@ def train(env=None, *, callback=None, resume=None, out=None, verbose=False, save
         saved, config = resume, resume_settings(resume[0], given)
     else:
         saved, config = None, new_settings(given)
-        if out is not None:
-            out, made = new_run_dir(config, os.fspath(out))
-    board = None
+    if tensorboard is True and out is None:
+        raise ValueError("tensorboard=True writes into out=/tensorboard: give out=, or a folder as tensorboard=")
     if tensorboard:
-        if tensorboard is True and out is None:
-            raise ValueError("tensorboard=True writes into out=/tensorboard: give out=, or a folder as tensorboard=")
-        from .tensorboard import TensorBoardWriter
-        board = TensorBoardWriter(os.path.join(out, "tensorboard") if tensorboard is True else tensorboard)
-    stop = [False]
+        from .tensorboard import summary_writer
+        summary_writer()  # the package is there, before a run directory is made
+    if saved is None and out is not None:
+        out, made = new_run_dir(config, os.fspath(out))
+    stop, board = [False], None
     logger = RunLogger(config, out, save_every, verbose, resume_epoch=done, stop=lambda: stop[0])
     actions = None if out is not None else [] if saved is None else [saved[2]]  # for nppg.save, if no run dir
     if verbose and out is not None:
@@ -98,6 +97,9 @@ def train(env=None, *, callback=None, resume=None, out=None, verbose=False, save
         return stop[0]
 
     try:
+        if tensorboard:
+            from .tensorboard import TensorBoardWriter
+            board = TensorBoardWriter(os.path.join(out, "tensorboard") if tensorboard is True else tensorboard)
         state = run.train(callback=each_epoch, resume=saved, **config)
     finally:
         logger.close()
@@ -129,7 +131,7 @@ def save(state, path):
     config = config or _settings_of(state)
     path, made = claim_run_dir(path, config)
     try:
-        if isinstance(source, str):  # a run directory: copied as its last save left it
+        if isinstance(source, str) and os.path.isdir(source):  # a run directory: copied as its last save left it
             for name in RUN_FILES[1:]:
                 if os.path.exists(os.path.join(source, name)):
                     shutil.copyfile(os.path.join(source, name), os.path.join(path, name))
@@ -139,10 +141,13 @@ def save(state, path):
             w.writerow(COLUMNS)
             w.writerows([["" if isinstance(x, float) and math.isnan(x) else x for x in
                           (r.get(c, math.nan) for c in COLUMNS)] for r in state.history])
-        envs = state.rollout.envs
-        save_checkpoint(os.path.join(path, "policy.npz"), state.policy, state.value_fn, state.cfg.env,
-                        envs.single_observation_space, envs.single_action_space, state.epoch, config)
-        if source:  # every action since the start: the run can be resumed
+        if isinstance(source, str):  # a checkpoint file nppg.load read
+            shutil.copyfile(source, os.path.join(path, "policy.npz"))
+        else:
+            envs = state.rollout.envs
+            save_checkpoint(os.path.join(path, "policy.npz"), state.policy, state.value_fn, state.cfg.env,
+                            envs.single_observation_space, envs.single_action_space, state.epoch, config)
+        if isinstance(source, list):  # every action since the start: the run can be resumed
             with open(actions_path(path), "wb") as f:
                 for a in source:
                     f.write(np.ascontiguousarray(a).tobytes())
@@ -186,5 +191,5 @@ def load(path):
     if os.path.isfile(os.path.join(run_dir, "progress.csv")):
         state.history = _history(run_dir, header["epoch"])
         state.env_steps = state.env_steps or (state.history[-1]["env_steps"] if state.history else 0)
-    _remember(state, config, run_dir if os.path.isdir(path) else None)
+    _remember(state, config, path)
     return state

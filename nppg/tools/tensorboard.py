@@ -17,17 +17,22 @@ MISSING = ("writing TensorBoard events needs the tensorboardX package, which is 
            "pip install tensorboardX (or the extra: pip install 'nppg[tensorboard]')")
 
 
+def summary_writer():
+    """tensorboardX's SummaryWriter, or an ImportError that says how to install it."""
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        raise ImportError(MISSING) from None
+    return SummaryWriter
+
+
 class TensorBoardWriter:
     """A callback of ``nppg.train`` that writes each epoch's record to event files in ``log_dir``: every
     column of progress.csv but epoch and env_steps, at x = env_steps; empty cells (no episode ended, no
     evaluation) are skipped."""
 
     def __init__(self, log_dir):
-        try:
-            from tensorboardX import SummaryWriter
-        except ImportError:
-            raise ImportError(MISSING) from None
-        self.writer = SummaryWriter(os.fspath(log_dir))
+        self.writer = summary_writer()(os.fspath(log_dir))
 
     def __call__(self, record, state=None):
         step = int(record["env_steps"])
