@@ -17,7 +17,7 @@ import numpy as np
 
 from ..algorithm import State, VPGConfig
 from ..engine import run
-from ..engine.checkpoint import actions_path, as_json, load_checkpoint, read_checkpoint, resume_settings
+from ..engine.checkpoint import actions_path, as_json, load_checkpoint, read_checkpoint
 from ..engine.checkpoint import restore_learner, save_checkpoint, save_train_state
 from ..engine.config import ALGORITHM_SETTINGS, ENGINE_SETTINGS, EngineConfig, check_config, check_names
 from ..engine.config import engine_config, settings
@@ -70,9 +70,9 @@ def train(env=None, *, callback=None, resume=None, out=None, verbose=False, save
         if out is not None:
             raise ValueError("out= with a loaded state would start a run directory in the middle of a run: give "
                              "resume= the run directory itself, which goes on in place")
-        saved, config = resume, resume_settings(resume[0], given)
+        saved, config = resume, given  # the engine decides its settings (under MPI too)
     else:
-        saved, config = None, new_settings(given)
+        saved, config = None, new_settings(given) if out is not None else given
     if tensorboard is True and out is None:
         raise ValueError("tensorboard=True writes into out=/tensorboard: give out=, or a folder as tensorboard=")
     if tensorboard:
@@ -82,7 +82,7 @@ def train(env=None, *, callback=None, resume=None, out=None, verbose=False, save
         out, made = new_run_dir(config, os.fspath(out))
     stop, board = [False], None
     logger = RunLogger(config, out, save_every, verbose, resume_epoch=done, stop=lambda: stop[0])
-    actions = None if out is not None else [] if saved is None else [saved[2]]  # for nppg.save, if no run dir
+    actions = [] if out is None and saved is None else None  # for nppg.save: every action of a run without a folder
     if verbose and out is not None:
         print(f"nppg: {'resuming' if done else 'training'} {config['env']} with weights={config['weights']}, "
               f"seed {config['seed']}; run directory {out}")
@@ -107,15 +107,17 @@ def train(env=None, *, callback=None, resume=None, out=None, verbose=False, save
             board.close()
         if out is not None:
             drop_unwritten(out, made)
-    _remember(state, as_json(config), out if out is not None else actions)
+    engine = {k: v for k, v in config.items() if k in ENGINE_SETTINGS}
+    _remember(state, as_json(config) if out is not None else _settings_of(state, engine), out or actions)
     return state
 
 
-def _settings_of(state):
-    """The settings of a state nppg did not see trained (``nppg.vpg``'s): its VPGConfig, and the engine's
-    defaults but the value network's precision, which a checkpoint must know."""
+def _settings_of(state, engine=None):
+    """A state's settings as config.json holds them: its VPGConfig, and the engine's as given (else their
+    defaults) but the value network's precision, read off the network, which a checkpoint must know."""
     dtype = next(iter(state.value_fn.params.values())).dtype
-    return as_json(settings(state.cfg, EngineConfig(vf_dtype="float32" if dtype == np.float32 else "float64")))
+    engine = {**(engine or {}), "vf_dtype": "float32" if dtype == np.float32 else "float64"}
+    return as_json(settings(state.cfg, EngineConfig(**engine)))
 
 
 def save(state, path):
