@@ -1,7 +1,7 @@
 """``nppg.vpg`` as the package exports it: the algorithm's ``vpg``, untouched, with two things around it that
 are no part of the lesson. A keyword that is no setting is refused by name (``check_names``), and NumPy's BLAS
 computes each product on one thread while it runs (``one_thread``, the count put back after), as
-``nppg.train`` does: nppg's products are small, and a second BLAS thread whose core is busy made a run 5 to 8
+``nppg.train`` does: nppg's products are small, and a second BLAS thread whose core is busy made a run 4 to 8
 times slower (docs/performance.md). The numbers are those of ``nppg.algorithm.vpg`` on one BLAS thread.
 """
 import functools

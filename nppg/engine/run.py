@@ -22,7 +22,7 @@ from .config import ENGINE_SETTINGS, check_config, check_names, engine_config
 from .evaluate import Evaluation
 from .memory import keep_freed_memory
 from .rollout import CheckedRollout, make_env
-from .threads import set_threads
+from .threads import one_thread
 from .value import FastValueFunction
 
 
@@ -43,15 +43,13 @@ def check_finite(epoch, **networks):
 def running(eng):
     """malloc that keeps freed memory, one BLAS thread per product, and the value fit's pool (or None)."""
     keep_freed_memory()  # lasts for the process (engine/memory.py)
-    before = set_threads(1) if eng.threads else None
-    pool = ThreadPoolExecutor(eng.threads, thread_name_prefix="nppg-fit") if eng.threads > 1 else None
-    try:
-        yield pool
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-        if before is not None:
-            set_threads(before)
+    with one_thread() if eng.threads else contextlib.nullcontext():
+        pool = ThreadPoolExecutor(eng.threads, thread_name_prefix="nppg-fit") if eng.threads > 1 else None
+        try:
+            yield pool
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
 
 
 def train(env=None, *, callback=None, resume=None, **settings_):
