@@ -63,6 +63,8 @@ def test_vpg_says_an_engine_setting_is_train_s():
 def test_a_mistyped_setting_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="did you mean epochs"):
         nppg.train("CartPole-v1", out=str(tmp_path / "run"), epoch=2)
+    with pytest.raises(ValueError, match="save_every must be a whole number >= 0"):
+        nppg.train("CartPole-v1", out=str(tmp_path / "run"), save_every=-1)
     assert not os.path.exists(tmp_path / "run")
 
 

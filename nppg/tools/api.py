@@ -21,6 +21,7 @@ from ..engine.checkpoint import actions_path, as_json, load_checkpoint, read_che
 from ..engine.checkpoint import restore_learner, save_checkpoint, save_train_state
 from ..engine.config import ALGORITHM_SETTINGS, ENGINE_SETTINGS, EngineConfig, check_config, check_names
 from ..engine.config import engine_config, settings
+from ..engine.threads import whole
 from ..normalize import RunningStats
 from ..optim import Adam
 from .logger import COLUMNS, RUN_FILES, RunLogger, claim_run_dir, unclaim_run_dir
@@ -59,6 +60,8 @@ def train(env=None, *, callback=None, resume=None, out=None, verbose=False, save
     """
     given = {**settings_, **({} if env is None else {"env": env})}
     check_names(given)  # before anything is written
+    if not whole(save_every, 0):
+        raise ValueError(f"save_every must be a whole number >= 0 (0: only at the end); got {save_every!r}")
     made = done = None
     if isinstance(resume, (str, os.PathLike)):  # a run directory, continued in place as --resume does
         run_dir = os.fspath(resume)
