@@ -9,12 +9,12 @@ a check of its keywords, on one BLAS thread (``nppg/engine/plain.py``).
 __version__ = "0.5.0"
 
 from .advantages import WEIGHTS, batch_weights, discount_cumsum, gae, nstep_advantages, reward_to_go
-from .algorithm import State, VPGConfig, make_policy
-from .engine.plain import vpg
+from .algorithm import State, VPGConfig, make_policy, vpg  # as the course's workspaces export it (tools/exercise.py)
 from .nn import MLP
 from .optim import SGD, Adam
 from .policies import CategoricalPolicy, GaussianPolicy, ValueFunction
 from .tools.api import load, save, train
+from .engine.plain import vpg  # noqa: F811  nppg's: the algorithm's vpg with its keywords checked, on one BLAS thread
 from .checks.gradcheck import check_grads, numerical_grad, rel_error
 from .engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
