@@ -14,8 +14,11 @@ import json
 import os
 
 from nppg.algorithm import episode_stats
+from nppg.engine.threads import set_threads
 from nppg.tools.logger import COLUMNS
 from nppg.tools.flags import ALIASES, Parser  # no flag abbreviated; a mistyped one gets "did you mean"
+
+set_threads(1)  # one BLAS thread per product: more only slow these small products, much when a core is busy
 
 
 def flags(train, doc, argv=None):

@@ -65,6 +65,37 @@ def test_train_trains_with_one_blas_thread_and_restores_the_previous_count(threa
         set_threads(before)
 
 
+@needs_control
+def test_vpg_as_the_package_exports_it_runs_on_one_blas_thread_and_puts_the_count_back():
+    """A second BLAS thread on a busy core made nppg.vpg(epochs=5) take 25 s instead of 3 (docs/performance.md)."""
+    before = get_threads()
+    set_threads(2)
+    seen = []
+    try:
+        nppg.vpg("CartPole-v1", callback=lambda record, state: seen.append(get_threads()), **SMALL)
+        assert seen == [1, 1] and get_threads() == 2
+        def fail(record, state):
+            raise RuntimeError("a callback that breaks")
+        with pytest.raises(RuntimeError, match="a callback that breaks"):
+            nppg.vpg("CartPole-v1", callback=fail, **SMALL)
+        assert get_threads() == 2
+    finally:
+        set_threads(before)
+
+
+@needs_control
+def test_the_examples_take_one_blas_thread_on_their_way_in():
+    """examples/progress.py, which every numbered example imports, sets it: no environment variable needed."""
+    import os
+    import subprocess
+    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+    code = ("from nppg.engine.threads import get_threads, set_threads; set_threads(2); a = get_threads(); "
+            "import progress; print(a, get_threads())")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=examples, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2", "1"]
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
 def test_a_thread_count_that_is_not_a_positive_whole_number_is_refused(bad):
     with pytest.raises(ValueError, match="threads must be a whole number >= 1"):

@@ -293,21 +293,27 @@ def rank_part(saved, rank):
         arrays[f"rank{rank}.actions"]
 
 
+def restore_learner(state, header, arrays, path="state.npz"):
+    """Put a saved training state's networks, Adam states, random generator and statistics into ``state``:
+    everything but the environments."""
+    _fill(state.policy.params, arrays, "pi", path)
+    _fill(state.value_fn.params, arrays, "vf", path)
+    for name, opt in (("pi_opt", state.pi_opt), ("vf_opt", state.vf_opt)):
+        _fill(opt.m, arrays, f"{name}.m", path)
+        _fill(opt.v, arrays, f"{name}.v", path)
+        opt.t = header[f"{name}_t"]
+    state.rng.bit_generator.state = header["rng_state"]
+    for name, stats in (("obs", state.obs_stats), ("ret", state.ret_stats)):
+        if stats is not None:
+            fill_stats(stats, arrays, name, path)
+
+
 def restore_train_state(state, saved, rank=0):
     """Put a saved training state (``load_train_state``) into a freshly started ``state`` of the settings
     ``resume_settings`` decided, replaying the environments (a ``CheckedRollout``); ``rank``: this
     process's place in an MPI job. Returns the training time so far."""
     header, arrays, actions = rank_part(saved, rank)
-    _fill(state.policy.params, arrays, "pi", "state.npz")
-    _fill(state.value_fn.params, arrays, "vf", "state.npz")
-    for name, opt in (("pi_opt", state.pi_opt), ("vf_opt", state.vf_opt)):
-        _fill(opt.m, arrays, f"{name}.m", "state.npz")
-        _fill(opt.v, arrays, f"{name}.v", "state.npz")
-        opt.t = header[f"{name}_t"]
-    state.rng.bit_generator.state = header["rng_state"]
-    for name, stats in (("obs", state.obs_stats), ("ret", state.ret_stats)):
-        if stats is not None:
-            fill_stats(stats, arrays, name, "state.npz")
+    restore_learner(state, header, arrays)
     ro = state.rollout
     ro.replay(actions)
     for k in ROLLOUT_STATE:

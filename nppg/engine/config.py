@@ -2,11 +2,13 @@
 settings as one dict (``settings``: what config.json and the checkpoints hold). The plain ``vpg`` takes
 its ``VPGConfig`` as given; ``nppg.train`` and the command line check it here first.
 """
+import difflib
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from ..advantages import WEIGHTS
+from ..algorithm import VPGConfig
 from ..nn import ACTIVATIONS
 from .threads import whole
 
@@ -125,3 +127,18 @@ ENGINE_SETTINGS = tuple(EngineConfig.__dataclass_fields__)
 def settings(cfg, eng):
     """A run's settings as its config.json and checkpoints hold them: the algorithm's and the engine's."""
     return {**asdict(cfg), **asdict(eng)}
+
+
+ALGORITHM_SETTINGS = tuple(VPGConfig.__dataclass_fields__)
+
+
+def check_names(given, valid=ALGORITHM_SETTINGS + ENGINE_SETTINGS, who="nppg.train"):
+    """Refuse a keyword that is no setting with a ValueError naming the nearest one and every valid one (a
+    mistyped ``epoch=2`` would otherwise end in VPGConfig's TypeError, which names neither)."""
+    for name in given:
+        if name not in valid:
+            near = difflib.get_close_matches(name, valid, n=1)
+            hint = f"did you mean {near[0]}? " if near else ""
+            where = (f" (it is one of the engine's, which nppg.train takes; {who} runs the plain pieces)"
+                     if name in ENGINE_SETTINGS else "")
+            raise ValueError(f"{who} has no setting {name!r}{where}: {hint}its settings are {', '.join(valid)}")

@@ -18,11 +18,11 @@ import numpy as np
 from ..algorithm import VPGConfig, start, vpg
 from . import mpi
 from .checkpoint import restore_train_state, resume_settings
-from .config import ENGINE_SETTINGS, check_config, engine_config
+from .config import ENGINE_SETTINGS, check_config, check_names, engine_config
 from .evaluate import Evaluation
 from .memory import keep_freed_memory
 from .rollout import CheckedRollout, make_env
-from .threads import set_threads
+from .threads import one_thread
 from .value import FastValueFunction
 
 
@@ -43,15 +43,13 @@ def check_finite(epoch, **networks):
 def running(eng):
     """malloc that keeps freed memory, one BLAS thread per product, and the value fit's pool (or None)."""
     keep_freed_memory()  # lasts for the process (engine/memory.py)
-    before = set_threads(1) if eng.threads else None
-    pool = ThreadPoolExecutor(eng.threads, thread_name_prefix="nppg-fit") if eng.threads > 1 else None
-    try:
-        yield pool
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-        if before is not None:
-            set_threads(before)
+    with one_thread() if eng.threads else contextlib.nullcontext():
+        pool = ThreadPoolExecutor(eng.threads, thread_name_prefix="nppg-fit") if eng.threads > 1 else None
+        try:
+            yield pool
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
 
 
 def train(env=None, *, callback=None, resume=None, **settings_):
@@ -64,6 +62,7 @@ def train(env=None, *, callback=None, resume=None, **settings_):
     a saved training state (``nppg.engine.checkpoint.load_train_state(run_dir)``), continued exactly with
     its own settings (``resume_settings``): give only what changes, ``epochs`` to extend it or ``threads``.
     """
+    check_names(settings_)
     dp = mpi.world()  # under mpiexec: data-parallel (engine/mpi.py), one thread per rank unless told otherwise
     both = mpi.on_all(dp)  # under MPI: a step that fails on every rank, or on none
     given = {**settings_, **({} if env is None else {"env": env})}

@@ -11,6 +11,7 @@ imported. Here the BLAS already loaded is asked directly: OpenBLAS (what NumPy's
 on Linux, or any library ``threadpoolctl`` knows, if that package is installed. Elsewhere the
 count is left alone and ``set_threads`` returns None.
 """
+import contextlib
 import ctypes
 import re
 
@@ -80,3 +81,15 @@ def set_threads(n):
     before = blas[0]()
     blas[1](int(n))
     return before
+
+
+@contextlib.contextmanager
+def one_thread():
+    """One BLAS thread per product inside the block (nppg's products are too small to gain from more, and lose
+    much to a second thread whose core is busy: docs/performance.md), the previous count put back after."""
+    before = set_threads(1)
+    try:
+        yield
+    finally:
+        if before is not None:
+            set_threads(before)

@@ -3,7 +3,6 @@ import json
 import os
 import signal
 import sys
-import time
 import traceback
 
 import gymnasium as gym
@@ -12,7 +11,7 @@ import numpy as np
 from .. import __version__
 from ..algorithm import VPGConfig, episode_stats, make_policy
 from ..engine import DivergedError, NonFiniteError, make_env, train
-from ..engine.checkpoint import for_rank, load_checkpoint, load_train_state, resume_settings
+from ..engine.checkpoint import for_rank, load_checkpoint
 from ..engine.config import ENGINE_SETTINGS, check_config, engine_config, settings
 from ..engine.mpi import on_all, world
 from ..engine.signals import stop_signals
@@ -20,7 +19,8 @@ from .bench import add_bench_args, cmd_bench
 from ..engine.evaluate import evaluate
 from .course import add_exercise_args, cmd_exercise
 from .flags import SETTINGS, D, E, Parser, add_train_args, given_settings
-from .logger import RunLogger, check_progress, claim_run_dir, default_run_dir, unclaim_run_dir
+from .logger import RunLogger
+from .runs import drop_unwritten, new_run_dir, resumed_run_dir
 from .sweep import add_sweep_args, cmd_sweep
 
 class StopNow(KeyboardInterrupt):
@@ -39,29 +39,8 @@ def resumed_run(args, dp=None):
         raise ValueError("--resume needs a run directory; got an empty string")
     if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
         raise ValueError(f"--resume continues in {args.resume} itself; --out cannot move it")
-    first = unsaved_run(args.resume)
-    if first is not None:  # stopped before its first save: nothing to continue, so it starts again, exactly
-        ranks = 1 + sum(f.startswith("env_actions.rank") for f in os.listdir(args.resume))  # under MPI: one file each
-        header, given = {"config": first, "env": first["env"], "epoch": 0, "ranks": ranks}, given_settings(args.argv)
-        config = resume_settings(header, {**given, "epochs": None}, 1 if dp is None else dp.size, args.resume)
-        return None, {**config, "epochs": given.get("epochs") or config["epochs"]}, 0  # no step taken: any length
-    saved = load_train_state(args.resume)
-    config = resume_settings(saved[0], given_settings(args.argv), 1 if dp is None else dp.size, args.resume)
-    check_progress(args.resume, saved[0]["epoch"], config["eval_every"])
-    return saved, config, saved[0]["epoch"]
-
-
-def unsaved_run(run_dir):
-    """The settings (config.json) of an ``nppg train`` run in ``run_dir`` stopped before its first save (no
-    state.npz, no policy.npz), or None (an example's folder, say, whose config.json holds other settings)."""
-    if any(os.path.exists(os.path.join(run_dir, f)) for f in ("state.npz", "policy.npz")):
-        return None
-    try:
-        with open(os.path.join(run_dir, "config.json")) as f:
-            config = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return config if isinstance(config, dict) and "env" in config and set(config) <= set(SETTINGS) else None
+    saved, config = resumed_run_dir(args.resume, given_settings(args.argv), 1 if dp is None else dp.size)
+    return saved, config, 0 if saved is None else saved[0]["epoch"]
 
 
 def check_env(env_id):
@@ -110,8 +89,7 @@ def cmd_train(args):
     else:
         saved, done = None, None
         config = both(new_settings, args, dp)  # a bad setting fails here, before anything is written
-        out = args.out or default_run_dir(config, time.strftime("%Y%m%d-%H%M%S"))
-        out, made = both(lambda: claim_run_dir(out, config, numbered=args.out is None) if rank == 0 else (out, []))
+        out, made = both(lambda: new_run_dir(config, args.out) if rank == 0 else (args.out, []))
         out = out if dp is None else dp.comm.bcast(out, root=0)
         ranks = "" if dp is None else f" on {dp.size} MPI ranks"
         say(f"nppg: training {config['env']} with weights={config['weights']}, seed {config['seed']}{ranks}; "
@@ -138,8 +116,8 @@ def cmd_train(args):
         raise ValueError(f"{e}{where}") from None
     finally:
         logger.close()
-        if rank == 0 and made is not None and not os.path.exists(os.path.join(out, "progress.csv")):
-            unclaim_run_dir(out, made)  # failed before its first epoch: leave nothing behind
+        if rank == 0 and saved is None:
+            drop_unwritten(out, made)  # failed before its first epoch: leave nothing behind
     if state.epoch < config["epochs"]:  # stopped by a signal (under MPI, one to any rank stops them all)
         if dp is not None:
             dp.agreed = True  # every rank stopped after this epoch, and it is saved

@@ -46,7 +46,8 @@ def read_progress(run_dir):
     return cfg, cols
 
 
-IGNORED = ("seed", "epochs", "threads", "vectorization", "eval_every", "eval_episodes")  # settings that do not make a run another setting
+# settings that do not change what a run learns: runs that differ only in these are seeds of one setting
+IGNORED = ("seed", "threads", "vectorization", "eval_every", "eval_episodes")
 DEFAULTS = {"normalize_obs": False, "scale_rewards": False}  # settings newer than some run directories
 
 
@@ -73,14 +74,62 @@ def smooth(y, k):
     return np.convolve(y, window)[centred] / np.convolve(np.ones(len(y)), window)[centred]
 
 
+def _value(v):
+    """A setting's value in a label: strings as they are, the rest as compact JSON (``hidden=[64,64]``)."""
+    return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+
+
+def setting_labels(configs):
+    """{key: label} for the settings drawn: each named by its weights and by the settings whose values differ
+    between them, short. The environment is the panel's title. A setting that only some runs' config.json
+    have (an example writes its own few) names a curve only where the others cannot tell it apart."""
+    keys = sorted(set().union(*configs.values()) - {"env", "weights", *IGNORED})
+
+    def labels(differ):
+        return {key: " ".join([_value(c.get("weights", "?")), *(f"{k}={_value(c[k])}" for k in differ
+                                                                if c.get(k) is not None)])
+                for key, c in configs.items()}
+    valued = labels([k for k in keys if len({json.dumps(c[k]) for c in configs.values() if c.get(k) is not None}) > 1])
+    panels = [(c.get("env"), valued[key]) for key, c in configs.items()]
+    if len(set(panels)) == len(panels):
+        return valued
+    return labels([k for k in keys if len({json.dumps(c.get(k)) for c in configs.values()}) > 1])
+
+
+def setting_curve(runs, y, smoothing):
+    """One setting's runs as one curve, epoch by epoch: (env steps, mean, min, max, runs counted), each over the
+    runs that have a value at that epoch. A run's epochs without one (no episode ended in it) are interpolated
+    between its values, and each run counts from its first value to its last: the curve starts at the first
+    real point, and where a run ends early the rest is the mean of the runs that go on."""
+    n = max(len(cols[y]) for _, cols in runs)
+    steps, ys = np.full((len(runs), n), np.nan), np.full((len(runs), n), np.nan)
+    for i, (_, cols) in enumerate(runs):
+        k, has = np.arange(len(cols[y])), ~np.isnan(cols[y])
+        inside = (k >= k[has][0]) & (k <= k[has][-1])
+        ys[i, k[inside]] = np.interp(k[inside], k[has], smooth(cols[y][has], smoothing))
+        steps[i, k[inside]] = cols["env_steps"][inside]
+    counted = (~np.isnan(ys)).sum(axis=0)
+    ys, steps, counted = ys[:, counted > 0], steps[:, counted > 0], counted[counted > 0]
+    return np.nanmean(steps, axis=0), np.nanmean(ys, axis=0), np.nanmin(ys, axis=0), np.nanmax(ys, axis=0), counted
+
+
+def no_values(run_dir, cfg, y):
+    """Why a run has no value of ``y`` at all, in one line."""
+    if y.startswith("eval_") and not cfg.get("eval_every"):
+        return (f"{run_dir} has no {y}: it was trained without evaluation (evaluation is off unless asked for); "
+                f"train with --eval-every STEPS (nppg.train's eval_every=STEPS), e.g. --eval-every 20000, to "
+                f"evaluate the policy every STEPS environment steps, or plot its training return (--y mean_return)")
+    return f"{run_dir} has no value of {y} yet" + (" (no episode has ended)" if "return" in y else "")
+
+
 def plot_runs(run_dirs, out, y="mean_return", baseline=None, smoothing=1):
-    """One line per setting (runs whose config.json differ only in seed, epochs or threads), one panel per
-    environment; several seeds of a setting: mean and min-max band. ``baseline``: a CSV of published curves
-    drawn dashed beside each environment's; ``smoothing``: average each run over that many epochs first.
-    The runs are read and checked first, so that a mistake is reported with or without matplotlib.
-    Runs of one setting are averaged up to the end of the shortest; the longer ones are cut there, and a
-    note on stderr says which and where. ``out`` without an extension gets ``.png`` (as matplotlib would).
-    Returns the path written."""
+    """One curve per setting, one panel per environment; runs whose config.json differ only in the seed (or in
+    threads, vectorization or evaluation, which do not change what is learned) are one setting, drawn as their
+    mean with a min-max band. ``baseline``: a CSV of published curves drawn dashed beside each environment's;
+    ``smoothing``: average each run over that many epochs first. The runs are read and checked first, so that
+    a mistake is reported with or without matplotlib. A setting whose runs end at different epochs is the mean
+    of the runs that reach each epoch: its legend says so, and a note on stderr names the runs that end early.
+    ``out`` without an extension gets ``.png`` (as matplotlib would). Returns the path written."""
     if smoothing < 1:
         raise ValueError(f"--smooth must be >= 1; got {smoothing}")
     curves = read_baseline(baseline) if baseline else {}
@@ -93,16 +142,12 @@ def plot_runs(run_dirs, out, y="mean_return", baseline=None, smoothing=1):
             if col not in cols:
                 raise ValueError(f"{d}/progress.csv has no column {col!r}; it has {', '.join(cols)}")
         if np.isnan(cols[y]).all():
-            raise ValueError(f"{d} has no value of {y} yet" + (" (no episode has ended)" if "return" in y else ""))
+            raise ValueError(no_values(d, cfg, y))
         cfg = {**DEFAULTS, **cfg}  # a setting an older nppg did not save was at its default
         key = json.dumps({k: v for k, v in cfg.items() if k not in IGNORED}, sort_keys=True)
         configs[key] = cfg
         groups.setdefault(key, []).append((d, cols))
-    # a setting is named by its environment, its weights, and what else differs between the settings
-    differ = sorted(k for k in set().union(*configs.values()) - {"env", "weights", *IGNORED}
-                    if len({json.dumps(c.get(k)) for c in configs.values()}) > 1)
-    labels = {key: " ".join([f"{c.get('env', '?')} {c.get('weights', '?')}", *(f"{k}={c.get(k)}" for k in differ)])
-              for key, c in configs.items()}
+    labels = setting_labels(configs)
     envs = list(dict.fromkeys(c.get("env", "?") for c in configs.values()))
     if os.path.isdir(out):
         raise ValueError(f"cannot write {out}: it is a folder; give a file name such as "
@@ -117,34 +162,37 @@ def plot_runs(run_dirs, out, y="mean_return", baseline=None, smoothing=1):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import EngFormatter
     except ImportError:
         raise SystemExit("nppg plot needs matplotlib, which is not installed: pip install matplotlib "
                          "(or the extra: pip install 'nppg[plot]')") from None
-    fig, axes = plt.subplots(1, len(envs), figsize=(7 * len(envs), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(envs), figsize=(6.4 * len(envs), 4.2), squeeze=False)
     for key, runs in groups.items():
         label, env = labels[key], configs[key].get("env", "?")
         ax = axes[0, envs.index(env)]
-        end = min(r["env_steps"][-1] for _, r in runs)
-        cut = [f"{d} ({r['env_steps'][-1]:.0f} steps)" for d, r in runs if r["env_steps"][-1] > end]
-        if cut:
-            print(f"nppg plot: note: {label} is averaged up to {end:.0f} env steps, where its shortest run ends; "
-                  f"cut there: {', '.join(cut)}", file=sys.stderr)
-        grid = np.linspace(0, end, 200)
-        # an epoch with no finished episode has no return: interpolate over the ones that do
-        runs_y = [(r["env_steps"][~np.isnan(r[y])], smooth(r[y][~np.isnan(r[y])], smoothing)) for _, r in runs]
-        ys = np.array([np.interp(grid, steps, values) for steps, values in runs_y])
-        line, = ax.plot(grid, ys.mean(axis=0), label=f"{label} ({len(runs)} run{'s' * (len(runs) > 1)})")
+        steps, mean, low, high, counted = setting_curve(runs, y, smoothing)
+        ends = {d: cols["env_steps"][np.flatnonzero(~np.isnan(cols[y]))[-1]] for d, cols in runs}
+        early = [d for d, (_, cols) in zip(ends, runs) if len(cols[y]) < max(len(c[y]) for _, c in runs)]
+        count = f"{len(runs)} run{'s' * (len(runs) > 1)}"
+        if early:
+            first = min(ends[d] for d in early)
+            count += (f", 1 ending at {first:,.0f} steps" if len(early) == 1 else
+                      f", {len(early)} ending early, from {first:,.0f} steps")
+            print(f"nppg plot: note: {env} {label}: {', '.join(f'{d} ends at {ends[d]:.0f} env steps' for d in early)}, "
+                  "before the setting's longest run; from there on the curve is the mean of the runs that go on",
+                  file=sys.stderr)
+        line, = ax.plot(steps, mean, label=f"{label} ({count})")
         if len(runs) > 1:
-            ax.fill_between(grid, ys.min(axis=0), ys.max(axis=0), color=line.get_color(), alpha=0.2)
+            ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2)
     for ax, env in zip(axes[0], envs):
         for (name, algo), (steps, values) in curves.items():
             if env.split("-v")[0] == name:
                 ax.plot(steps, values, ls="--", label=f"Spinning Up {algo.upper()} ({name})")
         ax.set(title=env, xlabel="environment steps", ylabel=y.replace("_", " ")
                + (f", mean of {smoothing} epochs" if smoothing > 1 else ""))
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 10k, 1.5M: short labels that never run together
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.14), frameon=False)  # below the axes
+    fig.savefig(out, dpi=120, bbox_inches="tight")  # the figure grows to hold the legends; the axes keep their size
     plt.close(fig)
     return out
