@@ -105,7 +105,7 @@ def test_resume_continues_a_run_directory_in_place_to_the_bit(tmp_path):
     nppg.train("CartPole-v1", seed=1, out=whole, **{**SMALL, "epochs": 3})
     assert state.epoch == 3 and progress(short) == progress(whole)
     assert same_params(params(os.path.join(short, "state.npz")), params(os.path.join(whole, "state.npz")))
-    with pytest.raises(ValueError, match="seed differ from the saved run's settings"):
+    with pytest.raises(ValueError, match="seed 2 differs from the saved run's seed 1"):
         nppg.train(resume=short, epochs=4, seed=2)
 
 
