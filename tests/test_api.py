@@ -200,3 +200,16 @@ def test_tensorboard_without_its_package_says_how_to_install_it(tmp_path, monkey
                                           r"tensorboardX \(or the extra: pip install 'nppg\[tensorboard\]'\)"):
         nppg.train("CartPole-v1", out=str(tmp_path / "run"), tensorboard=True, **SMALL)
     assert not os.path.exists(tmp_path / "run")
+
+
+def test_resume_starts_again_a_run_directory_stopped_before_its_first_save(tmp_path):
+    """What a stop at once before the first save leaves (no state.npz, no policy.npz) is started again from its
+    beginning by train(resume=DIR), in place and to the bit, as nppg train --resume starts it again."""
+    run, whole = str(tmp_path / "run"), str(tmp_path / "whole")
+    nppg.train("CartPole-v1", seed=1, out=whole, **SMALL)
+    nppg.train("CartPole-v1", seed=1, out=run, **SMALL)
+    os.remove(os.path.join(run, "state.npz"))
+    os.remove(os.path.join(run, "policy.npz"))
+    state = nppg.train(resume=run)
+    assert state.epoch == SMALL["epochs"] and progress(run) == progress(whole)
+    assert same_params(params(os.path.join(run, "state.npz")), params(os.path.join(whole, "state.npz")))
