@@ -1,0 +1,43 @@
+"""Each hand-written mistake of ``tests/course_mistakes.py``, planted in a solved workspace, fails its own
+exercise with a hint that names the real cause (issue 31, item 2)."""
+import os
+
+import pytest
+
+from nppg import course
+from nppg.course.grader import run_checks
+
+from course_mistakes import MISTAKES
+
+
+def plant(directory, mistake):
+    path = os.path.join(directory, "mypg", f"{mistake.module}.py")
+    with open(path) as f:
+        source = f.read()
+    for old, new in mistake.edits:
+        assert source.count(old) == 1, f"{mistake.name}: {old!r} is not found exactly once"
+        source = source.replace(old, new)
+    with open(path, "w") as f:
+        f.write(source)
+
+
+def hint_of(directory, exercise):
+    lines = []
+    code = run_checks(directory, [exercise], out=lines.append)
+    hints = [line.strip()[len("hint:"):].strip() for line in lines if line.strip().startswith("hint:")]
+    return code, "\n".join(lines), hints[0] if hints else None
+
+
+def test_the_corpus_has_thirty_mistakes_over_every_exercise():
+    assert len(MISTAKES) >= 30 and len({m.name for m in MISTAKES}) == len(MISTAKES)
+    assert {m.exercise for m in MISTAKES} == {e.name for e in course.LADDER}
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=[f"{m.exercise}: {m.name}" for m in MISTAKES])
+def test_a_mistake_fails_its_exercise_with_a_hint_that_names_it(tmp_path, mistake):
+    d = str(tmp_path / "ws")
+    course.start(d, solutions=True)
+    plant(d, mistake)
+    code, out, hint = hint_of(d, mistake.exercise)
+    assert code == 1 and hint is not None, out
+    assert all(w in hint for w in mistake.words), out
