@@ -151,29 +151,39 @@ def gae_contract(S):
     seg_contract(S, "gae", (0.95,), "12")
 
 
+def td_check(a, rew, val, last, gamma):
+    """The student's td_residual against (11), its usual slips named; returns delta."""
+    inputs = fmt(rew=rew, val=val, last_value=last, gamma=gamma)
+    delta = R_adv.td_residual(rew, val, last, gamma)
+    got = np.asarray(call("td_residual", a.td_residual, rew, val, last, gamma, inputs=inputs))
+    if not close(got, delta):
+        nxt = np.append(val[1:], last)
+        raise Fail(f"td_residual = {fmt(delta=got)} is not r_t + gamma V(s_(t+1)) - V(s_t) = {fmt(want=delta)}, on "
+                   f"{inputs}", diagnose(got, [
+                       (rew + gamma * val - val, "V(s_t) where V(s_(t+1)) belongs: delta_t = r_t + "
+                        "gamma V(s_(t+1)) - V(s_t), the value of the next state, np.append(val[1:], last_value)"),
+                       (rew + gamma * np.roll(val, -1) - val, "np.roll wraps around: np.roll(val, -1) puts V(s_0) "
+                        "at the segment's last step, where V(s_T) = last_value belongs: np.append(val[1:], "
+                        "last_value)"),
+                       (R_adv.td_residual(rew, val, 0.0, gamma), "a truncation closed with 0: after the segment's "
+                        "last step V(s_T) is last_value (14), which is 0 only when the episode terminated"),
+                       (rew + nxt - val, "a missing gamma: delta_t = r_t + gamma V(s_(t+1)) - V(s_t)"),
+                       (-delta, "a sign flipped: delta_t = r_t + gamma V(s_(t+1)) - V(s_t)"),
+                       (rew + gamma * val - nxt, "V(s_(t+1)) and V(s_t) swapped")],
+                       "delta_t = r_t + gamma V(s_(t+1)) - V(s_t), with V(s_T) = last_value (11)"), "11")
+    return delta
+
+
 @check('gae', 'math', "delta's definition; GAE at lam = 0 and 1; its recursion")
 def gae_math(S):
     a = S.advantages
+    td_check(a, np.array([1.0, 0.0, -1.0, 2.0]), np.array([0.5, 0.2, -0.3, 1.0]), 2.0, 0.9)   # four steps first
 
     def test(draw):
         rew, val, last, gamma = segment(draw)
         lam = floats(draw, 0.0, 1.0)
         inputs = fmt(rew=rew, val=val, last_value=last, gamma=gamma)
-        delta = R_adv.td_residual(rew, val, last, gamma)
-        got = np.asarray(call("td_residual", a.td_residual, rew, val, last, gamma, inputs=inputs))
-        if not close(got, delta):
-            nxt = np.append(val[1:], last)
-            raise Fail(f"td_residual = {fmt(delta=got)} is not r_t + gamma V(s_(t+1)) - V(s_t) = {fmt(want=delta)}, on "
-                       f"{inputs}", diagnose(got, [
-                           (rew + gamma * np.roll(val, -1) - val, "np.roll wraps around: np.roll(val, -1) puts V(s_0) "
-                            "at the segment's last step, where V(s_T) = last_value belongs: np.append(val[1:], "
-                            "last_value)"),
-                           (R_adv.td_residual(rew, val, 0.0, gamma), "a truncation closed with 0: after the segment's "
-                            "last step V(s_T) is last_value (14), which is 0 only when the episode terminated"),
-                           (rew + nxt - val, "a missing gamma: delta_t = r_t + gamma V(s_(t+1)) - V(s_t)"),
-                           (-delta, "a sign flipped: delta_t = r_t + gamma V(s_(t+1)) - V(s_t)"),
-                           (rew + gamma * val - np.append(val[1:], last), "V(s_(t+1)) and V(s_t) swapped")],
-                           "delta_t = r_t + gamma V(s_(t+1)) - V(s_t), with V(s_T) = last_value (11)"), "11")
+        delta = td_check(a, rew, val, last, gamma)
         for lam_, gamma_, want, what in (
                 (0.0, gamma, delta, "delta_t (11)"),
                 (1.0, gamma, R_adv.reward_to_go(rew, last, gamma) - val, "R_hat_t - V(s_t) (10)"),
