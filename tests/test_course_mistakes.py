@@ -41,3 +41,17 @@ def test_a_mistake_fails_its_exercise_with_a_hint_that_names_it(tmp_path, mistak
     code, out, hint = hint_of(d, mistake.exercise)
     assert code == 1 and hint is not None, out
     assert all(w in hint for w in mistake.words), out
+
+
+def test_the_blanks_docstrings_say_what_the_checks_demand(tmp_path):
+    d = str(tmp_path / "ws")
+    course.start(d)
+    source = open(os.path.join(d, "mypg", "algorithm.py")).read()
+    vpg_doc = source.split("def vpg(")[1].split("raise NotImplementedError")[0]
+    for words in ("What nppg exercise check demands", "s.epoch", "env_steps", "mean_value", "lr_decay",
+                  "after the value fit", "batch.G"):
+        assert words in " ".join(vpg_doc.split()), words
+    step_doc = " ".join(source.split("def update_policy(")[1].split("raise NotImplementedError")[0].split())
+    assert all(k in step_doc for k in ("loss_pi", "delta_loss_pi", "kl", "entropy", "after"))
+    assert "What nppg exercise check demands" not in open(os.path.join(course.start(str(tmp_path / "sol"),
+                                                                                  solutions=True), "algorithm.py")).read()
