@@ -53,5 +53,5 @@ def test_the_blanks_docstrings_say_what_the_checks_demand(tmp_path):
         assert words in " ".join(vpg_doc.split()), words
     step_doc = " ".join(source.split("def update_policy(")[1].split("raise NotImplementedError")[0].split())
     assert all(k in step_doc for k in ("loss_pi", "delta_loss_pi", "kl", "entropy", "after"))
-    assert "What nppg exercise check demands" not in open(os.path.join(course.start(str(tmp_path / "sol"),
-                                                                                  solutions=True), "algorithm.py")).read()
+    solved = course.start(str(tmp_path / "sol"), solutions=True)
+    assert "What nppg exercise check demands" not in open(os.path.join(solved, "algorithm.py")).read()

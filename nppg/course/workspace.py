@@ -56,7 +56,8 @@ def blank(source, exercise):
 
 def contract_lines(text, indent):
     import textwrap
-    return [f"{indent}{line}\n" for line in textwrap.wrap(f"What nppg exercise check demands: {text}", 110 - len(indent))]
+    note = textwrap.wrap(f"What nppg exercise check demands: {text}", 110 - len(indent))
+    return [f"{indent}{line}\n" for line in note]
 
 
 

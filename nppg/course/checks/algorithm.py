@@ -8,8 +8,8 @@ from ... import optim as R_optim
 from ... import policies as R_pol
 from ...checks import exact
 from ...rollout import Batch
-from .common import (Fail, call, check, close, copies, diagnose, expect, first_difference, fmt, ints, prop, rng_of,
-                     side_by_side, unchanged, Z_MAX)
+from .common import (Fail, call, check, close, copies, diagnose, expect, first_difference, fmt, ints, one, prop,
+                     rng_of, side_by_side, unchanged, Z_MAX)
 
 
 class LinearValue:
@@ -71,10 +71,13 @@ def closing_agree(S):
     def test(draw):
         rng = rng_of(draw)
         batch, vf = make_batch(rng, ints(draw, 1, 8)), LinearValue(rng.standard_normal(3))
-        if not close(call("closing_values", S.algorithm.closing_values, batch, vf, inputs=""),
-                     R_alg.closing_values(batch, vf)):
-            raise Fail(f"closing_values differs from nppg's on {fmt(terminated=batch.terminated)}", "compare with (14)",
-                       "14")
+        inputs = fmt(terminated=batch.terminated, final_obs=batch.final_obs) + " (V(s) = s w + 1)"
+        got, ref = call("closing_values", S.algorithm.closing_values, batch, vf, inputs=inputs), \
+            R_alg.closing_values(batch, vf)
+        if not close(got, ref):
+            raise Fail(side_by_side("closing_values", got, ref, inputs),
+                       "right on the batches above but not on this one: V(s_T) = 0 if terminated, else "
+                       "value_fn.predict(final_obs), one per segment (14)", "14")
     prop(15)(test)
 
 
@@ -261,9 +264,9 @@ VPG_HINTS = {
 
 def vpg_by_hand(mistake=None, **settings):
     """The epochs of the pseudocode with nppg's own pieces, from the same seed, or with a known ``mistake``.
-    Returns the State and the records."""
+    Returns the State, each epoch's record in its history as vpg's."""
     cfg = R_alg.VPGConfig(env="CartPole-v1", **{**VPG_SETTINGS, **settings})
-    s, records = R_alg.start(cfg), []
+    s = R_alg.start(cfg)
     try:
         for k in range(cfg.epochs):
             if cfg.lr_decay and mistake != "lr_decay ignored":                                # (28)
@@ -296,10 +299,10 @@ def vpg_by_hand(mistake=None, **settings):
             if cfg.normalize_obs and mistake not in ("obs stats before", "obs stats never"):
                 s.obs_stats.update(batch.obs)                                                   # (24)
             s.epoch, s.env_steps = k + 1, s.env_steps + len(batch.rew)
-            records.append({**record, "env_steps": s.env_steps, "mean_value": float(np.mean(val))})
+            s.history.append({**record, "env_steps": s.env_steps, "mean_value": float(np.mean(val))})
     finally:
         s.rollout.envs.close()
-    return s, records
+    return s
 
 
 def student_vpg(S, setup=R_alg.start, stop_after=None, **settings):
@@ -371,16 +374,16 @@ def vpg_contract(S):
 def vpg_math(S):
     for settings, mistakes in VPG_CASES:
         s, records, inputs = student_vpg(S, **settings)
-        ref, ref_records = vpg_by_hand(**settings)
+        ref = vpg_by_hand(**settings)
         if first_difference(params_of(s), params_of(ref), 1e-10) is None:
-            for mine, want in zip(records, ref_records):
+            for mine, want in zip(records, ref.history):
                 for key in RECORD_KEYS:
                     if not close(mine.get(key), want[key], 1e-9):
-                        raise Fail(f"epoch {want['epoch']}'s record has {key} = {mine.get(key)!r}, not "
-                                   f"{want[key]!r} (the parameters are right), on {inputs}", record_hint(key), "8")
+                        raise Fail(f"epoch {want['epoch']}'s record has {key} = {one(mine.get(key))}, not "
+                                   f"{one(want[key])} (the parameters are right), on {inputs}", record_hint(key), "8")
             continue
         for mistake in mistakes:
-            wrong, _ = vpg_by_hand(mistake, **settings)
+            wrong = vpg_by_hand(mistake, **settings)
             if first_difference(params_of(s), params_of(wrong), 1e-10) is None or (
                     mistake == "value after fit" and first_difference(params_of(s)["policy"],
                                                                       params_of(wrong)["policy"], 1e-10) is None):
@@ -393,16 +396,17 @@ def vpg_math(S):
                 "then fit_value (8); then the observation statistics (25)")
         where, a, b = first_difference(params_of(s), params_of(ref), 1e-10)
         raise Fail(f"after the epochs of {inputs}, the parameters differ from the pseudocode's redone by hand from the "
-                   f"same seed with nppg's own pieces: {where} is {a!r} (yours), {b!r} (by hand)", hint, "7, 8, 9")
+                   f"same seed with nppg's own pieces: {where} is {one(a)} (yours), {one(b)} (by hand)", hint,
+                   "7, 8, 9")
 
 
 def option_at_fault(S, settings):
-    """The hint of the one option among ``settings`` that, alone, makes the student's vpg differ from the by-hand one."""
-    for option, hint in (("normalize_obs", VPG_HINTS["obs stats before"]), ("scale_rewards", VPG_HINTS["scale_rewards"]),
-                         ("lr_decay", VPG_HINTS["lr_decay"])):
+    """The hint of the option among ``settings`` that, alone, makes the student's vpg differ from the by-hand one."""
+    for option, hint in (("normalize_obs", VPG_HINTS["obs stats before"]),
+                         ("scale_rewards", VPG_HINTS["scale_rewards"]), ("lr_decay", VPG_HINTS["lr_decay"])):
         if settings.get(option):
             alone = dict(epochs=settings.get("epochs", 2), **{option: True})
-            if first_difference(params_of(student_vpg(S, **alone)[0]), params_of(vpg_by_hand(**alone)[0]), 1e-10):
+            if first_difference(params_of(student_vpg(S, **alone)[0]), params_of(vpg_by_hand(**alone)), 1e-10):
                 return hint
     return None
 

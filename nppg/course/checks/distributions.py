@@ -48,8 +48,9 @@ def categorical_contract(S):
         if not np.all(np.isfinite(out)) or not close(sums, np.ones(3), 1e-9):
             underflow = np.any(np.isneginf(out)) and not np.any(np.isnan(out) | np.isposinf(out))
             raise Fail(f"{name} gives {fmt(out=out)} on logits of 1,000: {inputs}",
-                       "the log of the softmax: exp(z - max) underflows to 0 for a logit far below the max (exp(-2000)),"
-                       " and log(0) = -inf; never log(softmax(z)): compute z - max - log(sum exp(z - max)) (15)"
+                       "the log of the softmax: exp(z - max) underflows to 0 for a logit far below the max "
+                       "(exp(-2000)), and log(0) = -inf; never log(softmax(z)): compute z - max - log(sum exp(z - max))"
+                       " (15)"
                        if underflow else
                        "softmax without subtracting the max: exp(1000) overflows to inf (and inf / inf is nan); "
                        "subtract max(z) along each row first, as (15) does", "15")
@@ -148,7 +149,8 @@ def gaussian_mistakes(mu, ls, a):
             (ref - ls.sum(), "log sigma with the wrong sign: the normaliser is -log sigma_i (17)"),
             (-0.5 * (LOG_2PI + (((a - mu) / sigma ** 2) ** 2 + 2 * ls).sum(axis=-1)),
              "u divided by the variance: u_i = (a_i - mu_i) / sigma_i, divided by sigma once (17)"),
-            (2 * ref, "the -1/2 is missing on part of (17): log pi = -1/2 (d_a log 2pi + sum_i [u_i^2 + 2 log sigma_i])")]
+            (2 * ref, "the -1/2 is missing on part of (17): log pi = -1/2 (d_a log 2pi + sum_i [u_i^2 + "
+             "2 log sigma_i])")]
 
 
 LOG_STD_AS_SIGMA = ("log_std used as sigma: log_std is log sigma, so sigma = np.exp(log_std) (exp(log_std)) and "

@@ -16,8 +16,8 @@ def stats_contract(S):
     unchanged("RunningStats.update", before, [x], inputs)
     if rs.N != 5 or np.shape(rs.mean) != (3,) or np.shape(rs.M2) != (3,):
         raise Fail(f"after one update with 5 rows of 3: N = {rs.N!r}, mean shape {np.shape(rs.mean)}, M2 shape "
-                   f"{np.shape(rs.M2)}; expected 5, (3,), (3,)", "N counts the rows seen, N' = N + N_b after each update; mean and M2 have one entry per column",
-                   "24")
+                   f"{np.shape(rs.M2)}; expected 5, (3,), (3,)",
+                   "N counts the rows seen, N' = N + N_b after each update; mean and M2 have one entry per column", "24")
 
 
 @check('running_stats', 'math', "merging two halves gives the whole's statistics")

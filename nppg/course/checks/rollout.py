@@ -5,7 +5,7 @@ import numpy as np
 
 from ... import rollout as R_roll
 from ...rollout import Batch
-from .common import Fail, call, check, close, copies, diagnose, expect, fmt, side_by_side
+from .common import Fail, call, check, close, diagnose, expect, fmt, side_by_side
 
 
 class Clock(gym.Env):
@@ -123,8 +123,8 @@ def rollout_math(S):
             j = later[0]
             raise Fail(f"the segment [{b.starts[j]}, {b.stops[j]}) ends at {fmt(s=last[j])} though its episode goes on "
                        f"and copy {int(last[j, 2])} has more steps later in the batch, on {where}",
-                       "a segment is cut where its episode ends or where the batch ends, nowhere else: flatten the (rows,"
-                       " n) grid copy by copy (np.nonzero(valid.T)), so that each copy's steps are consecutive; "
+                       "a segment is cut where its episode ends or where the batch ends, nowhere else: flatten the "
+                       "(rows, n) grid copy by copy (np.nonzero(valid.T)), so that each copy's steps are consecutive; "
                        "flattened time by time, the copies' steps interleave", "14")
         terminated = ended & np.array([CLOCK_ENDS[int(x)][1] for x in last[:, 2]])
         got = np.asarray(b.terminated, dtype=bool)
