@@ -350,7 +350,7 @@ def vpg_contract(S):
                    f"the record misses {', '.join(missing)}: each epoch's record holds epoch, the episode statistics "
                    "(episode_stats), update_policy's and fit_value's diagnostics, and env_steps (transitions so far) "
                    "and mean_value (the batch mean of V(s_t) before the fit), as vpg's docstring lists", "8")
-    lrs = {"pi_opt": (s.pi_opt.lr, 1e-2), "vf_opt": (s.vf_opt.lr, 1e-3)}
+    lrs = {"pi_opt": (s.pi_opt.lr, R_alg.VPGConfig.pi_lr), "vf_opt": (s.vf_opt.lr, R_alg.VPGConfig.vf_lr)}
     for name, (lr, lr0) in lrs.items():
         if not close(lr, lr0 * (1 - 1 / 3), 1e-12):
             raise Fail(f"with lr_decay, after epochs k = 0 and 1 of 3, state.{name}.lr = {lr!r}, not lr_0 (1 - 1/3) "
