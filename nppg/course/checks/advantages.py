@@ -179,7 +179,14 @@ def td_check(a, rew, val, last, gamma):
 @check('gae', 'math', "delta's definition; GAE at lam = 0 and 1; its recursion")
 def gae_math(S):
     a = S.advantages
-    td_check(a, np.array([1.0, 0.0, -1.0, 2.0]), np.array([0.5, 0.2, -0.3, 1.0]), 2.0, 0.9)   # four steps first
+    rew, val = np.array([1.0, 0.0, -1.0, 2.0]), np.array([0.5, 0.2, -0.3, 1.0])        # four steps first
+    td_check(a, rew, val, 2.0, 0.9)
+    for lam in (0.0, 0.8, 1.0):
+        A, want = np.asarray(call("gae", a.gae, rew, val, 2.0, 0.9, lam, inputs=fmt(rew=rew, val=val))), \
+            R_adv.gae(rew, val, 2.0, 0.9, lam)
+        if not close(A, want):
+            raise Fail(f"gae at lam = {lam:g} is {fmt(A=A)}, not {fmt(want=want)}, on "
+                       f"{fmt(rew=rew, val=val, last_value=2.0, gamma=0.9)}", gae_hint(A, rew, val, 2.0, 0.9, lam), "12")
 
     def test(draw):
         rew, val, last, gamma = segment(draw)
@@ -204,7 +211,10 @@ def gae_math(S):
 def gae_hint(A, rew, val, last, gamma, lam):
     delta = R_adv.td_residual(rew, val, last, gamma)
     ref = R_adv.gae(rew, val, last, gamma, lam)
-    return diagnose(A, [(ref + val, "GAE plus V(s_t) is the lambda-return (a value target some codes use), not the "
+    return diagnose(A, [(R_adv.discount_cumsum(R_adv.td_residual(rew, val, last, gamma * lam), gamma * lam),
+                         "delta computed with gamma lam: delta_t = r_t + gamma V(s_(t+1)) - V(s_t) discounts by gamma "
+                         "alone; lam only weighs the sum of the deltas (11, 12)"),
+                        (ref + val, "GAE plus V(s_t) is the lambda-return (a value target some codes use), not the "
                          "advantage: A_t = sum_l (gamma lam)^l delta_(t+l) (12)"),
                         (R_adv.discount_cumsum(np.append(delta[:-1], 0.0), gamma * lam), "the last step's advantage "
                          "left at 0: the recursion starts at A_(T-1) = delta_(T-1), not at 0"),
@@ -245,7 +255,9 @@ def nstep_by_definition(rew, val, last, gamma, n, slip=None):
 
 
 def nstep_hint(A, rew, val, last, gamma, n):
-    return diagnose(A, [(nstep_by_definition(rew, val, 0.0, gamma, n), "a truncation closed with 0: V(s_T) is "
+    return diagnose(A, [(R_adv.td_residual(rew, val, last, gamma) if n > 1 and len(rew) > 1 else np.full(len(rew), np.nan),
+                         "n ignored: this is delta_t, the 1-step advantage; A_t^(n) sums m = min(n, T - t) rewards "
+                         "before the bootstrap gamma^m V(s_(t+m)) (13)"),(nstep_by_definition(rew, val, 0.0, gamma, n), "a truncation closed with 0: V(s_T) is "
                          "last_value (14)"),
                         (nstep_by_definition(rew, val, last, 1.0, n), "a missing gamma: gamma^k on the k-th reward and "
                          "gamma^m on the bootstrap V(s_(t+m))"),
@@ -266,6 +278,14 @@ def nstep_contract(S):
 @check('nstep', 'math', 'n = 1, n = T, the definition; GAE as the lambda-average')
 def nstep_math(S):
     a = S.advantages
+    rew, val = np.array([1.0, 0.0, -1.0, 2.0, 0.5]), np.array([0.5, 0.2, -0.3, 1.0, 0.0])   # five steps first
+    inputs = fmt(rew=rew, val=val, last_value=2.0, gamma=0.9)
+    for n in (1, 2, 3, 5):
+        A = np.asarray(call("nstep_advantages", a.nstep_advantages, rew, val, 2.0, 0.9, n, inputs=f"{inputs}, n={n}"))
+        want = nstep_by_definition(rew, val, 2.0, 0.9, n)
+        if not close(A, want):
+            raise Fail(f"nstep_advantages with n = {n} is {fmt(A=A)}, not {fmt(want=want)}, on {inputs}",
+                       nstep_hint(A, rew, val, 2.0, 0.9, n), "13")
 
     def test(draw):
         rew, val, last, gamma = segment(draw)

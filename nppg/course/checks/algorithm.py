@@ -61,7 +61,10 @@ def closing_math(S):
                                        "truncated swapped: 0 after a termination, V(s_T) otherwise"),
                                       (np.where(batch.terminated, 0.0, vf.predict(batch.obs[batch.stops - 1])),
                                        "bootstrapped from the last step's own observation s_(T-1): s_T is final_obs, "
-                                       "the observation that followed it (never a reset one)")],
+                                       "the observation that followed it (never a reset one)"),
+                                      (np.where(batch.terminated, 0.0, vf.predict(batch.obs[batch.starts])),
+                                       "V of the segment's first observation: the closing value is V(s_T) of "
+                                       "final_obs, the observation after the segment's last step")],
                                 "V(s_T) = 0 if terminated, else V_phi(final_obs) (14)"), "14")
     prop(15)(test)
 
@@ -125,6 +128,8 @@ def policy_math(S):
         g = policy.grad_log_prob(obs, act, Phi)
         flat = lambda p: np.concatenate([np.ravel(p[k]) for k in g])  # noqa: E731
         got, up = flat(delta), lr * flat(g) / M
+        Phi_n = (Phi - Phi.mean()) / (Phi.std() + 1e-8)
+        normalised = lr * flat(policy.grad_log_prob(obs, act, Phi_n)) / M
         if not close(got, up, 1e-9):
             raise Fail(f"the policy step (SGD, lr = {lr}) is {fmt(step=got)}, not +lr/M sum_t Phi_t grad log "
                        f"pi(a_t|s_t) = {fmt(want=up)}, on {inputs}",
@@ -133,7 +138,9 @@ def policy_math(S):
                                       (M * up, "the sum where the mean belongs: (8) is averaged over the M steps of the "
                                        "batch (1/M)"),
                                       (-M * up, "the sum where the mean belongs (1/M), and the sign (-Phi)"),
-                                      (up / M, "1/M applied twice")],
+                                      (up / M, "1/M applied twice"),
+                                      (normalised, "Phi normalised inside update_policy: vpg normalises Phi over the "
+                                       "batch (normalize_adv) before the step; update_policy takes Phi as given")],
                                 "one optimizer step on the gradient of L = -1/M sum_t log pi(a_t|s_t) Phi_t (8)"), "8")
         if not close(info.get("loss_pi"), -np.mean(logp_old * Phi), 1e-9):
             raise Fail(f"loss_pi = {info.get('loss_pi')!r}, not -1/M sum_t log pi(a_t|s_t) Phi_t = "

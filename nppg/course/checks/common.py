@@ -82,9 +82,11 @@ def close(a, b, tol=CLOSE):
 
 
 def diagnose(out, mistakes, default):
-    """The hint of the first known mistake whose output equals the student's, else ``default``."""
+    """The hint of the first known mistake whose output equals the student's, else ``default``. A mistake whose
+    output is not finite names nothing (two different slips both give nan)."""
     for value, hint in mistakes:
-        if close(out, value, 1e-6):
+        finite = np.all(np.isfinite(np.asarray(value, dtype=np.float64)))
+        if finite and close(out, value, 1e-6):
             return hint
     return default
 

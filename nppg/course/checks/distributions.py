@@ -47,6 +47,12 @@ def categorical_contract(S):
         sums = np.exp(out).sum(axis=-1) if name == "log_softmax" else np.ones(3)
         if not np.all(np.isfinite(out)) or not close(sums, np.ones(3), 1e-9):
             underflow = np.any(np.isneginf(out)) and not np.any(np.isnan(out) | np.isposinf(out))
+            ref = R_dist.log_softmax(z)
+            if name == "log_softmax" and np.array_equal(np.isfinite(out), np.isfinite(z - z.max() - np.log(
+                    np.exp(z - z.max()).sum(axis=-1, keepdims=True)))):
+                raise Fail(f"{name} gives {fmt(out=out)}, not {fmt(want=ref)}, on logits of 1,000: {inputs}",
+                           "the max taken over the whole batch (z.max()), not each row's: a row far below the "
+                           "batch's max underflows; subtract z.max(axis=-1, keepdims=True), each row's own (15)", "15")
             raise Fail(f"{name} gives {fmt(out=out)} on logits of 1,000: {inputs}",
                        "the log of the softmax: exp(z - max) underflows to 0 for a logit far below the max "
                        "(exp(-2000)), and log(0) = -inf; never log(softmax(z)): compute z - max - log(sum exp(z - max))"
@@ -214,7 +220,9 @@ def gaussian_math(S):
                                        "the -log sigma of the normaliser, and without it E[score] is 1, not 0 (5)"),
                                       (-rls, "a sign flipped: d log pi / d log sigma = u^2 - 1"),
                                       (u * u / sigma - 1, "the score is with respect to log sigma, not sigma: "
-                                       "u^2 - 1 (chain rule through sigma = exp(log sigma))")],
+                                       "u^2 - 1 (chain rule through sigma = exp(log sigma))"),
+                                      ((u / sigma) ** 2 - 1, "u divided by the variance: u_i = (a_i - mu_i) / sigma_i "
+                                       "(once), and d log pi / d log sigma_i = u_i^2 - 1; d/d mu_i is u_i / sigma_i")],
                                 "d log pi / d log sigma_i = u_i^2 - 1 with u_i = (a_i - mu_i) / sigma_i (18)"), "18")
     prop(15)(test)
 

@@ -21,6 +21,11 @@ def backprop_contract(S):
     out = call("linear_backward", S.nn.linear_backward, dy, (x, W), inputs=inputs, errors=LINEAR_ERRORS)
     if not (isinstance(out, tuple) and len(out) == 3):
         raise Fail(f"linear_backward returned {type(out).__name__}, not a tuple (dx, dW, db)", "return dx, dW, db", "20")
+    shapes = [np.shape(o) for o in out]
+    if shapes != [(3, 4), (4, 2), (2,)] and sorted(shapes) == sorted([(3, 4), (4, 2), (2,)]):
+        raise Fail(f"linear_backward returned arrays of shapes {shapes}, on {inputs}",
+                   "the gradients returned in another order: return dx, dW, db, in this order ((N, D), (D, H), (H,))",
+                   "20")
     for name, o, shape, hint in (("dx", out[0], (3, 4), "dx = dy W^T has x's shape (N, D)"),
                                  ("dW", out[1], (4, 2), "dW = x^T dy has W's shape (D, H); dy^T x is its transpose"),
                                  ("db", out[2], (2,), "db = 1^T dy sums dy over the N rows (axis=0): shape (H,); "

@@ -37,7 +37,10 @@ def stats_math(S):
             raise Fail(f"merging the halves of a batch gives mean {fmt(m=np.asarray(rs.mean))}, not the whole's "
                        f"{fmt(m=x.mean(0))}, on {inputs}",
                        diagnose(rs.mean, [(mm, "the mean of the two means where the count-weighted mean belongs: "
-                                           "m' = m + delta N_b / N'") for mm in ((m1 + m2) / 2, (m1 / 2 + m2) / 2)],
+                                           "m' = m + delta N_b / N'") for mm in ((m1 + m2) / 2, (m1 / 2 + m2) / 2)]
+                                + [(m2 * k / n, "the mean moved by N / N', the old count's share: it moves towards "
+                                    "the batch's mean by the batch's share, m' = m + delta N_b / N' (from N = 0, "
+                                    "the first batch's mean)")],
                                 "m' = m + delta N_b / N' with delta = m_b - m (24)"), "24")
         var = np.asarray(rs.M2) / n
         if not close(var, x.var(0), 1e-9):

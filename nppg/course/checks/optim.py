@@ -40,6 +40,13 @@ def adam_hint(S, params, grads_list, **kw):
     got = adam_steps(S.optim.Adam, params, grads_list, **kw)
     flat = lambda p: np.concatenate([np.ravel(p[k]) for k in params])  # noqa: E731
     g = flat(got)
+    if not np.all(np.isfinite(g)):
+        positive = [{k: np.abs(x) + 0.1 for k, x in gs.items()} for gs in grads_list]
+        if np.all(np.isfinite(flat(adam_steps(S.optim.Adam, params, positive, **kw)))):   # nan only where g < 0
+            return ("v averages g, not g^2: with negative gradients v goes negative and sqrt(v_hat) is nan; "
+                    "v_t = beta2 v + (1 - beta2) g^2 (23)")
+        return ("the step is not finite (nan or inf): the bias correction divides by 1 - beta^t, which is 0 when t "
+                "is still 0; increment t first, once per step, so that the first step has t = 1 (23)")
     return diagnose(g, [(flat(adam_reference(params, grads_list, bias=False, **kw)), "Adam without bias correction: "
                          "m and v start at 0, so divide by (1 - beta1^t) and (1 - beta2^t); uncorrected, the first step "
                          "is lr (1 - beta1) / sqrt(1 - beta2), about 3.2 lr"),

@@ -149,6 +149,8 @@ def value_math(S):
                                                   "(V(s_t) - R_hat_t)^2"),
                                                  (np.mean(err**2) / 2, "a factor 1/2 in L: (22) is the plain mean of "
                                                   "the squares"),
+                                                 (np.mean(err) ** 2, "the square of the mean error: L is the mean of "
+                                                  "the squares, 1/M sum_t (V(s_t) - R_hat_t)^2"),
                                                  (broadcast_mse(vf, obs, R_hat), VALUE_ERRORS[0][1])],
                                              "L = 1/M sum_t (V(s_t) - R_hat_t)^2"), "22")
         errors = check_grads(lambda: float(np.mean((vf.predict(obs) - R_hat) ** 2)), vf.params, grads)

@@ -101,6 +101,11 @@ def rollout_math(S):
                 f"terminating after 3)"
         obs, rew = np.asarray(b.obs), np.asarray(b.rew)
         t, k, c = obs[:, 0], obs[:, 1], obs[:, 2].astype(int)
+        if len(obs) > 4 and all(len(np.unique(obs[c == x], axis=0)) == 1 for x in np.unique(c)):
+            raise Fail(f"every stored observation of a copy is the same, {fmt(obs=np.unique(obs, axis=0))}, over "
+                       f"{len(obs)} transitions, on {where}",
+                       "the observation never advanced: after each step the rollout's current observation becomes "
+                       "s_(t+1), the one the step returned (self.obs = o2), so the next action sees it", "14")
         bad = np.flatnonzero((rew != 1.0 + t) | (t >= np.where(c == 0, 4, 3)))
         if len(bad):
             j = bad[0]
