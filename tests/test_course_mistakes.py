@@ -7,7 +7,7 @@ import pytest
 from nppg import course
 from nppg.course.grader import run_checks
 
-from course_mistakes import HELD_OUT, MISTAKES
+from course_mistakes import HELD_OUT, HELD_OUT_2, MISTAKES
 
 
 def plant(directory, mistake):
@@ -29,11 +29,15 @@ def hint_of(directory, exercise):
 
 
 def test_the_corpus_has_thirty_mistakes_over_every_exercise():
-    assert len(MISTAKES) >= 30 and len({m.name for m in MISTAKES + HELD_OUT}) == len(MISTAKES + HELD_OUT)
-    assert {m.exercise for m in MISTAKES} == {m.exercise for m in HELD_OUT} == {e.name for e in course.LADDER}
+    assert len(MISTAKES) >= 30 and len({m.name for m in ALL}) == len(ALL)
+    assert {m.exercise for m in MISTAKES} == {m.exercise for m in HELD_OUT} == {m.exercise for m in HELD_OUT_2} \
+        == {e.name for e in course.LADDER}
 
 
-@pytest.mark.parametrize("mistake", MISTAKES + HELD_OUT, ids=[f"{m.exercise}: {m.name}" for m in MISTAKES + HELD_OUT])
+ALL = MISTAKES + HELD_OUT + HELD_OUT_2
+
+
+@pytest.mark.parametrize("mistake", ALL, ids=[f"{m.exercise}: {m.name}" for m in ALL])
 def test_a_mistake_fails_its_exercise_with_a_hint_that_names_it(tmp_path, mistake):
     d = str(tmp_path / "ws")
     course.start(d, solutions=True)

@@ -27,6 +27,8 @@ def rtg_mistakes(rew, last_value, gamma):
             (R_adv.discount_cumsum(np.append(rew, last_value), gamma)[1:], "shifted by one step: the sum over "
              "np.append(rew, last_value) has T + 1 entries, R_hat_0 ... R_hat_(T-1) and then last_value itself; "
              "keep [:-1], not [1:]"),
+            (R_adv.discount_cumsum(rew, gamma) + gamma ** (np.arange(T) + 1) * last_value, "last_value discounted "
+             "from the wrong end: at step t it is gamma^(T-t) V(s_T), T - t steps ahead, not gamma^(t+1)"),
             (np.full(T, ref(rew, last_value, gamma)[0]) if T else rew, "every step weighed by the whole return R(tau) "
              "(4): the reward-to-go keeps only the rewards from t on (6)")]
 
@@ -162,6 +164,8 @@ def td_check(a, rew, val, last, gamma):
         nxt = np.append(val[1:], last)
         raise Fail(f"td_residual = {fmt(delta=got)} is not r_t + gamma V(s_(t+1)) - V(s_t) = {fmt(want=delta)}, on "
                    f"{inputs}", diagnose(got, [
+                       (rew + gamma * nxt - nxt, "V(s_(t+1)) where V(s_t) belongs in the - V(s_t) term: delta_t "
+                        "subtracts the value of the state the step started from, val itself"),
                        (rew + gamma * val - val, "V(s_t) where V(s_(t+1)) belongs: delta_t = r_t + "
                         "gamma V(s_(t+1)) - V(s_t), the value of the next state, np.append(val[1:], last_value)"),
                        (rew + gamma * np.roll(val, -1) - val, "np.roll wraps around: np.roll(val, -1) puts V(s_0) "
@@ -248,7 +252,7 @@ def nstep_by_definition(rew, val, last, gamma, n, slip=None):
     T, v = len(rew), np.append(val, last)
     out = np.empty(T)
     for t in range(T):
-        m = min(n, T - t)
+        m = min(n, T - t - 1) if slip == "one too few" else min(n, T - t)
         power, boot = (n if slip == "gamma^n" else m), (t + m - 1 if slip == "early" else t + m)
         out[t] = sum(gamma**k * rew[t + k] for k in range(m)) + gamma**power * v[boot] - val[t]
     return out
@@ -264,6 +268,9 @@ def nstep_hint(A, rew, val, last, gamma, n):
                         (nstep_by_definition(rew, val, last, gamma, n, "gamma^n"), "gamma^n on the bootstrap near the "
                          "segment's end: where fewer than n steps are left, m = T - t rewards are summed and V(s_T) is "
                          "discounted by gamma^m, not gamma^n"),
+                        (nstep_by_definition(rew, val, last, gamma, n, "one too few"), "one step too few near the "
+                         "end: m = min(n, T - t) rewards, so the last step still sums its own reward and bootstraps "
+                         "from V(s_T)"),
                         (nstep_by_definition(rew, val, last, gamma, n, "early"), "bootstrapped one step early: after m "
                          "rewards r_t ... r_(t+m-1) the bootstrap is V(s_(t+m)), m steps ahead, not V(s_(t+m-1))")],
                     "A_t^(n) = sum_(k<m) gamma^k r_(t+k) + gamma^m V(s_(t+m)) - V(s_t), m = min(n, T - t): past the "

@@ -45,28 +45,39 @@ def closing_contract(S):
 
 @check('closing_values', 'math', '0 after a termination, V(final_obs) otherwise')
 def closing_math(S):
+    rng = np.random.default_rng(4)
+    batch, vf = make_batch(rng, 4), LinearValue(rng.standard_normal(3))
+    batch.terminated[:] = [True, False, True, False]                         # both kinds first
+    closing_one(S, batch, vf)
+
     def test(draw):
         rng, S_ = rng_of(draw), ints(draw, 1, 6)
         batch, vf = make_batch(rng, S_), LinearValue(rng.standard_normal(3))
-        inputs = fmt(terminated=batch.terminated, final_obs=batch.final_obs)
-        got = np.asarray(call("closing_values", S.algorithm.closing_values, batch, vf, inputs=inputs))
-        want = np.where(batch.terminated, 0.0, vf.predict(batch.final_obs))
-        if not close(got, want):
-            raise Fail(f"closing_values = {fmt(got=got)}, not {fmt(want=want)}, on {inputs} (V(s) = s w + 1)",
-                       diagnose(got, [(np.zeros(S_), "a truncation closed with 0: only a terminated episode closes with "
-                                       "0; a truncated or cut segment is closed by V(s_T) of its true final observation"),
-                                      (vf.predict(batch.final_obs), "a termination closed with V(s_T): nothing follows a "
-                                       "true ending, so its closing value is 0"),
-                                      (np.where(batch.terminated, vf.predict(batch.final_obs), 0.0), "terminated and "
-                                       "truncated swapped: 0 after a termination, V(s_T) otherwise"),
-                                      (np.where(batch.terminated, 0.0, vf.predict(batch.obs[batch.stops - 1])),
-                                       "bootstrapped from the last step's own observation s_(T-1): s_T is final_obs, "
-                                       "the observation that followed it (never a reset one)"),
-                                      (np.where(batch.terminated, 0.0, vf.predict(batch.obs[batch.starts])),
-                                       "V of the segment's first observation: the closing value is V(s_T) of "
-                                       "final_obs, the observation after the segment's last step")],
-                                "V(s_T) = 0 if terminated, else V_phi(final_obs) (14)"), "14")
+        closing_one(S, batch, vf)
     prop(15)(test)
+
+
+def closing_one(S, batch, vf):
+    """The student's closing values of ``batch`` against (14), the usual slips named."""
+    S_ = len(batch.starts)
+    inputs = fmt(terminated=batch.terminated, final_obs=batch.final_obs)
+    got = np.asarray(call("closing_values", S.algorithm.closing_values, batch, vf, inputs=inputs))
+    want = np.where(batch.terminated, 0.0, vf.predict(batch.final_obs))
+    if not close(got, want):
+        raise Fail(f"closing_values = {fmt(got=got)}, not {fmt(want=want)}, on {inputs} (V(s) = s w + 1)",
+                   diagnose(got, [(np.zeros(S_), "a truncation closed with 0: only a terminated episode closes with "
+                                   "0; a truncated or cut segment is closed by V(s_T) of its true final observation"),
+                                  (vf.predict(batch.final_obs), "a termination closed with V(s_T): nothing follows a "
+                                   "true ending, so its closing value is 0"),
+                                  (np.where(batch.terminated, vf.predict(batch.final_obs), 0.0), "terminated and "
+                                   "truncated swapped: 0 after a termination, V(s_T) otherwise"),
+                                  (np.where(batch.terminated, 0.0, vf.predict(batch.obs[batch.stops - 1])),
+                                   "bootstrapped from the last step's own observation s_(T-1): s_T is final_obs, "
+                                   "the observation that followed it (never a reset one)"),
+                                  (np.where(batch.terminated, 0.0, vf.predict(batch.obs[batch.starts])),
+                                   "V of the segment's first observation: the closing value is V(s_T) of "
+                                   "final_obs, the observation after the segment's last step")],
+                            "V(s_T) = 0 if terminated, else V_phi(final_obs) (14)"), "14")
 
 
 @check('closing_values', 'agreement', "nppg's closing_values")
@@ -174,7 +185,9 @@ def policy_diagnostics(S):
                     (0.0, "kl measured before the step is 0: it is the mean of log pi_old - log pi_new, log pi_new "
                      "measured after the step")],
              "entropy": [(H_old, "entropy measured before the step: like kl, it is measured after the step, the "
-                          "new policy's mean entropy over the batch's states")]}
+                          "new policy's mean entropy over the batch's states"),
+                         (H_new * len(obs), "the entropy summed where the mean belongs: the batch mean of the "
+                          "policy's entropy, np.mean(policy.entropy(obs))")]}
     for key, w in want.items():
         got = info.get(key)
         if not close(got, w, 1e-9):
@@ -238,7 +251,7 @@ RECORD_KEYS = ("epoch", "episodes", "mean_return", "std_return", "min_return", "
                "delta_loss_pi", "kl", "entropy", "loss_v", "delta_loss_v", "env_steps", "mean_value")
 
 # the settings vpg is redone by hand in, and the mistakes that each could show (their hints below)
-VPG_CASES = ((dict(), ("value after fit", "per segment", "not normalised", "two steps")),
+VPG_CASES = ((dict(), ("value after fit", "per segment", "not normalised", "two steps", "V fitted to Phi")),
              (dict(normalize_obs=True, scale_rewards=True, lr_decay=True, epochs=3),
               ("obs stats before", "obs stats never", "returns of rew", "scale ignored", "lr_decay ignored",
                "value after fit", "per segment", "not normalised")),
@@ -252,6 +265,8 @@ VPG_HINTS = {
     "not normalised": "Phi not normalised: with normalize_adv (the default) Phi goes to mean 0, std 1 over the batch",
     "normalised anyway": "Phi normalised though normalize_adv is False: normalise only when cfg.normalize_adv",
     "two steps": "more than one policy step on a batch: (8) holds at theta_k, the policy that sampled it",
+    "V fitted to Phi": "V fitted to Phi: the value function's targets are R_hat_t, the rewards-to-go (9), which "
+                       "batch_weights returns beside Phi",
     "obs stats before": "normalize_obs: the observation statistics are updated with the batch's observations once "
                         "per epoch, after the value fit (the next epoch sees them); updated anywhere earlier, this "
                         "epoch's V(s_t), closing values, Phi or steps see statistics that already include the batch "
@@ -302,7 +317,8 @@ def vpg_by_hand(mistake=None, **settings):
             for _ in range(2 if mistake == "two steps" else 1):
                 record.update(R_alg.update_policy(s.policy, s.pi_opt, batch.obs, batch.act, Phi))  # 6-7
             if mistake != "value after fit":
-                record.update(R_alg.fit_value(s.value_fn, s.vf_opt, batch.obs, R_hat, cfg.train_v_iters))  # 8
+                record.update(R_alg.fit_value(s.value_fn, s.vf_opt, batch.obs,                        # 8
+                                              Phi if mistake == "V fitted to Phi" else R_hat, cfg.train_v_iters))
             if cfg.normalize_obs and mistake not in ("obs stats before", "obs stats never"):
                 s.obs_stats.update(batch.obs)                                                   # (24)
             s.epoch, s.env_steps = k + 1, s.env_steps + len(batch.rew)
@@ -366,6 +382,9 @@ def vpg_contract(S):
                        "lr_decay: alpha_k = alpha_0 (1 - k / K), k the epoch about to run (0 for the first), K = "
                        "cfg.epochs, set on both optimizers before the epoch's steps (28)", "28")
     s, records, inputs = student_vpg(S, setup=resumed_at(2, 500), epochs=3)
+    if len(records) == 1 and s.epoch == 3 and records[0].get("epoch") == 2:
+        raise Fail(f"given by setup a State that has done 2 of 3 epochs, {inputs} ran one epoch, recorded as epoch 2",
+                   "the record's epoch is k + 1, the epochs completed (the first epoch's record says 1)", "8")
     if len(records) != 1 or s.epoch != 3 or records[0].get("epoch") != 3:
         raise Fail(f"given by setup a State that has done 2 of 3 epochs (state.epoch = 2), {inputs} ran "
                    f"{len(records)} epochs, numbered {[r.get('epoch') for r in records]}, and ended at state.epoch = "

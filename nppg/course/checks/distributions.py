@@ -93,6 +93,8 @@ def categorical_math(S):
                                         (np.eye(K)[a], "the softmax term is missing: logsumexp(z) depends on every "
                                          "logit, so d log pi/dz = onehot(a) - softmax(z)"),
                                         (np.eye(K)[a] - z, "softmax(z), not z: d logsumexp(z)/dz = softmax(z)"),
+                                        (np.eye(K)[a] - R_dist.log_softmax(z), "log_softmax(z) where softmax(z) "
+                                         "belongs: the score is onehot(a) - softmax(z), softmax = exp(log_softmax(z))"),
                                         (onehot_every_row(z, a), "onehot(a) indexed [:, a] adds 1 in every row: row "
                                          "n gets +1 at its own action only, dz[np.arange(N), a] += 1")],
                                 "d log pi(a|s)/dz = onehot(a) - softmax(z), in closed form (16)"), "16")
@@ -148,6 +150,8 @@ def gaussian_mistakes(mu, ls, a):
     return [(-0.5 * (LOG_2PI + (u_ls ** 2 + 2 * np.log(np.abs(ls))).sum(axis=-1)), LOG_STD_AS_SIGMA),
             (-0.5 * (LOG_2PI + (u_ls ** 2 + 2 * ls).sum(axis=-1)), LOG_STD_AS_SIGMA),
             (-0.5 * (LOG_2PI + (u_ls ** 2).sum(axis=-1)) - np.log(np.abs(ls)).sum(), LOG_STD_AS_SIGMA),
+            (ref - 0.5 * (len(mu) - 1) * LOG_2PI, "the constant counted once per row: d_a is the number of action "
+             "dimensions, mu.shape[1], not the number of rows mu.shape[0] (17)"),
             (ref + 0.5 * LOG_2PI, "the normaliser's log 2pi is missing: -1/2 d_a log 2pi belongs to the log-density "
              "(17), or it does not integrate to 1"),
             (ref + 0.5 * ls.sum(), "log sigma without its factor 2: inside the -1/2 the normaliser is 2 log sigma_i, "

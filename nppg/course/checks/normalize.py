@@ -14,6 +14,11 @@ def stats_contract(S):
     rs = S.normalize.RunningStats((3,))
     call("RunningStats.update", rs.update, x, inputs=inputs)
     unchanged("RunningStats.update", before, [x], inputs)
+    if close(rs.mean, np.full(3, x.mean())) and not close(rs.mean, x.mean(0)):
+        raise Fail(f"after one update with 5 rows of 3, mean = {fmt(mean=np.asarray(rs.mean))}: the mean of every "
+                   f"entry, not each column's {fmt(want=x.mean(0))}, on {inputs}",
+                   "np.mean(x) over every entry: m_b = np.mean(x, axis=0), one mean per column (axis=0 runs over the "
+                   "rows)", "24")
     if rs.N != 5 or np.shape(rs.mean) != (3,) or np.shape(rs.M2) != (3,):
         raise Fail(f"after one update with 5 rows of 3: N = {rs.N!r}, mean shape {np.shape(rs.mean)}, M2 shape "
                    f"{np.shape(rs.M2)}; expected 5, (3,), (3,)",

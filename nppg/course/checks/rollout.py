@@ -109,8 +109,13 @@ def rollout_math(S):
         bad = np.flatnonzero((rew != 1.0 + t) | (t >= np.where(c == 0, 4, 3)))
         if len(bad):
             j = bad[0]
+            before = [i for i in range(j) if c[i] == c[j]]
+            after_truncation = c[j] == 0 and before and t[before[-1]] == 3    # copy 0's time limit is 4 steps
             raise Fail(f"step {j} of the batch is s = {fmt(s=obs[j])} with r = {rew[j]:g}, which no transition of the "
                        f"clocks gives (r = 1 + t, t < the episode's length), on {where}",
+                       "a truncation not taken as the episode's end: an episode ends when it terminates or is "
+                       "truncated (ended = valid & (te | tr)); the copy's next step is then the reset step, never "
+                       "stored" if after_truncation else
                        "the autoreset step stored as a transition: gymnasium resets a copy on the step after its "
                        "episode ended; that step ignores the action, returns reward 0 and the new episode's first "
                        "observation; it is no transition and is never stored (valid = not resetting)", "14")
