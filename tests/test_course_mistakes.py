@@ -7,7 +7,7 @@ import pytest
 from nppg import course
 from nppg.course.grader import run_checks
 
-from course_mistakes import HELD_OUT, HELD_OUT_2, MISTAKES
+from course_mistakes import HELD_OUT, HELD_OUT_2, HELD_OUT_3, MISTAKES
 
 
 def plant(directory, mistake):
@@ -31,10 +31,11 @@ def hint_of(directory, exercise):
 def test_the_corpus_has_thirty_mistakes_over_every_exercise():
     assert len(MISTAKES) >= 30 and len({m.name for m in ALL}) == len(ALL)
     assert {m.exercise for m in MISTAKES} == {m.exercise for m in HELD_OUT} == {m.exercise for m in HELD_OUT_2} \
+        == {m.exercise for m in HELD_OUT_3} \
         == {e.name for e in course.LADDER}
 
 
-ALL = MISTAKES + HELD_OUT + HELD_OUT_2
+ALL = MISTAKES + HELD_OUT + HELD_OUT_2 + HELD_OUT_3
 
 
 @pytest.mark.parametrize("mistake", ALL, ids=[f"{m.exercise}: {m.name}" for m in ALL])

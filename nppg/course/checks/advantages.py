@@ -27,6 +27,9 @@ def rtg_mistakes(rew, last_value, gamma):
             (R_adv.discount_cumsum(np.append(rew, last_value), gamma)[1:], "shifted by one step: the sum over "
              "np.append(rew, last_value) has T + 1 entries, R_hat_0 ... R_hat_(T-1) and then last_value itself; "
              "keep [:-1], not [1:]"),
+            (R_adv.discount_cumsum(rew, gamma) + gamma ** (np.arange(T)[::-1] + 1) * rew[-1] if T else rew,
+             "the running sum started at the last element: y_(T-1) = x_(T-1), so the recursion starts at 0 (or "
+             "at x_(T-1) from the second-to-last step), not at x_(T-1) before the last step"),
             (R_adv.discount_cumsum(rew, gamma) + gamma ** (np.arange(T) + 1) * last_value, "last_value discounted "
              "from the wrong end: at step t it is gamma^(T-t) V(s_T), T - t steps ahead, not gamma^(t+1)"),
             (np.full(T, ref(rew, last_value, gamma)[0]) if T else rew, "every step weighed by the whole return R(tau) "
@@ -144,8 +147,15 @@ def seg_contract(S, name, extra, eq):
     before, inputs = copies(rew, val), fmt(rew=rew, val=val, last_value=2.0, gamma=0.9)
     hint = ("one value per step of the segment, (T,): the segment's last step is not dropped; its V(s_(t+1)) is "
             "V(s_T) = last_value, np.append(val[1:], last_value)")
-    expect(name, call(name, f, rew, val, 2.0, 0.9, *extra, inputs=inputs), (4,), inputs, hint)
-    expect(f"{name} of one step", call(name, f, rew[:1], val[:1], 2.0, 0.9, *extra, inputs=inputs), (1,), inputs, hint)
+    errors = [("out of bounds", "an index past the segment's end: the n-step sum stops there, m = min(n, T - t), so "
+                                "t + m <= T, and V(s_T) = last_value closes it" if name == "nstep_advantages" else
+               "an index past the segment's end: V(s_(t+1)) of the last step is last_value, np.append(val[1:], "
+               "last_value)"),
+              ("broadcast", "arrays of different lengths: V(s_(t+1)) is np.append(val[1:], last_value), T entries "
+                            "like rew and val")]
+    expect(name, call(name, f, rew, val, 2.0, 0.9, *extra, inputs=inputs, errors=errors), (4,), inputs, hint)
+    expect(f"{name} of one step", call(name, f, rew[:1], val[:1], 2.0, 0.9, *extra, inputs=inputs, errors=errors), (1,),
+           inputs, hint)
     unchanged(name, before, [rew, val], inputs)
 
 
@@ -218,6 +228,8 @@ def gae_hint(A, rew, val, last, gamma, lam):
     return diagnose(A, [(R_adv.discount_cumsum(R_adv.td_residual(rew, val, last, gamma * lam), gamma * lam),
                          "delta computed with gamma lam: delta_t = r_t + gamma V(s_(t+1)) - V(s_t) discounts by gamma "
                          "alone; lam only weighs the sum of the deltas (11, 12)"),
+                        (R_adv.gae(rew, val, val[-1], gamma, lam), "the segment closed by its own last value V(s_(T-1))"
+                         ": after the last step comes s_T, whose value is last_value (14)"),
                         (ref + val, "GAE plus V(s_t) is the lambda-return (a value target some codes use), not the "
                          "advantage: A_t = sum_l (gamma lam)^l delta_(t+l) (12)"),
                         (R_adv.discount_cumsum(np.append(delta[:-1], 0.0), gamma * lam), "the last step's advantage "

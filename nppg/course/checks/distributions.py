@@ -21,7 +21,9 @@ def categorical_contract(S):
     d = S.distributions
     z, a = np.random.default_rng(0).standard_normal((3, 4)), np.array([0, 3, 1])
     before, inputs = copies(z, a), fmt(z=z, a=a)
-    logp = call("log_softmax", d.log_softmax, z, inputs=inputs)
+    logp = call("log_softmax", d.log_softmax, z, inputs=inputs, errors=[(
+        "broadcast", "the logsumexp without keepdims: summed over axis=-1 it is (N,), which does not broadcast against "
+        "z (N, K); keepdims=True keeps it (N, 1), one per row")])
     expect("log_softmax(z)", logp, (3, 4), inputs, "log_softmax keeps z's shape (N, K): one log-probability per "
            "action and row")
     sums = np.exp(logp).sum(axis=-1)
@@ -37,7 +39,9 @@ def categorical_contract(S):
     expect("categorical_log_prob(z, a)", call("categorical_log_prob", d.categorical_log_prob, z, a, inputs=inputs),
            (3,), inputs, "log pi(a|s) picks row n's own action a_n: log_softmax(z)[np.arange(N), a] is (N,); "
            "log_softmax(z)[:, a] is an (N, N) table of every row at every row's action")
-    expect("categorical_score(z, a)", call("categorical_score", d.categorical_score, z, a, inputs=inputs), (3, 4), inputs)
+    expect("categorical_score(z, a)", call("categorical_score", d.categorical_score, z, a, inputs=inputs, errors=[(
+        "out of bounds", "onehot(a) indexed by rows: dz[a] picks whole rows a_n; row n's own action is dz[np.arange(N), "
+        "a]")]), (3, 4), inputs)
     unchanged("the categorical functions", before, [z, a], inputs)
     z = np.array([[1000.0, 0.0, -1000.0, 3.0], [1000.0, 1000.0, 999.0, -5.0], [-1000.0, -1000.0, -1000.0, -1000.0]])
     inputs = fmt(z=z, a=a)
@@ -154,6 +158,8 @@ def gaussian_mistakes(mu, ls, a):
              "dimensions, mu.shape[1], not the number of rows mu.shape[0] (17)"),
             (ref + 0.5 * LOG_2PI, "the normaliser's log 2pi is missing: -1/2 d_a log 2pi belongs to the log-density "
              "(17), or it does not integrate to 1"),
+            (ref + ls.sum() - np.exp(ls).sum(), "sigma where log sigma belongs in the normaliser: it is 2 log sigma_i "
+             "= 2 log_std_i, not 2 sigma_i (17)"),
             (ref + 0.5 * ls.sum(), "log sigma without its factor 2: inside the -1/2 the normaliser is 2 log sigma_i, "
              "i.e. -log sigma_i outside (17)"),
             (ref - ls.sum(), "log sigma with the wrong sign: the normaliser is -log sigma_i (17)"),

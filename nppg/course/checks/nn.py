@@ -68,6 +68,7 @@ def backprop_gradients(S):
                                        "tanh(x), the forward's output, so dx = dy (1 - y^2), not 1 - tanh(y)^2"),
                                       (up * (1 - y), "1 - y^2, not 1 - y: d tanh(x)/dx = 1 - tanh(x)^2"),
                                       (-up * (1 - y ** 2), "a sign flipped: dx = dy (1 - y^2)"),
+                                      (up * y * (1 - y), "the sigmoid's derivative y (1 - y): tanh's is 1 - y^2"),
                                       (up * (1 + y ** 2), "a sign slip: 1 - y^2, not 1 + y^2: d tanh(x)/dx = "
                                        "1 - tanh(x)^2"),
                                       (1 - y ** 2, "the upstream gradient dy is missing: the chain rule multiplies "

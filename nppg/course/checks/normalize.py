@@ -60,7 +60,10 @@ def stats_math(S):
                                       ((M2a + M2b + (m2 - x.mean(0)) ** 2 * k * (n - k) / n) / n,
                                        "delta taken after the mean moved: delta = m_b - m with the old mean m, "
                                        "computed before m' replaces it"),
-                                      ((M2a + M2b + (m2 - m1) ** 2) / n, "delta^2 must be weighted by N N_b / N'")],
+                                      ((M2a + M2b + (m2 - m1) ** 2) / n, "delta^2 must be weighted by N N_b / N'"),
+                                      ((M2a + k * m1 ** 2 + M2b + (m2 - m1) ** 2 * (n - k)) / n, "N updated before the M2 "
+                                       "term: delta^2 N N_b / N' takes N, the count before this batch (N' = N + N_b "
+                                       "comes after)")],
                                 "M2' = M2 + M2_b + delta^2 N N_b / N', M2_b the batch's summed squared deviations from "
                                 "its own mean (24)"), "24")
     prop(20)(test)

@@ -20,6 +20,7 @@ def adam_reference(params, grads_list, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8
     p = {k: v.copy() for k, v in params.items()}
     m, v = {k: np.zeros_like(x) for k, x in p.items()}, {k: np.zeros_like(x) for k, x in p.items()}
     b1, b2 = (beta2, beta1) if slip == "swapped" else (beta1, beta2)
+    w1 = 1.0 if slip == "no 1 - beta1" else 1 - b1
     c1 = beta2 if slip == "m by beta2" else beta1
     steps = 0
     for t, g in enumerate(grads_list, 1):
@@ -27,7 +28,7 @@ def adam_reference(params, grads_list, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8
         for k in p:
             steps += 1
             t = steps if slip == "per key" else t
-            m[k] = b1 * m[k] + (1 - b1) * g[k]
+            m[k] = b1 * m[k] + w1 * g[k]
             v[k] = b2 * v[k] + (1 - b2) * (g[k] if slip == "v of g" else g[k] ** 2)
             if slip == "eps inside":
                 p[k] = p[k] - lr * (m[k] / (1 - beta1**t)) / np.sqrt(v[k] / (1 - beta2**t) + eps)
@@ -62,6 +63,8 @@ def adam_hint(S, params, grads_list, **kw):
                          "v_t = beta2 v + (1 - beta2) g^2, the squared gradient (its square root is the scale)"),
                         (flat(adam_reference(params, grads_list, slip="swapped", **kw)), "beta1 and beta2 swapped: "
                          "beta1 (0.9) averages the gradient into m, beta2 (0.999) its square into v"),
+                        (flat(adam_reference(params, grads_list, slip="no 1 - beta1", **kw)), "m without its (1 - "
+                         "beta1): m_t = beta1 m + (1 - beta1) g, an average of the gradients, not their sum"),
                         (flat(adam_reference(params, grads_list, slip="m by beta2", **kw)), "m's bias corrected with "
                          "beta2: m_hat = m_t / (1 - beta1^t), v_hat = v_t / (1 - beta2^t), each by its own beta"),
                         (flat(adam_reference(params, grads_list, slip="eps inside", **kw)), "eps inside the square "
