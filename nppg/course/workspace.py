@@ -8,6 +8,7 @@ import ast
 import importlib.util
 import os
 import sys
+import textwrap
 
 import nppg
 from .ladder import LADDER, MODULES, PACKAGE, ladder_text
@@ -55,10 +56,8 @@ def blank(source, exercise):
 
 
 def contract_lines(text, indent):
-    import textwrap
     note = textwrap.wrap(f"What nppg exercise check demands: {text}", 110 - len(indent))
     return [f"{indent}{line}\n" for line in note]
-
 
 
 def module_source(module, solutions=False):

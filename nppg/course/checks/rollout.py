@@ -109,8 +109,8 @@ def rollout_math(S):
         bad = np.flatnonzero((rew != 1.0 + t) | (t >= np.where(c == 0, 4, 3)))
         if len(bad):
             j = bad[0]
-            before = [i for i in range(j) if c[i] == c[j]]
-            after_truncation = c[j] == 0 and before and t[before[-1]] == 3    # copy 0's time limit is 4 steps
+            # the reset steps of the truncated copy 0 alone stored: its episodes were never ended
+            after_truncation = set(c[bad]) == {0} and np.any(c == 1)
             raise Fail(f"step {j} of the batch is s = {fmt(s=obs[j])} with r = {rew[j]:g}, which no transition of the "
                        f"clocks gives (r = 1 + t, t < the episode's length), on {where}",
                        "a truncation not taken as the episode's end: an episode ends when it terminates or is "
