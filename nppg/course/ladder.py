@@ -17,6 +17,12 @@ class Exercise:
     points: float = 1.0   # its default points in results.json (an instructor changes them: docs/grading.md)
 
     @property
+    def contract(self):
+        """((qualified name, what the checks demand of it beyond its docstring), ...): appended to the docstring of
+        the blanked function in the workspace (``CONTRACTS`` below)."""
+        return CONTRACTS.get(self.name, ())
+
+    @property
     def eqs(self):
         return ", ".join(sorted({n for _, eq in self.functions for n in eq.split(", ")}, key=int))
 
@@ -103,6 +109,34 @@ def select(names):
         raise ValueError(f"no exercise {', '.join(unknown)}; the exercises: "
                          + ", ".join(f"{number(e)} {e.name}" for e in GRADED))
     return [e for e in GRADED if e in chosen]
+
+# What an exercise's checks demand that nppg's docstrings (kept short by the algorithm layer's 700 lines) leave
+# unsaid: written into the workspace's docstring of the blanked function, under "What nppg exercise check demands".
+CONTRACTS = {
+    "batch_weights": (("batch_weights", "segments may be an iterator (vpg passes a zip): walk it once, computing "
+                       "Phi and R_hat of each segment in the same loop. R_hat_t is the reward-to-go (10) whatever the "
+                       "weights."),),
+    "adam": (("Adam.step", "the parameters are updated in place (the network reads the same arrays); t counts the "
+              "steps, once per call, before the bias correction."),),
+    "rollout": (("to_batch", "the grid is flattened copy by copy (each copy's steps in time order), so a segment is "
+                 "cut only where its episode ends or where the batch ends; ep_lengths count transitions only (never "
+                 "the reset step) and ep_returns are undiscounted."),),
+    "policy_step": (("update_policy", "returns the diagnostics as floats: loss_pi = L_pi before the step; "
+                     "delta_loss_pi = L_pi after the step minus before it; kl = the batch mean of log pi_old - "
+                     "log pi_new; entropy = the batch mean of the policy's entropy; kl, entropy and the loss after the "
+                     "step are measured after the one optimizer step."),),
+    "vpg": (("vpg", "the loop runs k from s.epoch (a State given by setup, e.g. a checkpoint's, goes on from the "
+             "epochs it has done) to cfg.epochs. Each epoch's record, appended to s.history and passed to "
+             "callback(record, s), holds exactly: epoch (k + 1), the episode statistics of episode_stats (episodes, "
+             "mean_return, std_return, min_return, max_return, mean_ep_len), update_policy's loss_pi, delta_loss_pi, "
+             "kl, entropy, fit_value's loss_v, delta_loss_v, then env_steps (transitions collected so far, "
+             "s.env_steps + len(batch.rew)) and mean_value (the batch mean of V(s_t) before the fit). With lr_decay, "
+             "at the start of epoch k both optimizers' lr = lr_0 (1 - k / cfg.epochs). With scale_rewards, "
+             "s.ret_stats.update(batch.G), then the rewards are divided by sqrt(s.ret_stats.var() + 1e-8), before "
+             "batch_weights. With normalize_adv, Phi goes to mean 0 and std 1 over the batch (+ 1e-8 on the std). "
+             "With normalize_obs, s.obs_stats.update(batch.obs) once per epoch, after the value fit (the next epoch "
+             "sees the new statistics)."),),
+}
 
 
 def ladder_text():

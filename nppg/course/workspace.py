@@ -8,6 +8,7 @@ import ast
 import importlib.util
 import os
 import sys
+import textwrap
 
 import nppg
 from .ladder import LADDER, MODULES, PACKAGE, ladder_text
@@ -45,7 +46,18 @@ def blank(source, exercise):
     for first, last, indent, f, eq in spans:  # from the bottom up, so earlier line numbers stay right
         msg = f"{f}: exercise {exercise.name!r}, eq. ({eq})"
         lines[first - 1:last] = [f"{indent}raise NotImplementedError({msg!r})\n"]
+        if f in dict(exercise.contract):      # what the checks demand, at the end of the docstring (ladder.CONTRACTS)
+            note = contract_lines(dict(exercise.contract)[f], indent)
+            if lines[first - 2].rstrip().endswith('"""'):
+                lines[first - 2] = lines[first - 2].rstrip()[:-3] + "\n\n" + "".join(note) + f'{indent}"""\n'
+            else:                             # no docstring: the note is one
+                lines[first - 1:first - 1] = [f'{indent}"""\n'] + note + [f'{indent}"""\n']
     return "".join(lines)
+
+
+def contract_lines(text, indent):
+    note = textwrap.wrap(f"What nppg exercise check demands: {text}", 110 - len(indent))
+    return [f"{indent}{line}\n" for line in note]
 
 
 def module_source(module, solutions=False, prefill=()):

@@ -46,25 +46,30 @@ def check(exercise, kind, what):
 
 # ---- helpers -------------------------------------------------------------------------------------
 
+def one(x):
+    if isinstance(x, np.ndarray):
+        return np.array2string(x, precision=4, threshold=24, max_line_width=10**6, separator=", ").replace("\n", "")
+    if isinstance(x, (float, np.floating)):
+        return f"{float(x):.6g}"
+    return repr(x)
+
+
 def fmt(**named):
-    def one(x):
-        if isinstance(x, np.ndarray):
-            return np.array2string(x, precision=4, threshold=24, max_line_width=10**6, separator=", ").replace("\n", "")
-        if isinstance(x, float):
-            return f"{x:.4g}"
-        return repr(x)
     return ", ".join(f"{k}={one(v)}" for k, v in named.items())
 
 
-def call(label, f, *args, inputs=""):
-    """f(*args); a blank raises NotYet, any other exception becomes a failure that names the input."""
+def call(label, f, *args, inputs="", errors=()):
+    """f(*args); a blank raises NotYet, any other exception becomes a failure that names the input. ``errors`` are
+    (words of the error's message, hint) pairs: the hint of the first whose words the message holds names the
+    likely slip (a shape that does not fit, ...); else the hint says to read the error."""
     try:
         return f(*args)
     except NotImplementedError as e:
         raise NotYet(str(e)) from None
     except Exception as e:  # the student's code: report it, not a traceback
-        raise Fail(f"{label} raised {type(e).__name__}: {e}, on {inputs}",
-                   "read the error: it points at a shape or an index that does not fit the docstring") from None
+        hint = next((h for words, h in errors if words in str(e)),
+                    "read the error: it points at a shape or an index that does not fit the docstring")
+        raise Fail(f"{label} raised {type(e).__name__}: {e}, on {inputs}", hint) from None
 
 
 def close(a, b, tol=CLOSE):
@@ -77,9 +82,11 @@ def close(a, b, tol=CLOSE):
 
 
 def diagnose(out, mistakes, default):
-    """The hint of the first known mistake whose output equals the student's, else ``default``."""
+    """The hint of the first known mistake whose output equals the student's, else ``default``. A mistake whose
+    output is not finite names nothing (two different slips both give nan)."""
     for value, hint in mistakes:
-        if close(out, value, 1e-6):
+        finite = np.all(np.isfinite(np.asarray(value, dtype=np.float64)))
+        if finite and close(out, value, 1e-6):
             return hint
     return default
 
@@ -100,8 +107,47 @@ def unchanged(label, before, after, inputs):
     for k, (b, a) in enumerate(zip(before, after)):
         if not np.array_equal(b, a):
             raise Fail(f"{label} changed its input #{k + 1} in place, on {inputs}",
-                       "a function of the algorithm never writes into its inputs: compute into a new array "
-                       "(x -= ... or x[...] = ... on an argument changes the caller's data)")
+                       "an input changed in place: a function of the algorithm never writes into its inputs; compute "
+                       "into a new array (x -= ... or x[...] = ... on an argument changes the caller's data)")
+
+
+def first_difference(got, want, tol=CLOSE, at=""):
+    """Where ``got`` first differs from ``want``: (where, got's entry, want's entry), or None. ``where`` is an
+    index or key written as Python reads it (``[2]``, ``['W0'][1, 0]``), or what differs ("shape", "keys")."""
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return (f"{at} type", type(got).__name__, "dict")
+        if set(got) != set(want):
+            return (f"{at} keys", sorted(got), sorted(want))
+        for k in want:
+            d = first_difference(got[k], want[k], tol, f"{at}[{k!r}]")
+            if d is not None:
+                return d
+        return None
+    try:
+        g, w = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    except (TypeError, ValueError):
+        return (f"{at} value", got, want)
+    if g.shape != w.shape:
+        return (f"{at} shape", g.shape, w.shape)
+    bad = ~(np.isclose(g, w, rtol=tol, atol=tol, equal_nan=True) & (np.isfinite(g) == np.isfinite(w)))
+    if not bad.any():
+        return None
+    if not g.ndim:
+        return (at, float(g), float(w))
+    i = np.unravel_index(int(np.flatnonzero(bad)[0]), g.shape)
+    return (f"{at}[{', '.join(str(int(j)) for j in i)}]", g[i], w[i])
+
+
+def side_by_side(label, got, want, inputs, tol=CLOSE):
+    """An agreement failure's message: the input, then yours and nppg's side by side at the first entry (index or
+    key) that differs, then the whole arrays."""
+    where, a, b = first_difference(got, want, tol) or ("", got, want)
+    show = ""
+    if not isinstance(want, dict) and np.ndim(want):
+        show = f"; yours {one(np.asarray(got))}, nppg's {one(np.asarray(want))}"
+    return (f"{label} differs from nppg's on {inputs}: {label}{where} is {one(a)} (yours), {one(b)} (nppg's)"
+            f"{show}")
 
 
 def grad_error(f, x, got):

@@ -5,7 +5,7 @@ import numpy as np
 
 from ... import rollout as R_roll
 from ...rollout import Batch
-from .common import Fail, call, check, close, copies, diagnose, expect, fmt
+from .common import Fail, call, check, close, diagnose, expect, fmt, side_by_side
 
 
 class Clock(gym.Env):
@@ -101,21 +101,41 @@ def rollout_math(S):
                 f"terminating after 3)"
         obs, rew = np.asarray(b.obs), np.asarray(b.rew)
         t, k, c = obs[:, 0], obs[:, 1], obs[:, 2].astype(int)
+        if len(obs) > 4 and all(len(np.unique(obs[c == x], axis=0)) == 1 for x in np.unique(c)):
+            raise Fail(f"every stored observation of a copy is the same, {fmt(obs=np.unique(obs, axis=0))}, over "
+                       f"{len(obs)} transitions, on {where}",
+                       "the observation never advanced: after each step the rollout's current observation becomes "
+                       "s_(t+1), the one the step returned (self.obs = o2), so the next action sees it", "14")
         bad = np.flatnonzero((rew != 1.0 + t) | (t >= np.where(c == 0, 4, 3)))
         if len(bad):
             j = bad[0]
+            # the reset steps of the truncated copy 0 alone stored: its episodes were never ended
+            after_truncation = set(c[bad]) == {0} and np.any(c == 1)
             raise Fail(f"step {j} of the batch is s = {fmt(s=obs[j])} with r = {rew[j]:g}, which no transition of the "
                        f"clocks gives (r = 1 + t, t < the episode's length), on {where}",
+                       "a truncation not taken as the episode's end: an episode ends when it terminates or is "
+                       "truncated (ended = valid & (te | tr)); the copy's next step is then the reset step, never "
+                       "stored" if after_truncation else
                        "the autoreset step stored as a transition: gymnasium resets a copy on the step after its "
                        "episode ended; that step ignores the action, returns reward 0 and the new episode's first "
                        "observation; it is no transition and is never stored (valid = not resetting)", "14")
         for a, z in zip(b.starts, b.stops):
             if not (np.all(np.diff(t[a:z]) == 1) and np.all(k[a:z] == k[a]) and np.all(c[a:z] == c[a])):
                 raise Fail(f"the segment [{a}, {z}) holds {fmt(obs=obs[a:z])}: not consecutive steps of one episode of "
-                           f"one copy, on {where}", "a segment is consecutive steps of one episode in one copy", "14")
+                           f"one copy, on {where}", "a segment is consecutive steps of one episode in one copy: "
+                           "flatten the (rows, n) grid copy by copy (np.nonzero(valid.T)), each copy's steps in time "
+                           "order", "14")
         last = obs[np.asarray(b.stops) - 1]
         length = np.array([CLOCK_ENDS[int(x)][0] for x in last[:, 2]])
         ended = last[:, 0] + 1 == length
+        later = [j for j, (x, z) in enumerate(zip(last, b.stops)) if not ended[j] and np.any(c[z:] == int(x[2]))]
+        if later:
+            j = later[0]
+            raise Fail(f"the segment [{b.starts[j]}, {b.stops[j]}) ends at {fmt(s=last[j])} though its episode goes on "
+                       f"and copy {int(last[j, 2])} has more steps later in the batch, on {where}",
+                       "a segment is cut where its episode ends or where the batch ends, nowhere else: flatten the "
+                       "(rows, n) grid copy by copy (np.nonzero(valid.T)), so that each copy's steps are consecutive; "
+                       "flattened time by time, the copies' steps interleave", "14")
         terminated = ended & np.array([CLOCK_ENDS[int(x)][1] for x in last[:, 2]])
         got = np.asarray(b.terminated, dtype=bool)
         if not np.array_equal(got, terminated):
@@ -151,16 +171,27 @@ def rollout_math(S):
                                 "act[t] is the action the policy sampled at s_t"), "8, 14")
         G = np.array([sum(CLOCK_GAMMA ** (int(tt) - s) * (1 + s) for s in range(int(tt) + 1)) for tt in t])
         if not close(b.G, G):
+            undiscounted = np.array([sum(1 + s for s in range(int(tt) + 1)) for tt in t])
             raise Fail(f"G = {fmt(got=np.asarray(b.G))}, not the discounted return of the episode so far "
                        f"{fmt(want=G)} (gamma = {CLOCK_GAMMA}), on {where}",
-                       "G_t = r_t + gamma G_(t-1), from 0 at each episode's start, carried over between batches (26)",
-                       "26")
-        pairs = sorted(zip(np.asarray(b.ep_lengths).tolist(), np.asarray(b.ep_returns).tolist()))
+                       diagnose(b.G, [(undiscounted, "G without gamma: G_t = r_t + gamma G_(t-1), the return so far "
+                                       "discounted (26)")],
+                                "G_t = r_t + gamma G_(t-1), from 0 at each episode's start, carried over between "
+                                "batches (26)"), "26")
+        lengths, returns = np.asarray(b.ep_lengths).tolist(), np.asarray(b.ep_returns).tolist()
+        pairs = sorted(zip(lengths, returns))
         want_pairs = sorted((int(L), float(L * (L + 1) / 2)) for L in length[ended])
         if pairs != want_pairs:
-            raise Fail(f"(ep_lengths, ep_returns) = {pairs}, not {want_pairs}, on {where}",
-                       "each episode that ended in this batch, with its undiscounted return and length: the rewards "
-                       "of its transitions only, carried over from the last batch", "14")
+            want_L = sorted(L for L, _ in want_pairs)
+            hint = ("the reset step counted in an episode's length: the step that resets a copy is no transition; "
+                    "ep_len counts valid steps only (ep_len += valid)" if sorted(lengths) != want_L and
+                    all(L >= w for L, w in zip(sorted(lengths), want_L)) and len(lengths) == len(want_L) else
+                    "an episode's return not reset to 0 when it ends: the next episode of that copy starts from 0 "
+                    "(ep_ret[ended] = 0), or its return holds the episodes before it"
+                    if sorted(lengths) == want_L and sum(returns) > sum(R for _, R in want_pairs) else
+                    "each episode that ended in this batch, with its undiscounted return and length: the rewards "
+                    "of its transitions only, carried over from the last batch")
+            raise Fail(f"(ep_lengths, ep_returns) = {pairs}, not {want_pairs}, on {where}", hint, "14")
     got = np.array(received[0] + received[1])
     if np.any(np.abs(got) > 1.0):
         raise Fail(f"the environments received the actions {fmt(received=got)}, beyond the bounds [-1, 1]",
@@ -175,6 +206,7 @@ def rollout_agree(S):
     for i, (b, r) in enumerate(zip(mine, ref), 1):
         for name in Batch.__dataclass_fields__:
             if not close(getattr(b, name), getattr(r, name)):
-                raise Fail(f"the Batch's {name} differs from nppg's, in batch {i} on the clocks: "
-                           f"{fmt(got=np.asarray(getattr(b, name)), nppg=np.asarray(getattr(r, name)))}",
-                           "compare with (14) and rollout.py's docstring", "14")
+                raise Fail(side_by_side(f"the Batch's {name}", getattr(b, name), getattr(r, name),
+                                        f"batch {i} of two on the clocks"),
+                           "right on the properties above but not in this field: rollout.py's docstring and Batch's "
+                           "comments say what each field holds (14)", "14")
