@@ -127,20 +127,20 @@ MISTAKES = [
 
     # ---- 6. nstep (advantages.py) ------------------------------------------------------------------------
     M("nstep", "gamma^n on the bootstrap near the end", "advantages",
-      [("    return D[t] - gamma**m * D[t + m]                                         # the first m terms of D_t",
+      [("    return tail[t] - gamma**n_t * tail[t + n_t]                               # the first n_t terms of tail_t",
         "    v = np.append(val, last_value)\n    r = np.append(rew, np.zeros(n))\n"
         "    return np.array([sum(gamma**k * r[i + k] for k in range(n)) + gamma**n * v[min(i + n, len(rew))]"
         " - val[i] for i in t])")],
       ["not gamma^n"]),
     M("nstep", "bootstrapped one step early", "advantages",
-      [("    return D[t] - gamma**m * D[t + m]                                         # the first m terms of D_t",
+      [("    return tail[t] - gamma**n_t * tail[t + n_t]                               # the first n_t terms of tail_t",
         "    v = np.append(val, last_value)\n"
-        "    return np.array([sum(gamma**k * rew[i + k] for k in range(m[i])) + gamma**m[i] * v[i + m[i] - 1]"
+        "    return np.array([sum(gamma**k * rew[i + k] for k in range(n_t[i])) + gamma**n_t[i] * v[i + n_t[i] - 1]"
         " - val[i] for i in t])")],
       ["one step early"]),
     M("nstep", "the segment closed with 0", "advantages",
-      [("D = np.append(discount_cumsum(td_residual(rew, val, last_value, gamma), gamma), 0.0)",
-        "D = np.append(discount_cumsum(td_residual(rew, val, 0.0, gamma), gamma), 0.0)")],
+      [("tail = np.append(discount_cumsum(td_residual(rew, val, last_value, gamma), gamma), 0.0)",
+        "tail = np.append(discount_cumsum(td_residual(rew, val, 0.0, gamma), gamma), 0.0)")],
       ["truncation closed with 0"]),
 
     # ---- 7. batch_weights (advantages.py) ----------------------------------------------------------------
@@ -324,7 +324,7 @@ HELD_OUT = [
         "return discount_cumsum(td_residual(rew, val, last_value, gamma * lam), gamma * lam)")],
       ["delta computed with gamma lam"]),
     M("nstep", "n ignored", "advantages",
-      [("m = np.minimum(min(n, len(rew)), len(rew) - t)", "m = np.minimum(1, len(rew) - t)")],
+      [("n_t = np.minimum(min(n, len(rew)), len(rew) - t)", "n_t = np.minimum(1, len(rew) - t)")],
       ["n ignored"]),
     M("batch_weights", "R_hat closed with 0", "advantages",
       [("R_hat[s] = reward_to_go(rew[s], last_value, gamma)", "R_hat[s] = reward_to_go(rew[s], 0.0, gamma)")],
@@ -392,7 +392,7 @@ HELD_OUT_2 = [
         "nxt = np.append(val[1:], last_value)\n    return rew + gamma * nxt - nxt")],
       ["V(s_(t+1)) where V(s_t) belongs"]),
     M("nstep", "one step too few", "advantages",
-      [("m = np.minimum(min(n, len(rew)), len(rew) - t)", "m = np.minimum(min(n, len(rew)), len(rew) - t - 1)")],
+      [("n_t = np.minimum(min(n, len(rew)), len(rew) - t)", "n_t = np.minimum(min(n, len(rew)), len(rew) - t - 1)")],
       ["one step too few"]),
     M("batch_weights", "'return' from the segment's last step", "advantages",
       [("Phi[s] = R_hat[s][:1]                                         # (4) R_hat at the segment's start",
@@ -455,8 +455,8 @@ HELD_OUT_3 = [
       [("return discount_cumsum(td_residual(rew, val, last_value, gamma), gamma * lam)",
         "return discount_cumsum(td_residual(rew, val, val[-1], gamma), gamma * lam)")],
       ["closed by its own last value"]),
-    M("nstep", "m bounded by T, not T - t", "advantages",
-      [("m = np.minimum(min(n, len(rew)), len(rew) - t)", "m = np.full(len(rew), min(n, len(rew)))")],
+    M("nstep", "n_t bounded by T, not T - t", "advantages",
+      [("n_t = np.minimum(min(n, len(rew)), len(rew) - t)", "n_t = np.full(len(rew), min(n, len(rew)))")],
       ["past the segment's end"]),
     M("batch_weights", "the baseline of the next state", "advantages",
       [("Phi[s] = R_hat[s] - val[s]                                    # (7)",
