@@ -171,7 +171,7 @@ MISTAKES = [
       [("self.net.backward(Phi[:, None] * dmu, cache)", "self.net.backward(Phi * dmu, cache)")],
       ["Phi[:, None]"]),
     M("gaussian_policy", "log sigma's gradient forgotten", "policies",
-      [('        grads["log_std"] = Phi @ dlog_std                                  # (n,)\n', "")],
+      [('        grads["log_std"] = Phi @ dlog_std                                  # (d_a,)\n', "")],
       ["grads['log_std']"]),
 
     # ---- 9. value_loss (policies.py) ---------------------------------------------------------------------
@@ -283,8 +283,8 @@ MISTAKES = [
       [("            segments = zip(batch.starts, batch.stops, closing_values(batch, s.value_fn))         # (14)\n",
         "            if cfg.normalize_obs:\n                s.obs_stats.update(batch.obs)\n"
         "            segments = zip(batch.starts, batch.stops, closing_values(batch, s.value_fn))         # (14)\n"),
-       ("            if cfg.normalize_obs:\n                s.obs_stats.update(batch.obs)                 # (24): "
-        "the next epoch sees them normalised anew\n", "")],
+       ("            if cfg.normalize_obs:\n                s.obs_stats.update(batch.obs)     # (24) after the step and "
+        "fit: both saw the s that pi acted on\n", "")],
       ["normalize_obs", "after"]),
     M("vpg", "rewards scaled by the rewards' own std", "algorithm",
       [("s.ret_stats.update(batch.G)", "s.ret_stats.update(batch.rew)")],
@@ -355,7 +355,8 @@ HELD_OUT = [
       [("    M = len(Phi)\n    logp_old", "    M = len(Phi)\n    Phi = (Phi - Phi.mean()) / (Phi.std() + 1e-8)\n    logp_old")],
       ["Phi normalised inside"]),
     M("vpg", "returns scaled before their statistics are updated", "algorithm",
-      [("                s.ret_stats.update(batch.G)                                                     # (24)\n"
+      [("                s.ret_stats.update(batch.G)          # (24) this batch first: no network sees it; epoch 1 "
+        "needs a var\n"
         "                rew = rew / np.sqrt(s.ret_stats.var() + 1e-8)                                   # (26)\n",
         "                rew = rew / np.sqrt(s.ret_stats.var() + 1e-8)\n                s.ret_stats.update(batch.G)\n")],
       ["scale_rewards: s.ret_stats.update(batch.G), then"]),

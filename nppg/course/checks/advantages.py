@@ -147,8 +147,8 @@ def seg_contract(S, name, extra, eq):
     before, inputs = copies(rew, val), fmt(rew=rew, val=val, last_value=2.0, gamma=0.9)
     hint = ("one value per step of the segment, (T,): the segment's last step is not dropped; its V(s_(t+1)) is "
             "V(s_T) = last_value, np.append(val[1:], last_value)")
-    errors = [("out of bounds", "an index past the segment's end: the n-step sum stops there, m = min(n, T - t), so "
-                                "t + m <= T, and V(s_T) = last_value closes it" if name == "nstep_advantages" else
+    errors = [("out of bounds", "an index past the segment's end: the n-step sum stops there, n_t = min(n, T - t), so "
+                                "t + n_t <= T, and V(s_T) = last_value closes it" if name == "nstep_advantages" else
                "an index past the segment's end: V(s_(t+1)) of the last step is last_value, np.append(val[1:], "
                "last_value)"),
               ("broadcast", "arrays of different lengths: V(s_(t+1)) is np.append(val[1:], last_value), T entries "
@@ -272,20 +272,21 @@ def nstep_by_definition(rew, val, last, gamma, n, slip=None):
 
 def nstep_hint(A, rew, val, last, gamma, n):
     return diagnose(A, [(R_adv.td_residual(rew, val, last, gamma) if n > 1 and len(rew) > 1 else np.full(len(rew), np.nan),
-                         "n ignored: this is delta_t, the 1-step advantage; A_t^(n) sums m = min(n, T - t) rewards "
-                         "before the bootstrap gamma^m V(s_(t+m)) (13)"),(nstep_by_definition(rew, val, 0.0, gamma, n), "a truncation closed with 0: V(s_T) is "
+                         "n ignored: this is delta_t, the 1-step advantage; A_t^(n) sums n_t = min(n, T - t) rewards "
+                         "before the bootstrap gamma^n_t V(s_(t+n_t)) (13)"),
+                        (nstep_by_definition(rew, val, 0.0, gamma, n), "a truncation closed with 0: V(s_T) is "
                          "last_value (14)"),
                         (nstep_by_definition(rew, val, last, 1.0, n), "a missing gamma: gamma^k on the k-th reward and "
-                         "gamma^m on the bootstrap V(s_(t+m))"),
+                         "gamma^n_t on the bootstrap V(s_(t+n_t))"),
                         (nstep_by_definition(rew, val, last, gamma, n, "gamma^n"), "gamma^n on the bootstrap near the "
-                         "segment's end: where fewer than n steps are left, m = T - t rewards are summed and V(s_T) is "
-                         "discounted by gamma^m, not gamma^n"),
+                         "segment's end: where fewer than n steps are left, n_t = T - t rewards are summed and V(s_T) is "
+                         "discounted by gamma^n_t, not gamma^n"),
                         (nstep_by_definition(rew, val, last, gamma, n, "one too few"), "one step too few near the "
-                         "end: m = min(n, T - t) rewards, so the last step still sums its own reward and bootstraps "
+                         "end: n_t = min(n, T - t) rewards, so the last step still sums its own reward and bootstraps "
                          "from V(s_T)"),
-                        (nstep_by_definition(rew, val, last, gamma, n, "early"), "bootstrapped one step early: after m "
-                         "rewards r_t ... r_(t+m-1) the bootstrap is V(s_(t+m)), m steps ahead, not V(s_(t+m-1))")],
-                    "A_t^(n) = sum_(k<m) gamma^k r_(t+k) + gamma^m V(s_(t+m)) - V(s_t), m = min(n, T - t): past the "
+                        (nstep_by_definition(rew, val, last, gamma, n, "early"), "bootstrapped one step early: after n_t "
+                         "rewards r_t ... r_(t+n_t-1) the bootstrap is V(s_(t+n_t)), n_t steps ahead, not V(s_(t+n_t-1))")],
+                    "A_t^(n) = sum_(l<n_t) gamma^l r_(t+l) + gamma^n_t V(s_(t+n_t)) - V(s_t), n_t = min(n, T - t): past the "
                     "segment's end the sum stops, and V(s_T) = last_value closes it (13)")
 
 
