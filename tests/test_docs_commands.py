@@ -1,0 +1,369 @@
+"""Every command shown in README.md and docs/ runs from a fresh clone of the repository.
+
+Which text is a command (the extraction rule; ``python tests/test_docs_commands.py`` lists what it finds):
+
+- the files: README.md and every ``docs/**/*.md``;
+- in a fenced code block (no language, or bash, sh, shell, console), and in an indented code block (lines
+  indented by 4 spaces or more after a blank line, as in a list item), each line whose first word is a
+  command word (``nppg``, ``python``, ``python3``, ``pip``, ``mpiexec``, ``mpirun``, ``bash``, ``time``,
+  ``/usr/bin/time``), perhaps after ``NAME=value`` settings; a line ending in ``\\`` goes on in the next;
+  a ``#`` comment after it is dropped;
+- an inline code span (`` `...` ``) that starts with a command word and a space (`` `nppg train --env X` ``;
+  `` `nppg` `` alone is a name, not a command);
+- a command with a placeholder (a word in capitals such as ``RUN``, ``DIR``, ``FILE.gif`` or ``N``, a
+  ``<...>``, or ``...``) is a template for the reader to fill in: it is listed, not run;
+- ``<!-- not run: REASON -->`` on a line of its own marks the commands of the block (or paragraph) that
+  follows it as not run, with the reason; a marker without a reason fails the test.
+
+How each runs: the file's commands in order (a later one may read what an earlier one wrote), each with
+``bash -c`` in one fresh ``git clone`` of the repository per file, with this Python's ``nppg`` and
+``python`` first on the PATH, one BLAS thread and matplotlib's Agg backend. Long runs are shrunk by SHRINK
+(``--epochs 750`` becomes ``--epochs 2``, a list of seeds its first two, ...). A command is skipped, with
+the reason, when it installs packages or runs this test suite (CI does both itself: .ci/run, .ci/wheel),
+or when it fails only because an optional package is not installed (MuJoCo, PyTorch; the ``mpi`` extra
+is installed in CI, so ``mpiexec`` commands run). A failure prints the command as written, as run, and
+its output. Commands that train or benchmark are marked ``slow``; reading the kept runs is not.
+"""
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+COMMAND_WORDS = ("nppg", "python", "python3", "pip", "mpiexec", "mpirun", "bash", "time", "/usr/bin/time")
+SHELL_FENCES = ("", "bash", "sh", "shell", "console")
+MARKER = re.compile(r"<!--\s*(not run|may exit (\d+))\s*:?\s*(.*?)\s*-->")
+PLACEHOLDER = re.compile(r"^(?:[A-Z][A-Z0-9_]*(?:\.[a-z0-9]+)?\.?|.*<[^>]*>.*|.*\.\.\..*|\[.*|\{.*)$")
+
+# Long runs shrunk: (pattern, replacement), applied in this order to the command as written.
+SHRINK = [
+    (r"--epochs \d+", "--epochs 2"),
+    (r"--seeds (\d+) (\d+)(?: \d+)+", r"--seeds \1 \2"),          # a list of seeds: its first two
+    (r"--env (\S+-v\d+) (\S+-v\d+)(?: [A-Z]\w*-v\d+)+", r"--env \1 \2"),  # a list of tasks: its first two
+    (r"--eval-every [\d.e]+", "--eval-every 1000"),                 # an evaluation in every tiny epoch
+    (r"--eval-episodes \d+", "--eval-episodes 2"),
+    (r"--episodes \d+", "--episodes 2"),
+    (r"--rounds \d+", "--rounds 1"),
+    (r"(mpiexec|mpirun) -n \d+", r"\1 -n 2"),
+]
+# Commands that run long by default: (the command, [(flag, what to add when the command does not give it)]).
+ADD = [
+    (r"\bnppg bench\b", [("--epochs", "--epochs 2"), ("--steps-per-epoch", "--steps-per-epoch 400"),
+                         ("--threads", "--threads 1")]),
+    (r"\bpython3? examples/\d_\w+\.py\b", [("--epochs", "--epochs 2")]),
+    (r"\bpython3? benchmarks/learning\.py\b", [("--epochs", "-- --epochs 2" )]),
+    (r"\bpython3? benchmarks/mpi_speed\.py\b", [("--epochs", "--epochs 2"), ("--rounds", "--rounds 1")]),
+    (r"\bpython3? benchmarks/teaching_figures\.py\b", [("--quick", "--quick")]),
+    (r"--preset mujoco\b", [("--steps-per-epoch", "--steps-per-epoch 400")]),
+]
+SKIP = [  # (pattern, reason): parts of commands this test does not run, and why
+    (r"^(?:\S+=\S+ )*pip install\b", "installs packages into the environment the tests run in: .ci/run installs "
+                                     "nppg so, and .ci/wheel installs the wheel in a fresh environment"),
+    (r"\bpython3? -m pytest\b", "the test suite itself, which CI runs"),
+]
+MISSING = [  # (text in a failed command's output, what is not installed)
+    ("No module named 'mujoco'", "MuJoCo (the mujoco extra) is not installed"),
+    ("gymnasium[mujoco]", "MuJoCo (the mujoco extra) is not installed"),
+    ("No module named 'torch'", "PyTorch is not installed"),
+    ("No module named 'mpi4py'", "mpi4py (the mpi extra) is not installed"),
+    ("mpiexec: command not found", "MPI (the mpi extra) is not installed"),
+    ("/usr/bin/time: No such file", "GNU time is not installed"),
+]
+# An inline span that names a command or a flag in prose, not a whole command: argparse says what is missing,
+# and a launcher or a module named alone is a name.
+FRAGMENT = ("the following arguments are required", "expected one argument", "expected at least one argument")
+NAMES = [r"^(?:mpiexec|mpirun)(?: -n \d+)?$", r"^python3? -m [\w.]+$"]
+QUICK = [r"mujoco_suite\.py docs/data/", r"mujoco_table\.py docs/data/", r"^nppg exercise list$", r"--help$"]
+
+
+class Command:
+    def __init__(self, path, line, text, marker=None, inline=False):
+        self.path, self.line, self.text, self.inline = path, line, text, inline
+        self.not_run = self.may_exit = None
+        if marker:
+            kind, status, reason = marker
+            if kind == "not run":
+                self.not_run = reason
+            else:
+                self.may_exit = (int(status), reason)
+
+    @property
+    def id(self):
+        return f"{self.path}:{self.line}"
+
+    def template(self):
+        try:
+            words = shlex.split(self.text, comments=True)
+        except ValueError:
+            return True
+        return any(PLACEHOLDER.match(w) and "=" not in w for w in words)
+
+    def parts(self):
+        """The command's parts joined by && or ;, each (text, reason it is not run or None)."""
+        out = []
+        for part in re.split(r"\s*(?:&&|;)\s*", self.text):
+            reason = next((r for pattern, r in SKIP if re.search(pattern, part)), None)
+            out.append((part, reason))
+        return out
+
+    def skip_reason(self):
+        if self.not_run is not None:
+            return f"marked not run: {self.not_run}"
+        reasons = [r for _, r in self.parts() if r]
+        return reasons[0] if len(reasons) == len(self.parts()) else None
+
+    def shrunk(self):
+        """The command as run: the parts not skipped, SHRINK applied, ADD's flags where they are not given."""
+        run = []
+        for part, reason in self.parts():
+            if reason:
+                continue
+            for pattern, repl in SHRINK:
+                part = re.sub(pattern, repl, part)
+            for starts, flags in ADD:
+                if re.search(starts, part):
+                    for flag, extra in flags:
+                        if flag not in part:  # flags after a "--" go to nppg train: one "--" is enough
+                            part += " " + (extra[3:] if extra.startswith("-- ") and " -- " in part else extra)
+            run.append(part)
+        return " && ".join(run)
+
+    def quick(self):
+        return any(re.search(p, self.text) for p in QUICK)
+
+
+def starts_command(text):
+    words = text.split()
+    while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=\S*$", words[0]):
+        words = words[1:]  # NAME=value settings before the command
+    # "nppg eval: error ..." is a line of output, not a command
+    return bool(words) and words[0] in COMMAND_WORDS and not (len(words) > 1 and words[1].endswith(":"))
+
+
+def strip_comment(line):
+    """The line without a trailing ``  # comment`` (a # inside quotes is kept)."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].strip()
+    return line.strip()
+
+
+def extract(path, text):
+    """[Command] in the order the file shows them (see the module's docstring for the rule)."""
+    lines = text.splitlines()
+    found, fence, marker, marker_used, para, i = [], None, None, False, [], 0
+
+    def inline(para):
+        joined = "\n".join(l for _, l in para)
+        for m in re.finditer(r"`([^`]+)`", joined):
+            span = " ".join(m.group(1).split())
+            if starts_command(span) and len(span.split()) >= 3 and not any(re.match(n, span) for n in NAMES):
+                line = para[0][0] + joined[:m.start()].count("\n")
+                found.append(Command(path, line + 1, span, marker, inline=True))
+
+    while i < len(lines):
+        raw = lines[i]
+        stripped = raw.strip()
+        m = MARKER.search(raw)
+        if m:  # for the paragraph it is in, or else the block or paragraph that follows
+            marker, marker_used = ("not run" if m.group(1) == "not run" else "may exit", m.group(2), m.group(3)), False
+            raw = raw[:m.start()] + raw[m.end():]
+            stripped = raw.strip()
+            if not stripped:
+                i += 1
+                continue
+        if stripped.startswith("```"):
+            fence = None if fence is not None else stripped[3:].strip().lower()
+            i += 1
+            continue
+        prev = MARKER.sub("", lines[i - 1]) if i else ""  # a marker's own line counts as blank
+        indented = raw.startswith("    ") and (not prev.strip() or prev.startswith("    ") or prev.rstrip().endswith("\\"))
+        in_block = (fence is not None and fence in SHELL_FENCES) or (fence is None and indented and not para)
+        if fence is not None and not in_block:
+            i += 1
+            continue
+        if in_block:
+            if starts_command(stripped):
+                start, joined = i, stripped
+                while joined.endswith("\\") and i + 1 < len(lines):
+                    i += 1
+                    joined = joined[:-1].rstrip() + " " + lines[i].strip()
+                found.append(Command(path, start + 1, strip_comment(joined), marker))
+                marker_used = True
+        elif stripped:
+            para.append((i, raw))
+        if not stripped or i == len(lines) - 1:
+            if para:
+                inline(para)
+                marker_used = marker_used or bool(para)
+                para = []
+            if marker is not None and marker_used and fence is None:
+                marker, marker_used = None, False  # the marked block or paragraph has ended
+        i += 1
+    if para:
+        inline(para)
+    return found
+
+
+def doc_files(root=ROOT):
+    files = [os.path.join(root, "README.md")]
+    for folder, _, names in sorted(os.walk(os.path.join(root, "docs"))):
+        files += [os.path.join(folder, n) for n in sorted(names) if n.endswith(".md")]
+    return [f for f in files if os.path.exists(f)]
+
+
+def all_commands(root=ROOT):
+    out = []
+    for f in doc_files(root):
+        with open(f, encoding="utf-8") as fh:
+            out += extract(os.path.relpath(f, root), fh.read())
+    return out
+
+
+def runnable(commands):
+    """The commands that are not templates, each shown once per file (a repeat is the same run)."""
+    seen, out = set(), []
+    for c in commands:
+        if not c.template() and (c.path, c.shrunk()) not in seen:
+            seen.add((c.path, c.shrunk()))
+            out.append(c)
+    return out
+
+
+COMMANDS = all_commands()
+RUNNABLE = runnable(COMMANDS)
+
+
+# ---- the rule itself, on a made-up page (quick) ----
+
+PAGE = """Intro with `nppg train --env CartPole-v1` inline, `nppg` alone, `nppg train` (a name), `nppg eval RUN --json`
+(a template) and `nppg eval runs/x
+--episodes 5` across a line break; `nppg eval: error: ...` is output.
+
+    nppg sweep --env A-v1 B-v1 C-v1 --seeds 0 1 2 \\
+        --out runs/x -- --preset mujoco --epochs 750     # a comment
+    (1)  J(theta) = E[R]
+
+```bash
+OPENBLAS_NUM_THREADS=1 python examples/1_simple_pg.py --seed 0
+echo not a command word
+pip install ".[plot]" && nppg plot runs/x --out x.png
+```
+```diff
+python in a diff is not a command
+```
+<!-- not run: needs a GPU -->
+    nppg train --env Big-v0
+
+    nppg train --env After-v0
+
+<!-- may exit 1: its blanks fail -->
+Then `nppg exercise check hw1` grades them.
+  a list item's text that starts nppg train in prose
+"""
+
+
+def test_the_extraction_rule_finds_blocks_inline_commands_continuations_and_markers():
+    found = extract("page.md", PAGE)
+    assert [(c.line, c.text) for c in found] == [
+        (1, "nppg train --env CartPole-v1"), (1, "nppg eval RUN --json"), (2, "nppg eval runs/x --episodes 5"),
+        (5, "nppg sweep --env A-v1 B-v1 C-v1 --seeds 0 1 2 --out runs/x -- --preset mujoco --epochs 750"),
+        (10, "OPENBLAS_NUM_THREADS=1 python examples/1_simple_pg.py --seed 0"),
+        (12, 'pip install ".[plot]" && nppg plot runs/x --out x.png'),
+        (18, "nppg train --env Big-v0"), (20, "nppg train --env After-v0"), (23, "nppg exercise check hw1")]
+    inline, template, wrapped, sweep, example, pip, gpu, after, check = found
+    assert [c.template() for c in found] == [False, True] + [False] * 7
+    assert inline.inline and not sweep.inline
+    assert sweep.shrunk() == ("nppg sweep --env A-v1 B-v1 --seeds 0 1 --out runs/x -- --preset mujoco --epochs 2 "
+                              "--steps-per-epoch 400")
+    assert example.shrunk() == "OPENBLAS_NUM_THREADS=1 python examples/1_simple_pg.py --seed 0 --epochs 2"
+    assert pip.skip_reason() is None and pip.shrunk() == "nppg plot runs/x --out x.png"  # the install is not run
+    assert Command("p", 1, 'pip install ".[test]" && python -m pytest').skip_reason().startswith("installs packages")
+    assert gpu.skip_reason() == "marked not run: needs a GPU" and after.skip_reason() is None
+    assert check.may_exit == (1, "its blanks fail") and after.may_exit is None
+    assert Command("p", 1, "nppg bench --env X --threads 2").shrunk() == \
+        "nppg bench --env X --threads 2 --epochs 2 --steps-per-epoch 400"
+    assert [c.line for c in runnable(found + [Command("page.md", 30, "nppg train --env After-v0")])] == \
+        [1, 2, 5, 10, 12, 18, 20, 23]  # templates left out, a repeat run once
+
+
+def test_every_marker_gives_its_reason_and_no_command_points_outside_the_repository():
+    for f in doc_files():
+        with open(f, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                m = MARKER.search(line)
+                assert not m or m.group(3), f"{os.path.relpath(f, ROOT)}:{n}: a marker without its reason"
+    outside = [c.id + ": " + c.text for c in COMMANDS if re.search(r"(^|\s|=)\.\./", c.text)]
+    assert not outside, "commands that read files outside the repository, which a clone does not have:\n" + \
+        "\n".join(outside)
+    assert len(RUNNABLE) > 40  # the rule still finds the pages' commands
+
+
+# ---- every command, run ----
+
+@pytest.fixture(scope="session")
+def clones(tmp_path_factory):
+    """One fresh clone of the repository per documentation file, made when its first command runs."""
+    if not os.path.exists(os.path.join(ROOT, ".git")):
+        pytest.skip("not a git repository: nothing to clone")
+    made = {}
+
+    def clone(path):
+        if path not in made:
+            dest = tmp_path_factory.mktemp(re.sub(r"\W", "_", path))
+            shutil.rmtree(dest)
+            subprocess.run(["git", "clone", "--quiet", ROOT, str(dest)], check=True, capture_output=True)
+            made[path] = str(dest)
+        return made[path]
+    return clone
+
+
+def environment():
+    env = dict(os.environ)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env.update(OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+@pytest.mark.parametrize("command", [pytest.param(c, id=c.id, marks=() if c.quick() else pytest.mark.slow)
+                                     for c in RUNNABLE])
+def test_the_command_runs_from_a_fresh_clone(command, clones):
+    reason = command.skip_reason()
+    if reason:
+        pytest.skip(reason)
+    cwd = clones(command.path)
+    run = command.shrunk()
+    try:
+        proc = subprocess.run(["bash", "-c", run], cwd=cwd, env=environment(), capture_output=True, text=True,
+                              timeout=600, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"{command.id}: did not end in 600 s\n  as written: {command.text}\n  as run:     {run}\n"
+                    f"{(e.stdout or b'')[-3000:]!r}", pytrace=False)
+    output = proc.stdout + proc.stderr
+    allowed = (0,) + ((command.may_exit[0],) if command.may_exit else ())
+    if proc.returncode in allowed:
+        return
+    for text, missing in MISSING:
+        if text in output:
+            pytest.skip(f"{missing}: {command.text}")
+    if command.inline and proc.returncode == 2 and any(text in output for text in FRAGMENT):
+        pytest.skip(f"names a command or flag in prose, not a whole command: {command.text}")
+    pytest.fail(f"{command.id}: exit status {proc.returncode}\n  as written: {command.text}\n"
+                f"  as run:     {run}\n--- output (the last 4,000 characters) ---\n{output[-4000:]}", pytrace=False)
+
+
+if __name__ == "__main__":  # what the rule finds, and how each would be run
+    for c in COMMANDS:
+        state = "template" if c.template() else (c.skip_reason() or ("quick" if c.quick() else "slow"))
+        print(f"{c.id}: [{state}]{' may exit %d' % c.may_exit[0] if c.may_exit else ''}\n    {c.text}\n"
+              f"    -> {c.shrunk()}")
