@@ -150,7 +150,14 @@ def stretches(runs, width):
     return out
 
 
+# The nine tasks' action sizes, so that --diagnose reads the kept runs without MuJoCo installed
+ACT_DIM = {"HalfCheetah": 6, "Hopper": 3, "Walker2d": 6, "Swimmer": 2, "Ant": 8, "Humanoid": 17, "Reacher": 2,
+           "InvertedPendulum": 1, "InvertedDoublePendulum": 1}
+
+
 def act_dim_of(env_id):
+    if env_id.split("-v")[0] in ACT_DIM:
+        return ACT_DIM[env_id.split("-v")[0]]
     import gymnasium as gym
     env = gym.make(env_id)
     try:

@@ -193,6 +193,18 @@ def test_the_mujoco_suite_table_measures_as_tianshou_and_as_spinning_up(tmp_path
     assert row in capsys.readouterr().out.splitlines() and (tmp_path / "curves.png").stat().st_size > 0
 
 
+def test_the_suites_action_sizes_are_the_tasks_own():
+    """--diagnose reads sigma from the entropy with the task's action size, kept in a table so that the kept runs'
+    tables are made without MuJoCo; the table must be gymnasium's."""
+    suite = load_benchmark("mujoco_suite")
+    pytest.importorskip("mujoco")
+    import gymnasium as gym
+    for name, size in suite.ACT_DIM.items():
+        env = gym.make(f"{name}-v5")
+        assert env.action_space.shape == (size,), name
+        env.close()
+
+
 def test_spinning_ups_measure_smooths_over_k_epochs_whatever_ended_in_them(tmp_path):
     """An epoch in which no episode ended (NaN) adds nothing to the window and does not widen it: with
     1,000-step episodes ending every other epoch, skipping those epochs would average 2k - 1 epochs."""
