@@ -1,28 +1,35 @@
 """Every command shown in README.md and docs/ runs from a fresh clone of the repository.
 
-Which text is a command (the extraction rule; ``python tests/test_docs_commands.py`` lists what it finds):
+Which text is a command (the extraction rule; ``python tests/test_docs_commands.py`` lists what it finds and
+how each would run):
 
 - the files: README.md and every ``docs/**/*.md``;
-- in a fenced code block (no language, or bash, sh, shell, console), and in an indented code block (lines
+- in a fenced code block (no language, or bash, sh, shell, console) and in an indented code block (lines
   indented by 4 spaces or more after a blank line, as in a list item), each line whose first word is a
   command word (``nppg``, ``python``, ``python3``, ``pip``, ``mpiexec``, ``mpirun``, ``bash``, ``time``,
-  ``/usr/bin/time``), perhaps after ``NAME=value`` settings; a line ending in ``\\`` goes on in the next;
-  a ``#`` comment after it is dropped;
-- an inline code span (`` `...` ``) that starts with a command word and a space (`` `nppg train --env X` ``;
-  `` `nppg` `` alone is a name, not a command);
+  ``/usr/bin/time``), perhaps after ``NAME=value`` settings; a line ending in ``\\`` goes on in the next,
+  and a ``#`` comment after it is dropped;
+- an inline code span (`` `...` ``, which may wrap to the next line) that starts with a command word and
+  has at least three words: `` `nppg exercise start hw1` `` is a command, `` `nppg train` `` a name; a
+  launcher or a module named alone (`` `mpiexec -n 2` ``, `` `python -m mpi4py` ``) is a name too, and so
+  is a line of output (`` `nppg eval: error: ...` ``);
 - a command with a placeholder (a word in capitals such as ``RUN``, ``DIR``, ``FILE.gif`` or ``N``, a
-  ``<...>``, or ``...``) is a template for the reader to fill in: it is listed, not run;
-- ``<!-- not run: REASON -->`` on a line of its own marks the commands of the block (or paragraph) that
-  follows it as not run, with the reason; a marker without a reason fails the test.
+  ``<...>``, ``...``, or a synopsis's ``[--flag]``) is a template for the reader to fill in: listed, not run;
+- ``<!-- not run: REASON -->`` marks the commands of the paragraph it is in, or else of the block or
+  paragraph that follows it, as not run, with the reason; ``<!-- may exit N: REASON -->`` likewise accepts
+  exit status N as well as 0 (a fresh exercise workspace fails its checks). A marker without a reason fails.
 
-How each runs: the file's commands in order (a later one may read what an earlier one wrote), each with
-``bash -c`` in one fresh ``git clone`` of the repository per file, with this Python's ``nppg`` and
-``python`` first on the PATH, one BLAS thread and matplotlib's Agg backend. Long runs are shrunk by SHRINK
-(``--epochs 750`` becomes ``--epochs 2``, a list of seeds its first two, ...). A command is skipped, with
-the reason, when it installs packages or runs this test suite (CI does both itself: .ci/run, .ci/wheel),
-or when it fails only because an optional package is not installed (MuJoCo, PyTorch; the ``mpi`` extra
-is installed in CI, so ``mpiexec`` commands run). A failure prints the command as written, as run, and
-its output. Commands that train or benchmark are marked ``slow``; reading the kept runs is not.
+How each runs: the file's commands in order (a later one may read what an earlier one wrote; a repeat runs
+once), each with ``bash -c`` in one fresh ``git clone`` of the repository per file, with this Python's
+``nppg`` and ``python`` first on the PATH, one BLAS thread and matplotlib's Agg backend. Long runs are
+shrunk by SHRINK (``--epochs 750`` becomes ``--epochs 2``, a list of seeds or tasks its first two, ...) and
+ADD (``nppg bench`` gets ``--epochs 2``, the MuJoCo preset 400 steps an epoch, ...). Not run, each with its
+reason: ``pip install`` (the rest of a ``pip install ... && nppg train`` line runs) and ``python -m pytest``,
+which CI runs itself (.ci/run, .ci/wheel); a command that fails only because an optional package is not
+installed (MuJoCo, PyTorch: CI installs neither; it installs the ``mpi`` extra, so ``mpiexec`` commands
+run); and an inline span that argparse finds incomplete (`` `nppg plot --y eval_return` `` names a flag).
+A failure prints the command as written, as run, and its output. Commands that train or benchmark are
+marked ``slow``; reading the kept runs is not.
 """
 import os
 import re
@@ -48,6 +55,7 @@ SHRINK = [
     (r"--eval-episodes \d+", "--eval-episodes 2"),
     (r"--episodes \d+", "--episodes 2"),
     (r"--rounds \d+", "--rounds 1"),
+    (r"(bug_zoo\.py .*--only [\w-]+)(?: [a-z][\w-]*)+", r"\1"),  # the bug zoo's bugs: the first one
     (r"(mpiexec|mpirun) -n \d+", r"\1 -n 2"),
 ]
 # Commands that run long by default: (the command, [(flag, what to add when the command does not give it)]).
@@ -58,6 +66,7 @@ ADD = [
     (r"\bpython3? benchmarks/learning\.py\b", [("--epochs", "-- --epochs 2" )]),
     (r"\bpython3? benchmarks/mpi_speed\.py\b", [("--epochs", "--epochs 2"), ("--rounds", "--rounds 1")]),
     (r"\bpython3? benchmarks/teaching_figures\.py\b", [("--quick", "--quick")]),
+    (r"\bpython3? benchmarks/bug_zoo\.py\b", [("--only", "--only loss-sign --no-suite")]),  # one bug, not 20 suites
     (r"--preset mujoco\b", [("--steps-per-epoch", "--steps-per-epoch 400")]),
 ]
 SKIP = [  # (pattern, reason): parts of commands this test does not run, and why
@@ -294,6 +303,11 @@ def test_the_extraction_rule_finds_blocks_inline_commands_continuations_and_mark
         "nppg bench --env X --threads 2 --epochs 2 --steps-per-epoch 400"
     assert [c.line for c in runnable(found + [Command("page.md", 30, "nppg train --env After-v0")])] == \
         [1, 2, 5, 10, 12, 18, 20, 23]  # templates left out, a repeat run once
+    assert strip_comment("nppg exercise start hw1   # the exercises' bodies; hw1/README.md") == "nppg exercise start hw1"
+    assert strip_comment("python -c 'print(\"#\")'  # a comment") == "python -c 'print(\"#\")'"
+    assert Command("p", 1, "python benchmarks/learning.py --seeds 0 -- --num-envs 16").shrunk() == \
+        "python benchmarks/learning.py --seeds 0 -- --num-envs 16 --epochs 2"  # one "--" before train's flags
+    assert extract("p.md", "Launch with `mpiexec -n 2` or `python -m mpi4py`; `nppg train: error: ...` is output.") == []
 
 
 def test_every_marker_gives_its_reason_and_no_command_points_outside_the_repository():
