@@ -35,6 +35,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -357,13 +358,19 @@ def test_the_command_runs_from_a_fresh_clone(command, clones):
         pytest.skip(reason)
     cwd = clones(command.path)
     run = command.shrunk()
+    # a session of its own, so that a timeout or a Ctrl-C ends the command's children too (a sweep's runs)
+    proc = subprocess.Popen(["bash", "-c", run], cwd=cwd, env=environment(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        proc = subprocess.run(["bash", "-c", run], cwd=cwd, env=environment(), capture_output=True, text=True,
-                              timeout=600, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as e:
+        output, _ = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
         pytest.fail(f"{command.id}: did not end in 600 s\n  as written: {command.text}\n  as run:     {run}\n"
-                    f"{(e.stdout or b'')[-3000:]!r}", pytrace=False)
-    output = proc.stdout + proc.stderr
+                    f"{output[-3000:]}", pytrace=False)
+    except BaseException:  # Ctrl-C
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
     allowed = (0,) + ((command.may_exit[0],) if command.may_exit else ())
     if proc.returncode in allowed:
         return
