@@ -7,7 +7,7 @@ how each would run):
 - in a fenced code block (no language, or bash, sh, shell, console) and in an indented code block (lines
   indented by 4 spaces or more after a blank line, as in a list item), each line whose first word is a
   command word (``nppg``, ``python``, ``python3``, ``pip``, ``mpiexec``, ``mpirun``, ``bash``, ``time``,
-  ``/usr/bin/time``), perhaps after ``NAME=value`` settings; a line ending in ``\\`` goes on in the next,
+  ``/usr/bin/time``, or a shell loop's ``for``), perhaps after ``NAME=value`` settings; a line ending in ``\\`` goes on in the next,
   and a ``#`` comment after it is dropped;
 - an inline code span (`` `...` ``, which may wrap to the next line) that starts with a command word and
   has at least three words: `` `nppg exercise start hw1` `` is a command, `` `nppg train` `` a name; a
@@ -42,7 +42,7 @@ import sys
 import pytest
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
-COMMAND_WORDS = ("nppg", "python", "python3", "pip", "mpiexec", "mpirun", "bash", "time", "/usr/bin/time")
+COMMAND_WORDS = ("nppg", "python", "python3", "pip", "mpiexec", "mpirun", "bash", "time", "/usr/bin/time", "for")
 SHELL_FENCES = ("", "bash", "sh", "shell", "console")
 MARKER = re.compile(r"<!--\s*(not run|may exit (\d+))\s*:?\s*(.*?)\s*-->")
 PLACEHOLDER = re.compile(r"^(?:[A-Z][A-Z0-9_]*(?:\.[a-z0-9]+)?\.?|.*<[^>]*>.*|.*\.\.\..*|\[.*|\{.*)$")
@@ -113,9 +113,9 @@ class Command:
         return any(PLACEHOLDER.match(w) and "=" not in w for w in words)
 
     def parts(self):
-        """The command's parts joined by && or ;, each (text, reason it is not run or None)."""
+        """The command's parts joined by &&, each (text, reason it is not run or None)."""
         out = []
-        for part in re.split(r"\s*(?:&&|;)\s*", self.text):
+        for part in re.split(r"\s*&&\s*", self.text):
             reason = next((r for pattern, r in SKIP if re.search(pattern, part)), None)
             out.append((part, reason))
         return out
@@ -135,10 +135,14 @@ class Command:
             for pattern, repl in SHRINK:
                 part = re.sub(pattern, repl, part)
             for starts, flags in ADD:
-                if re.search(starts, part):
+                m = re.search(starts, part)
+                if m:  # added at the end of that command: before a "; done" or a "|" that follows it
+                    end = next((i for i in range(m.end(), len(part)) if part[i] in ";|"), len(part))
+                    head, tail = part[:end].rstrip(), part[end:]
                     for flag, extra in flags:
-                        if flag not in part:  # flags after a "--" go to nppg train: one "--" is enough
-                            part += " " + (extra[3:] if extra.startswith("-- ") and " -- " in part else extra)
+                        if flag not in head:  # flags after a "--" go to nppg train: one "--" is enough
+                            head += " " + (extra[3:] if extra.startswith("-- ") and " -- " in head else extra)
+                    part = head + tail
             run.append(part)
         return " && ".join(run)
 
@@ -308,6 +312,8 @@ def test_the_extraction_rule_finds_blocks_inline_commands_continuations_and_mark
     assert strip_comment("python -c 'print(\"#\")'  # a comment") == "python -c 'print(\"#\")'"
     assert Command("p", 1, "python benchmarks/learning.py --seeds 0 -- --num-envs 16").shrunk() == \
         "python benchmarks/learning.py --seeds 0 -- --num-envs 16 --epochs 2"  # one "--" before train's flags
+    assert Command("p", 1, "for s in 0 1; do nppg train --preset mujoco --seed $s; done").shrunk() == \
+        "for s in 0 1; do nppg train --preset mujoco --seed $s --steps-per-epoch 400; done"
     assert extract("p.md", "Launch with `mpiexec -n 2` or `python -m mpi4py`; `nppg train: error: ...` is output.") == []
 
 
