@@ -23,7 +23,7 @@ How each runs: the file's commands in order (a later one may read what an earlie
 once), each with ``bash -c`` in one fresh ``git clone`` of the repository per file, with this Python's
 ``nppg`` and ``python`` first on the PATH, one BLAS thread and matplotlib's Agg backend. Long runs are
 shrunk by SHRINK (``--epochs 750`` becomes ``--epochs 2``, a list of seeds or tasks its first two, ...) and
-ADD (``nppg bench`` gets ``--epochs 2``, the MuJoCo preset 400 steps an epoch, ...). Not run, each with its
+ADD (``nppg bench`` gets ``--epochs 2``, the MuJoCo preset one copy of 1,000 steps an epoch, ...). Not run, each with its
 reason: ``pip install`` (the rest of a ``pip install ... && nppg train`` line runs) and ``python -m pytest``,
 which CI runs itself (.ci/run, .ci/wheel); a command that fails only because an optional package is not
 installed (MuJoCo, PyTorch: CI installs neither; it installs the ``mpi`` extra, so ``mpiexec`` commands
@@ -68,7 +68,8 @@ ADD = [
     (r"\bpython3? benchmarks/mpi_speed\.py\b", [("--epochs", "--epochs 2"), ("--rounds", "--rounds 1")]),
     (r"\bpython3? benchmarks/teaching_figures\.py\b", [("--quick", "--quick")]),
     (r"\bpython3? benchmarks/bug_zoo\.py\b", [("--only", "--only loss-sign --no-suite")]),  # one bug, not 20 suites
-    (r"--preset mujoco\b", [("--steps-per-epoch", "--steps-per-epoch 400")]),
+    # one copy of 1,000 steps an epoch: a locomotion task's 1,000-step episode ends in each epoch, for the plots
+    (r"--preset mujoco\b", [("--num-envs", "--num-envs 1"), ("--steps-per-epoch", "--steps-per-epoch 1000")]),
 ]
 SKIP = [  # (pattern, reason): parts of commands this test does not run, and why
     (r"^(?:\S+=\S+ )*pip install\b", "installs packages into the environment the tests run in: .ci/run installs "
@@ -298,7 +299,7 @@ def test_the_extraction_rule_finds_blocks_inline_commands_continuations_and_mark
     assert [c.template() for c in found] == [False, True] + [False] * 7
     assert inline.inline and not sweep.inline
     assert sweep.shrunk() == ("nppg sweep --env A-v1 B-v1 --seeds 0 1 --out runs/x -- --preset mujoco --epochs 2 "
-                              "--steps-per-epoch 400")
+                              "--num-envs 1 --steps-per-epoch 1000")
     assert example.shrunk() == "OPENBLAS_NUM_THREADS=1 python examples/1_simple_pg.py --seed 0 --epochs 2"
     assert pip.skip_reason() is None and pip.shrunk() == "nppg plot runs/x --out x.png"  # the install is not run
     assert Command("p", 1, 'pip install ".[test]" && python -m pytest').skip_reason().startswith("installs packages")
@@ -313,7 +314,7 @@ def test_the_extraction_rule_finds_blocks_inline_commands_continuations_and_mark
     assert Command("p", 1, "python benchmarks/learning.py --seeds 0 -- --num-envs 16").shrunk() == \
         "python benchmarks/learning.py --seeds 0 -- --num-envs 16 --epochs 2"  # one "--" before train's flags
     assert Command("p", 1, "for s in 0 1; do nppg train --preset mujoco --seed $s; done").shrunk() == \
-        "for s in 0 1; do nppg train --preset mujoco --seed $s --steps-per-epoch 400; done"
+        "for s in 0 1; do nppg train --preset mujoco --seed $s --num-envs 1 --steps-per-epoch 1000; done"
     assert extract("p.md", "Launch with `mpiexec -n 2` or `python -m mpi4py`; `nppg train: error: ...` is output.") == []
 
 
