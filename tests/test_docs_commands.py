@@ -21,15 +21,15 @@ how each would run):
 
 How each runs: the file's commands in order (a later one may read what an earlier one wrote; a repeat runs
 once), each with ``bash -c`` in one fresh ``git clone`` of the repository per file, with this Python's
-``nppg`` and ``python`` first on the PATH, one BLAS thread and matplotlib's Agg backend. Long runs are
-shrunk by SHRINK (``--epochs 750`` becomes ``--epochs 2``, a list of seeds or tasks its first two, ...) and
-ADD (``nppg bench`` gets ``--epochs 2``, the MuJoCo preset one copy of 1,000 steps an epoch, ...). Not run, each with its
-reason: ``pip install`` (the rest of a ``pip install ... && nppg train`` line runs) and ``python -m pytest``,
-which CI runs itself (.ci/run, .ci/wheel); a command that fails only because an optional package is not
-installed (MuJoCo, PyTorch: CI installs neither; it installs the ``mpi`` extra, so ``mpiexec`` commands
-run); and an inline span that argparse finds incomplete (`` `nppg plot --y eval_return` `` names a flag).
-A failure prints the command as written, as run, and its output. Commands that train or benchmark are
-marked ``slow``; reading the kept runs is not.
+``nppg`` and ``python`` first on the PATH, one BLAS thread and matplotlib's Agg backend. Long runs are shrunk
+by SHRINK (``--epochs 750`` becomes ``--epochs 2``, a list of seeds or tasks its first two, ...) and ADD
+(``nppg bench`` gets ``--epochs 2``, the MuJoCo preset one copy of 1,000 steps an epoch, ...). Not run, each
+with its reason: ``pip install`` (the rest of a ``pip install ... && nppg train`` line runs) and ``python -m
+pytest``, which CI runs itself (.ci/run, .ci/wheel); a command that fails only because an optional package is
+not installed (MuJoCo, PyTorch: CI installs neither; it installs the ``mpi`` extra, so ``mpiexec`` commands
+run); and an inline span that argparse finds incomplete (`` `nppg plot --y eval_return` `` names a flag). A
+failure prints the command as written, as run, and its output. Commands that train or benchmark are marked
+``slow``; reading the kept runs is not.
 """
 import os
 import re
