@@ -7,8 +7,8 @@ how each would run):
 - in a fenced code block (no language, or bash, sh, shell, console) and in an indented code block (lines
   indented by 4 spaces or more after a blank line, as in a list item), each line whose first word is a
   command word (``nppg``, ``python``, ``python3``, ``pip``, ``mpiexec``, ``mpirun``, ``bash``, ``time``,
-  ``/usr/bin/time``, or a shell loop's ``for``), perhaps after ``NAME=value`` settings; a line ending in ``\\`` goes on in the next,
-  and a ``#`` comment after it is dropped;
+  ``/usr/bin/time``, or a shell loop's ``for``), perhaps after ``NAME=value`` settings; a line ending in
+  ``\\`` goes on in the next, and a ``#`` comment after it is dropped;
 - an inline code span (`` `...` ``, which may wrap to the next line) that starts with a command word and
   has at least three words: `` `nppg exercise start hw1` `` is a command, `` `nppg train` `` a name; a
   launcher or a module named alone (`` `mpiexec -n 2` ``, `` `python -m mpi4py` ``) is a name too, and so
@@ -201,7 +201,8 @@ def extract(path, text):
             i += 1
             continue
         prev = MARKER.sub("", lines[i - 1]) if i else ""  # a marker's own line counts as blank
-        indented = raw.startswith("    ") and (not prev.strip() or prev.startswith("    ") or prev.rstrip().endswith("\\"))
+        indented = raw.startswith("    ") and (not prev.strip() or prev.startswith("    ")
+                                              or prev.rstrip().endswith("\\"))
         in_block = (fence is not None and fence in SHELL_FENCES) or (fence is None and indented and not para)
         if fence is not None and not in_block:
             i += 1
@@ -309,13 +310,14 @@ def test_the_extraction_rule_finds_blocks_inline_commands_continuations_and_mark
         "nppg bench --env X --threads 2 --epochs 2 --steps-per-epoch 400"
     assert [c.line for c in runnable(found + [Command("page.md", 30, "nppg train --env After-v0")])] == \
         [1, 2, 5, 10, 12, 18, 20, 23]  # templates left out, a repeat run once
-    assert strip_comment("nppg exercise start hw1   # the exercises' bodies; hw1/README.md") == "nppg exercise start hw1"
+    assert strip_comment("nppg exercise start hw1  # the exercises' bodies; hw1/README.md") == \
+        "nppg exercise start hw1"
     assert strip_comment("python -c 'print(\"#\")'  # a comment") == "python -c 'print(\"#\")'"
     assert Command("p", 1, "python benchmarks/learning.py --seeds 0 -- --num-envs 16").shrunk() == \
         "python benchmarks/learning.py --seeds 0 -- --num-envs 16 --epochs 2"  # one "--" before train's flags
     assert Command("p", 1, "for s in 0 1; do nppg train --preset mujoco --seed $s; done").shrunk() == \
         "for s in 0 1; do nppg train --preset mujoco --seed $s --num-envs 1 --steps-per-epoch 1000; done"
-    assert extract("p.md", "Launch with `mpiexec -n 2` or `python -m mpi4py`; `nppg train: error: ...` is output.") == []
+    assert extract("p.md", "Run `mpiexec -n 2` or `python -m mpi4py`; `nppg train: error: ...` is output.") == []
 
 
 def test_every_marker_gives_its_reason_and_no_command_points_outside_the_repository():
