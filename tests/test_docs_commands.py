@@ -17,7 +17,10 @@ how each would run):
   ``<...>``, ``...``, or a synopsis's ``[--flag]``) is a template for the reader to fill in: listed, not run;
 - ``<!-- not run: REASON -->`` marks the commands of the paragraph it is in, or else of the block or
   paragraph that follows it, as not run, with the reason; ``<!-- may exit N: REASON -->`` likewise accepts
-  exit status N as well as 0 (a fresh exercise workspace fails its checks). A marker without a reason fails.
+  exit status N as well as 0 (a fresh exercise workspace fails its checks). A marker without a reason fails;
+- a ```python block is example code, not run, unless ``<!-- run -->`` on the line before it asks: then it
+  runs as one program, in its place among the page's commands (``epochs=N`` becomes ``epochs=2``), so that
+  a command may read the run directory it wrote.
 
 How each runs: the file's commands in order (a later one may read what an earlier one wrote; a repeat runs
 once), each with ``bash -c`` in one fresh ``git clone`` of the repository per file, with this Python's
@@ -45,6 +48,8 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 COMMAND_WORDS = ("nppg", "python", "python3", "pip", "mpiexec", "mpirun", "bash", "time", "/usr/bin/time", "for")
 SHELL_FENCES = ("", "bash", "sh", "shell", "console")
 MARKER = re.compile(r"<!--\s*(not run|may exit (\d+))\s*:?\s*(.*?)\s*-->")
+RUN_PYTHON = re.compile(r"^\s*<!--\s*run\s*-->\s*$")  # the ```python block that follows is run too
+PY_SHRINK = [(r"\bepochs=\d+", "epochs=2")]
 PLACEHOLDER = re.compile(r"^(?:[A-Z][A-Z0-9_]*(?:\.[a-z0-9]+)?\.?|.*<[^>]*>.*|.*\.\.\..*|\[.*|\{.*)$")
 
 # Long runs shrunk: (pattern, replacement), applied in this order to the command as written.
@@ -92,8 +97,8 @@ QUICK = [r"mujoco_suite\.py docs/data/", r"mujoco_table\.py docs/data/", r"^nppg
 
 
 class Command:
-    def __init__(self, path, line, text, marker=None, inline=False):
-        self.path, self.line, self.text, self.inline = path, line, text, inline
+    def __init__(self, path, line, text, marker=None, inline=False, python=False):
+        self.path, self.line, self.text, self.inline, self.python = path, line, text, inline, python
         self.not_run = self.may_exit = None
         if marker:
             kind, status, reason = marker
@@ -107,6 +112,8 @@ class Command:
         return f"{self.path}:{self.line}"
 
     def template(self):
+        if self.python:
+            return False
         try:
             words = shlex.split(self.text, comments=True)
         except ValueError:
@@ -129,6 +136,11 @@ class Command:
 
     def shrunk(self):
         """The command as run: the parts not skipped, SHRINK applied, ADD's flags where they are not given."""
+        if self.python:
+            code = self.text
+            for pattern, repl in PY_SHRINK:
+                code = re.sub(pattern, repl, code)
+            return f"python - <<'NPPG_DOCS_EOF'\n{code}\nNPPG_DOCS_EOF"
         run = []
         for part, reason in self.parts():
             if reason:
@@ -155,6 +167,8 @@ def starts_command(text):
     words = text.split()
     while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=\S*$", words[0]):
         words = words[1:]  # NAME=value settings before the command
+    if words[:1] == ["for"]:  # a shell loop, not Python's "for k, g in grads.items()"
+        return bool(re.match(r"for \w+ in [^;]*; do ", " ".join(words)))
     # "nppg eval: error ..." is a line of output, not a command
     return bool(words) and words[0] in COMMAND_WORDS and not (len(words) > 1 and words[1].endswith(":"))
 
@@ -176,6 +190,7 @@ def extract(path, text):
     """[Command] in the order the file shows them (see the module's docstring for the rule)."""
     lines = text.splitlines()
     found, fence, marker, marker_used, para, i = [], None, None, False, [], 0
+    run_python = False
 
     def inline(para):
         joined = "\n".join(l for _, l in para)
@@ -196,8 +211,16 @@ def extract(path, text):
             if not stripped:
                 i += 1
                 continue
+        if RUN_PYTHON.match(raw):
+            run_python = True
+            i += 1
+            continue
         if stripped.startswith("```"):
             fence = None if fence is not None else stripped[3:].strip().lower()
+            if fence == "python" and run_python:  # the block, as one program
+                end = next(j for j in range(i + 1, len(lines)) if lines[j].strip().startswith("```"))
+                found.append(Command(path, i + 1, "\n".join(lines[i + 1:end]), marker, python=True))
+                fence, run_python, i = None, False, end
             i += 1
             continue
         prev = MARKER.sub("", lines[i - 1]) if i else ""  # a marker's own line counts as blank
@@ -317,6 +340,11 @@ def test_the_extraction_rule_finds_blocks_inline_commands_continuations_and_mark
         "python benchmarks/learning.py --seeds 0 -- --num-envs 16 --epochs 2"  # one "--" before train's flags
     assert Command("p", 1, "for s in 0 1; do nppg train --preset mujoco --seed $s; done").shrunk() == \
         "for s in 0 1; do nppg train --preset mujoco --seed $s --num-envs 1 --steps-per-epoch 1000; done"
+    program, = extract("p.md", "<!-- run -->\n```python\nimport nppg\nnppg.train('CartPole-v1', epochs=50)\n```\n")
+    assert program.line == 2 and not program.template() and program.shrunk() == \
+        "python - <<'NPPG_DOCS_EOF'\nimport nppg\nnppg.train('CartPole-v1', epochs=2)\nNPPG_DOCS_EOF"
+    assert extract("p.md", "```python\nimport nppg\n```\n") == []  # a Python block is run only when marked
+    assert extract("p.md", "    for k, g in grads.items():\n        g *= 2\n") == []  # Python's for
     assert extract("p.md", "Run `mpiexec -n 2` or `python -m mpi4py`; `nppg train: error: ...` is output.") == []
 
 
