@@ -84,6 +84,7 @@ SKIP = [  # (pattern, reason): parts of commands this test does not run, and why
 MISSING = [  # (text in a failed command's output, what is not installed)
     ("No module named 'mujoco'", "MuJoCo (the mujoco extra) is not installed"),
     ("gymnasium[mujoco]", "MuJoCo (the mujoco extra) is not installed"),
+    ("nppg[mujoco]", "MuJoCo (the mujoco extra) is not installed"),
     ("No module named 'torch'", "PyTorch is not installed"),
     ("No module named 'mpi4py'", "mpi4py (the mpi extra) is not installed"),
     ("mpiexec: command not found", "MPI (the mpi extra) is not installed"),
