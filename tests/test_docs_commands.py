@@ -10,7 +10,8 @@ how each would run):
   ``/usr/bin/time``, or a shell loop's ``for``), perhaps after ``NAME=value`` settings; a line ending in
   ``\\`` goes on in the next, and a ``#`` comment after it is dropped;
 - an inline code span (`` `...` ``, which may wrap to the next line) that starts with a command word and
-  has at least three words: `` `nppg exercise start hw1` `` is a command, `` `nppg train` `` a name; a
+  has at least three words, or is ``python`` and a script: `` `nppg exercise start hw1` `` and
+  `` `python benchmarks/value_blocks.py` `` are commands, `` `nppg train` `` a name; a
   launcher or a module named alone (`` `mpiexec -n 2` ``, `` `python -m mpi4py` ``) is a name too, and so
   is a line of output (`` `nppg eval: error: ...` ``);
 - a command with a placeholder (a word in capitals such as ``RUN``, ``DIR``, ``FILE.gif`` or ``N``, a
@@ -55,6 +56,7 @@ PLACEHOLDER = re.compile(r"^(?:[A-Z][A-Z0-9_]*(?:\.[a-z0-9]+)?\.?|.*<[^>]*>.*|.*
 # Long runs shrunk: (pattern, replacement), applied in this order to the command as written.
 SHRINK = [
     (r"--epochs \d+", "--epochs 2"),
+    (r"(mpi_speed\.py .*--epochs) 2\b", r"\1 3"),                 # it times the epochs after the first two
     (r"--seeds (\d+) (\d+)(?: \d+)+", r"--seeds \1 \2"),          # a list of seeds: its first two
     (r"--env (\S+-v\d+) (\S+-v\d+)(?: [A-Z]\w*-v\d+)+", r"--env \1 \2"),  # a list of tasks: its first two
     (r"--eval-every [\d.e]+", "--eval-every 1000"),                 # an evaluation in every tiny epoch
@@ -70,9 +72,12 @@ ADD = [
                          ("--threads", "--threads 1")]),
     (r"\bpython3? examples/\d_\w+\.py\b", [("--epochs", "--epochs 2")]),
     (r"\bpython3? benchmarks/learning\.py\b", [("--epochs", "-- --epochs 2" )]),
-    (r"\bpython3? benchmarks/mpi_speed\.py\b", [("--epochs", "--epochs 2"), ("--rounds", "--rounds 1")]),
+    (r"\bpython3? benchmarks/mpi_speed\.py\b", [("--epochs", "--epochs 3"), ("--rounds", "--rounds 1")]),
+    (r"\bpython3? benchmarks/value_blocks\.py\b", [("--rows", "--rows 2000")]),
+    (r"\bpython3? examples/estimator_variance\.py\b", [("--episodes", "--episodes 2000")]),
     (r"\bpython3? benchmarks/teaching_figures\.py\b", [("--quick", "--quick")]),
-    (r"\bpython3? benchmarks/bug_zoo\.py\b", [("--only", "--only loss-sign --no-suite")]),  # one bug, not 20 suites
+    (r"\bpython3? benchmarks/bug_zoo\.py\b", [("--only", "--only loss-sign --no-suite"),  # one bug, not 20 suites
+                                             ("--seeds", "--seeds 0")]),
     # one copy of 1,000 steps an epoch: a locomotion task's 1,000-step episode ends in each epoch, for the plots
     (r"--preset mujoco\b", [("--num-envs", "--num-envs 1"), ("--steps-per-epoch", "--steps-per-epoch 1000")]),
 ]
@@ -197,7 +202,8 @@ def extract(path, text):
         joined = "\n".join(l for _, l in para)
         for m in re.finditer(r"`([^`]+)`", joined):
             span = " ".join(m.group(1).split())
-            if starts_command(span) and len(span.split()) >= 3 and not any(re.match(n, span) for n in NAMES):
+            whole = len(span.split()) >= 3 or re.match(r"^python3? \S+\.py$", span)  # `python x.py` runs as it is
+            if starts_command(span) and whole and not any(re.match(n, span) for n in NAMES):
                 line = para[0][0] + joined[:m.start()].count("\n")
                 found.append(Command(path, line + 1, span, marker, inline=True))
 
@@ -345,6 +351,7 @@ def test_the_extraction_rule_finds_blocks_inline_commands_continuations_and_mark
     assert program.line == 2 and not program.template() and program.shrunk() == \
         "python - <<'NPPG_DOCS_EOF'\nimport nppg\nnppg.train('CartPole-v1', epochs=2)\nNPPG_DOCS_EOF"
     assert extract("p.md", "```python\nimport nppg\n```\n") == []  # a Python block is run only when marked
+    assert [c.text for c in extract("p.md", "Run `python x.py`, not `python -m mpi4py`.")] == ["python x.py"]
     assert extract("p.md", "    for k, g in grads.items():\n        g *= 2\n") == []  # Python's for
     assert extract("p.md", "Run `mpiexec -n 2` or `python -m mpi4py`; `nppg train: error: ...` is output.") == []
 
