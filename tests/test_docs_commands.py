@@ -20,20 +20,20 @@ how each would run):
   paragraph that follows it, as not run, with the reason; ``<!-- may exit N: REASON -->`` likewise accepts
   exit status N as well as 0 (a fresh exercise workspace fails its checks). A marker without a reason fails;
 - a ```python block is example code, not run, unless ``<!-- run -->`` on the line before it asks: then it
-  runs as one program, in its place among the page's commands (``epochs=N`` becomes ``epochs=2``), so that
-  a command may read the run directory it wrote.
+  runs as one program, in its place among the page's commands (``epochs=N`` shrunk as ``--epochs N``), so
+  that a command may read the run directory it wrote.
 
 How each runs: the file's commands in order (a later one may read what an earlier one wrote; a repeat runs
 once), each with ``bash -c`` in one fresh ``git clone`` of the repository per file, with this Python's
 ``nppg`` and ``python`` first on the PATH, one BLAS thread and matplotlib's Agg backend. Long runs are shrunk
-by SHRINK (``--epochs 750`` becomes ``--epochs 2``, a list of seeds or tasks its first two, ...) and ADD
-(``nppg bench`` gets ``--epochs 2``, the MuJoCo preset one copy of 1,000 steps an epoch, ...). Not run, each
-with its reason: ``pip install`` (the rest of a ``pip install ... && nppg train`` line runs) and ``python -m
-pytest``, which CI runs itself (.ci/run, .ci/wheel); a command that fails only because an optional package is
-not installed (MuJoCo, PyTorch: CI installs neither; it installs the ``mpi`` extra, so ``mpiexec`` commands
-run); and an inline span that argparse finds incomplete (`` `nppg plot --y eval_return` `` names a flag). A
-failure prints the command as written, as run, and its output. Commands that train or benchmark are marked
-``slow``; reading the kept runs is not.
+by SHRINK (``--epochs 750`` becomes ``--epochs 6``, ``--epochs 50`` ``--epochs 2``, a list of seeds or tasks
+its first two, ...) and ADD (``nppg bench`` gets ``--epochs 2``, the MuJoCo preset one copy of 1,000 steps an
+epoch, ...). Not run, each with its reason: ``pip install`` (the rest of a ``pip install ... && nppg train``
+line runs) and ``python -m pytest``, which CI runs itself (.ci/run, .ci/wheel); a command that fails only
+because an optional package is not installed (MuJoCo, PyTorch: CI installs neither; it installs the ``mpi``
+extra, so ``mpiexec`` commands run); and an inline span that argparse finds incomplete (`` `nppg plot --y
+eval_return` `` names a flag). A failure prints the command as written, as run, and its output. Commands that
+train or benchmark are marked ``slow``; reading the kept runs is not.
 """
 import os
 import re
@@ -50,13 +50,20 @@ COMMAND_WORDS = ("nppg", "python", "python3", "pip", "mpiexec", "mpirun", "bash"
 SHELL_FENCES = ("", "bash", "sh", "shell", "console")
 MARKER = re.compile(r"<!--\s*(not run|may exit (\d+))\s*:?\s*(.*?)\s*-->")
 RUN_PYTHON = re.compile(r"^\s*<!--\s*run\s*-->\s*$")  # the ```python block that follows is run too
-PY_SHRINK = [(r"\bepochs=\d+", "epochs=2")]
+PY_SHRINK = [(r"\bepochs=(\d+)", lambda m: f"epochs={fewer_epochs(int(m.group(1)))}")]
 PLACEHOLDER = re.compile(r"^(?:[A-Z][A-Z0-9_]*(?:\.[a-z0-9]+)?\.?|.*<[^>]*>.*|.*\.\.\..*|\[.*|\{.*)$")
+
+
+
+def fewer_epochs(n):
+    """2 to 6 epochs for n, in n's order: a resume to more epochs than a run has still asks for more."""
+    return min(n, 2 + sum(n > t for t in (50, 100, 200, 500)))
+
 
 # Long runs shrunk: (pattern, replacement), applied in this order to the command as written.
 SHRINK = [
-    (r"--epochs \d+", "--epochs 2"),
-    (r"(mpi_speed\.py .*--epochs) 2\b", r"\1 3"),                 # it times the epochs after the first two
+    (r"--epochs (\d+)", lambda m: f"--epochs {fewer_epochs(int(m.group(1)))}"),
+    (r"(mpi_speed\.py .*--epochs) 2\b", r"\1 3"),  # it times the epochs after the first two
     (r"--seeds (\d+) (\d+)(?: \d+)+", r"--seeds \1 \2"),          # a list of seeds: its first two
     (r"--env (\S+-v\d+) (\S+-v\d+)(?: [A-Z]\w*-v\d+)+", r"--env \1 \2"),  # a list of tasks: its first two
     (r"--eval-every [\d.e]+", "--eval-every 1000"),                 # an evaluation in every tiny epoch
@@ -329,7 +336,7 @@ def test_the_extraction_rule_finds_blocks_inline_commands_continuations_and_mark
     inline, template, wrapped, sweep, example, pip, gpu, after, check = found
     assert [c.template() for c in found] == [False, True] + [False] * 7
     assert inline.inline and not sweep.inline
-    assert sweep.shrunk() == ("nppg sweep --env A-v1 B-v1 --seeds 0 1 --out runs/x -- --preset mujoco --epochs 2 "
+    assert sweep.shrunk() == ("nppg sweep --env A-v1 B-v1 --seeds 0 1 --out runs/x -- --preset mujoco --epochs 6 "
                               "--num-envs 1 --steps-per-epoch 1000")
     assert example.shrunk() == "OPENBLAS_NUM_THREADS=1 python examples/1_simple_pg.py --seed 0 --epochs 2"
     assert pip.skip_reason() is None and pip.shrunk() == "nppg plot runs/x --out x.png"  # the install is not run
@@ -347,9 +354,10 @@ def test_the_extraction_rule_finds_blocks_inline_commands_continuations_and_mark
         "python benchmarks/learning.py --seeds 0 -- --num-envs 16 --epochs 2"  # one "--" before train's flags
     assert Command("p", 1, "for s in 0 1; do nppg train --preset mujoco --seed $s; done").shrunk() == \
         "for s in 0 1; do nppg train --preset mujoco --seed $s --num-envs 1 --steps-per-epoch 1000; done"
-    program, = extract("p.md", "<!-- run -->\n```python\nimport nppg\nnppg.train('CartPole-v1', epochs=50)\n```\n")
+    program, = extract("p.md", "<!-- run -->\n```python\nimport nppg\nnppg.train('CartPole-v1', epochs=150)\n```\n")
     assert program.line == 2 and not program.template() and program.shrunk() == \
-        "python - <<'NPPG_DOCS_EOF'\nimport nppg\nnppg.train('CartPole-v1', epochs=2)\nNPPG_DOCS_EOF"
+        "python - <<'NPPG_DOCS_EOF'\nimport nppg\nnppg.train('CartPole-v1', epochs=4)\nNPPG_DOCS_EOF"
+    assert [fewer_epochs(n) for n in (1, 2, 50, 100, 150, 250, 750, 3000)] == [1, 2, 2, 3, 4, 5, 6, 6]
     assert extract("p.md", "```python\nimport nppg\n```\n") == []  # a Python block is run only when marked
     assert [c.text for c in extract("p.md", "Run `python x.py`, not `python -m mpi4py`.")] == ["python x.py"]
     assert extract("p.md", "    for k, g in grads.items():\n        g *= 2\n") == []  # Python's for
