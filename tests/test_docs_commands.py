@@ -31,10 +31,12 @@ its first two, ...) and ADD (``nppg bench`` gets ``--epochs 2``, the MuJoCo pres
 epoch, ...). Not run, each with its reason: ``pip install`` (the rest of a ``pip install ... && nppg train``
 line runs) and ``python -m pytest``, which CI runs itself (.ci/run, .ci/wheel); a command that fails only
 because an optional package is not installed (MuJoCo, PyTorch: CI installs neither; it installs the ``mpi``
-extra, so ``mpiexec`` commands run); and an inline span that argparse finds incomplete (`` `nppg plot --y
+extra, so ``mpiexec`` commands run), known before it runs where NEEDS says so (a sweep's runs fail in logs of
+their own), and a later command that reads what such a command would have written (its ``--out``); and an inline span that argparse finds incomplete (`` `nppg plot --y
 eval_return` `` names a flag). A failure prints the command as written, as run, and its output. Commands that
 train or benchmark are marked ``slow``; reading the kept runs is not.
 """
+import importlib.util
 import os
 import re
 import shlex
@@ -101,6 +103,13 @@ MISSING = [  # (text in a failed command's output, what is not installed)
     ("No module named 'mpi4py'", "mpi4py (the mpi extra) is not installed"),
     ("mpiexec: command not found", "MPI (the mpi extra) is not installed"),
     ("/usr/bin/time: No such file", "GNU time is not installed"),
+]
+MUJOCO_TASKS = (r"\b(?:HalfCheetah|Hopper|Walker2d|Swimmer|Ant|Humanoid|Reacher|InvertedPendulum"
+                r"|InvertedDoublePendulum)-v\d")
+NEEDS = [  # (what in a command needs a module, the module, its reason) checked before it runs: a sweep's
+    # runs fail in logs of their own, where MISSING would not see why
+    (MUJOCO_TASKS, "mujoco", "MuJoCo (the mujoco extra) is not installed"),
+    (r"\bmpiexec\b|\bmpi4py\b", "mpi4py", "mpi4py (the mpi extra) is not installed"),
 ]
 # An inline span that names a command or a flag in prose, not a whole command: argparse says what is missing,
 # and a launcher or a module named alone is a name.
@@ -379,6 +388,12 @@ def test_every_marker_gives_its_reason_and_no_command_points_outside_the_reposit
 # ---- every command, run ----
 
 @pytest.fixture(scope="session")
+def unmade():
+    """{page: {folder: reason}}: what the page's skipped commands would have written (their --out)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
 def clones(tmp_path_factory):
     """One fresh clone of the repository per documentation file, made when its first command runs."""
     if not os.path.exists(os.path.join(ROOT, ".git")):
@@ -405,10 +420,21 @@ def environment():
 
 @pytest.mark.parametrize("command", [pytest.param(c, id=c.id, marks=() if c.quick() else pytest.mark.slow)
                                      for c in RUNNABLE])
-def test_the_command_runs_from_a_fresh_clone(command, clones):
+def test_the_command_runs_from_a_fresh_clone(command, clones, unmade):
     reason = command.skip_reason()
-    if reason:
+    for pattern, module, missing in NEEDS:
+        if not reason and re.search(pattern, command.text) and importlib.util.find_spec(module) is None:
+            reason = f"{missing}: {command.text}"
+    reason = reason or next((f"reads {folder}, which a skipped command would have made ({why})"
+                             for folder, why in unmade.get(command.path, {}).items()
+                             if re.search(re.escape(folder) + r"(?![\w.-])", command.text)), None)
+
+    def skip(reason):
+        for folder in re.findall(r"--out (\S+)", command.text):
+            unmade.setdefault(command.path, {})[folder] = reason.split(":")[0]
         pytest.skip(reason)
+    if reason:
+        skip(reason)
     cwd = clones(command.path)
     run = command.shrunk()
     # a session of its own, so that a timeout or a Ctrl-C ends the command's children too (a sweep's runs)
@@ -429,7 +455,7 @@ def test_the_command_runs_from_a_fresh_clone(command, clones):
         return
     for text, missing in MISSING:
         if text in output:
-            pytest.skip(f"{missing}: {command.text}")
+            skip(f"{missing}: {command.text}")
     if command.inline and proc.returncode == 2 and any(text in output for text in FRAGMENT):
         pytest.skip(f"names a command or flag in prose, not a whole command: {command.text}")
     pytest.fail(f"{command.id}: exit status {proc.returncode}\n  as written: {command.text}\n"
