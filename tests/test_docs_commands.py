@@ -32,9 +32,10 @@ epoch, ...). Not run, each with its reason: ``pip install`` (the rest of a ``pip
 line runs) and ``python -m pytest``, which CI runs itself (.ci/run, .ci/wheel); a command that fails only
 because an optional package is not installed (MuJoCo, PyTorch: CI installs neither; it installs the ``mpi``
 extra, so ``mpiexec`` commands run), known before it runs where NEEDS says so (a sweep's runs fail in logs of
-their own), and a later command that reads what such a command would have written (its ``--out``); and an inline span that argparse finds incomplete (`` `nppg plot --y
-eval_return` `` names a flag). A failure prints the command as written, as run, and its output. Commands that
-train or benchmark are marked ``slow``; reading the kept runs is not.
+their own), and a later command that reads what such a command would have written (its ``--out``); and an
+inline span that argparse finds incomplete (`` `nppg plot --y eval_return` `` names a flag). A failure prints
+the command as written, as run, and its output. Commands that train or benchmark are marked ``slow``; reading
+the kept runs is not.
 """
 import importlib.util
 import os
