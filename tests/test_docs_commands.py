@@ -110,6 +110,8 @@ MUJOCO_TASKS = (r"\b(?:HalfCheetah|Hopper|Walker2d|Swimmer|Ant|Humanoid|Reacher|
 NEEDS = [  # (what in a command needs a module, the module, its reason) checked before it runs: a sweep's
     # runs fail in logs of their own, where MISSING would not see why
     (MUJOCO_TASKS, "mujoco", "MuJoCo (the mujoco extra) is not installed"),
+    (r"benchmarks/mpi_speed\.py(?!.*--env)", "mujoco", "MuJoCo (the mujoco extra; mpi_speed.py's task is "
+                                                       "HalfCheetah-v5) is not installed"),
     (r"\bmpiexec\b|\bmpi4py\b", "mpi4py", "mpi4py (the mpi extra) is not installed"),
 ]
 # An inline span that names a command or a flag in prose, not a whole command: argparse says what is missing,
