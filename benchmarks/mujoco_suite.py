@@ -1,7 +1,7 @@
 """The MuJoCo suite's table, measured both ways, beside Tianshou's and Spinning Up's published figures.
 
-    python benchmarks/mujoco_suite.py runs/mujoco9 --tianshou ../shared/anchors/tianshou_mujoco.csv \\
-        --spinningup ../shared/anchors/spinningup_mujoco.csv
+    python benchmarks/mujoco_suite.py runs/mujoco9 --tianshou benchmarks/anchors/tianshou_mujoco.csv \\
+        --spinningup benchmarks/anchors/spinningup_mujoco.csv
 
 For every environment under the sweep folder (``<folder>/<env>/<setting>/s<seed>``, as ``nppg sweep`` makes
 them, trained with ``--eval-every``), two figures at 1M and at 3M steps:
@@ -10,14 +10,16 @@ them, trained with ``--eval-every``), two figures at 1M and at 3M steps:
   evaluation returns (``eval_return``: fresh episodes, actions sampled), with the standard deviation over
   seeds at that point. The seeds are averaged at the evaluations they all have.
 - **Spinning Up's measure**: the epoch mean training return smoothed over 11 epochs (centred), at the last
-  epoch that ends by 1M (3M) steps, averaged over seeds.
+  epoch that ends by 1M (3M) steps, averaged over seeds. The window is 11 epochs whatever ended in them, as
+  Spinning Up's is: an epoch in which no episode ended (HalfCheetah's and Swimmer's 1,000-step episodes end
+  every other epoch at 500 steps a copy) adds nothing, and does not stretch the window.
 
 Beside them: Tianshou's REINFORCE, A2C and PPO (their own measure) and Spinning Up's VPG and PPO (theirs),
 where they exist, each run's wall time (training plus evaluation), and last Tianshou's measure of nppg's
 policy taking its mean action (``eval_mean_action_return``): how much of the gap is exploration noise. A run not yet at a step count
 shows "-" there; a figure over fewer seeds than the setting has says how many.
 
-    python benchmarks/mujoco_suite.py runs/mujoco9 --tianshou ../shared/anchors/tianshou_mujoco.csv \\
+    python benchmarks/mujoco_suite.py runs/mujoco9 --tianshou benchmarks/anchors/tianshou_mujoco.csv \\
         --plot docs/mujoco9.png --keep docs/data/mujoco9
 
 ``--stretches 0.5e6`` prints, for each half million steps in turn, the median KL of the policy steps and the
@@ -37,7 +39,7 @@ import os
 
 import numpy as np
 
-from nppg.tools.plot import read_baseline, read_progress, smooth
+from nppg.tools.plot import read_baseline, read_progress
 
 AT = (1e6, 3e6)
 KEPT = ("epoch", "env_steps", "mean_return", "time_s", "eval_return", "eval_return_std", "eval_mean_action_return",
@@ -78,17 +80,29 @@ def tianshou_measure(runs, steps, column="eval_return"):
     return float(ys[:, best].mean()), float(ys[:, best].std()), len(curves)
 
 
+def smooth_epochs(y, k=11):
+    """Each epoch's value replaced by the mean over the k epochs centred on it (fewer at the ends) of the
+    epochs' values that exist: NaN, an epoch in which no episode ended, adds nothing and does not widen the
+    window. Spinning Up's smoothing, over epochs, not over the epochs that have a return. NaN where no epoch
+    of the window has a value."""
+    window, lo = np.ones(k), (k - 1) // 2
+    ok = ~np.isnan(y)
+    centred = slice(lo, lo + len(y))  # the full convolution's middle: one value per epoch
+    total = np.convolve(np.where(ok, y, 0.0), window)[centred]
+    count = np.convolve(ok.astype(float), window)[centred]
+    return np.divide(total, count, out=np.full(len(y), np.nan), where=count > 0)
+
+
 def spinningup_measure(runs, steps, k=11):
-    """(mean over seeds of the 11-epoch-smoothed training return at ``steps``, seeds) or None."""
+    """(mean over seeds of the k-epoch-smoothed training return at ``steps``, seeds) or None."""
     values = []
     for r in runs:
         _, cols = read_progress(r)
         if not cols or cols["env_steps"][-1] < steps * 0.999:
             continue
-        ok = ~np.isnan(cols["mean_return"])
-        y = smooth(cols["mean_return"][ok], k)
+        y = smooth_epochs(cols["mean_return"], k)
         # the epoch that ends at the step count: a batch is whole vector steps, so it may end a few steps past it
-        values.append(float(y[np.searchsorted(cols["env_steps"][ok], steps * 1.001, side="right") - 1]))
+        values.append(float(y[np.searchsorted(cols["env_steps"], steps * 1.001, side="right") - 1]))
     return (float(np.mean(values)), len(values)) if values else None
 
 
@@ -136,7 +150,14 @@ def stretches(runs, width):
     return out
 
 
+# The nine tasks' action sizes, so that --diagnose reads the kept runs without MuJoCo installed
+ACT_DIM = {"HalfCheetah": 6, "Hopper": 3, "Walker2d": 6, "Swimmer": 2, "Ant": 8, "Humanoid": 17, "Reacher": 2,
+           "InvertedPendulum": 1, "InvertedDoublePendulum": 1}
+
+
 def act_dim_of(env_id):
+    if env_id.split("-v")[0] in ACT_DIM:
+        return ACT_DIM[env_id.split("-v")[0]]
     import gymnasium as gym
     env = gym.make(env_id)
     try:

@@ -1,12 +1,13 @@
 """The MuJoCo results table: nppg's runs beside Spinning Up's published VPG and PPO.
 
-    python benchmarks/mujoco_table.py runs/mujoco --baseline ../shared/anchors/spinningup_mujoco.csv
+    python benchmarks/mujoco_table.py runs/mujoco --baseline benchmarks/anchors/spinningup_mujoco.csv
 
 For every environment and setting under the sweep folder (``<folder>/<env>/<setting>/s<seed>``, as
 ``nppg sweep`` makes them) and every step count asked for (``--at``, default 1M, 2M and 3M), prints the
 mean over seeds of the epoch mean return smoothed over ``--smooth`` epochs (centred, as Spinning Up's
-figures are; 11 by default), with the smallest and largest seed, then Spinning Up's VPG and PPO at the
-same step counts, and each run's wall time. A run that has not reached a step count yet shows "-".
+figures are; 11 by default; the window counts epochs, whatever ended in them, ``mujoco_suite.smooth_epochs``),
+with the smallest and largest seed, then Spinning Up's VPG and PPO at the same step counts, and each run's wall
+time. A run that has not reached a step count yet shows "-".
 """
 import argparse
 import glob
@@ -14,7 +15,8 @@ import os
 
 import numpy as np
 
-from nppg.tools.plot import read_baseline, read_progress, smooth
+from mujoco_suite import smooth_epochs
+from nppg.tools.plot import read_baseline, read_progress
 
 
 def value_at(run_dir, steps, k):
@@ -22,9 +24,8 @@ def value_at(run_dir, steps, k):
     _, cols = read_progress(run_dir)
     if not cols or cols["env_steps"][-1] < steps * 0.999:
         return None
-    ok = ~np.isnan(cols["mean_return"])
-    y = smooth(cols["mean_return"][ok], k)
-    at = np.searchsorted(cols["env_steps"][ok], steps, side="right") - 1
+    y = smooth_epochs(cols["mean_return"], k)
+    at = np.searchsorted(cols["env_steps"], steps, side="right") - 1
     return float(y[at])
 
 

@@ -100,7 +100,7 @@ def closing_values(batch, value_fn):
 def update_policy(policy, opt, obs, act, Phi):
     """Steps 6-7: one Adam step on L_pi = -1/M sum_t log pi(a_t|s_t) Phi_t, i.e. ascent on (8), 1/M over steps
     as in Spinning Up's code (docs/theory.md, "Three conventions"). The diagnostics are measured after the
-    step, where the KL and the loss change are not 0: kl estimates KL(pi_old || pi_new)."""
+    step: kl, the batch mean of log pi_old - log pi_new, estimates KL(pi_old || pi_new) and can be < 0 (cli.md)."""
     M = len(Phi)
     logp_old = policy.log_prob(obs, act)                          # (M,)
     opt.step(policy.grad_log_prob(obs, act, -Phi / M))            # gradient of L_pi

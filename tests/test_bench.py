@@ -193,6 +193,36 @@ def test_the_mujoco_suite_table_measures_as_tianshou_and_as_spinning_up(tmp_path
     assert row in capsys.readouterr().out.splitlines() and (tmp_path / "curves.png").stat().st_size > 0
 
 
+def test_the_suites_action_sizes_are_the_tasks_own():
+    """--diagnose reads sigma from the entropy with the task's action size, kept in a table so that the kept runs'
+    tables are made without MuJoCo; the table must be gymnasium's."""
+    suite = load_benchmark("mujoco_suite")
+    pytest.importorskip("mujoco")
+    import gymnasium as gym
+    for name, size in suite.ACT_DIM.items():
+        env = gym.make(f"{name}-v5")
+        assert env.action_space.shape == (size,), name
+        env.close()
+
+
+def test_spinning_ups_measure_smooths_over_k_epochs_whatever_ended_in_them(tmp_path):
+    """An epoch in which no episode ended (NaN) adds nothing to the window and does not widen it: with
+    1,000-step episodes ending every other epoch, skipping those epochs would average 2k - 1 epochs."""
+    suite = load_benchmark("mujoco_suite")
+    y = np.array([0.0, np.nan, 10.0, np.nan, 0.0, np.nan, np.nan, np.nan, 4.0])
+    smoothed = suite.smooth_epochs(y, 3)
+    # epoch 2's window is epochs 1-3, of which only epoch 2 has a return; over the returns alone it would be (0+10+0)/3
+    np.testing.assert_array_equal(smoothed[:5], [0.0, 5.0, 10.0, 5.0, 0.0])
+    assert np.isnan(smoothed[6]) and smoothed[7] == 4.0 and smoothed[8] == 4.0
+    np.testing.assert_allclose(suite.smooth_epochs(np.arange(5.0), 3), [0.5, 1, 2, 3, 3.5])  # fewer at the ends
+    run = tmp_path / "HalfCheetah-v5" / "default" / "s0"
+    run.mkdir(parents=True)
+    rows = [f"{4000 * (i + 1)},{'' if np.isnan(v) else v}" for i, v in enumerate(y)]
+    (run / "progress.csv").write_text("env_steps,mean_return\n" + "\n".join(rows) + "\n")
+    (run / "config.json").write_text("{}")
+    assert suite.spinningup_measure([str(run)], 12000, k=3) == (10.0, 1)
+
+
 def test_the_overlap_benchmark_measures_all_three():
     """benchmarks/overlap.py backs a figure of docs/performance.md; it must keep running as nppg changes."""
     overlap = load_benchmark("overlap")

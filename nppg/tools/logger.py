@@ -13,6 +13,8 @@ from ..engine.evaluate import EVAL_COLUMNS
 BEFORE_EVAL = ["epoch", "env_steps", "episodes", "mean_return", "std_return", "min_return", "max_return",
            "mean_ep_len", "loss_pi", "loss_v", "entropy", "kl", "delta_loss_pi", "delta_loss_v",
            "mean_value", "time_s", "steps_per_s"]
+# kl: the batch mean of log pi_old - log pi_new after the step, an estimate of KL(pi_old || pi_new) that can be
+# negative (a KL cannot): docs/cli.md says why.
 COLUMNS = BEFORE_EVAL + list(EVAL_COLUMNS)  # evaluations' columns are empty in the epochs without one
 
 # The console line: (title, column, format); NaN (no episode ended this epoch) prints as "-".

@@ -53,7 +53,7 @@ DEFAULTS = {"normalize_obs": False, "scale_rewards": False}  # settings newer th
 
 def read_baseline(path):
     """{(env, algo): (steps, returns)} from a CSV with columns env, algo, env_steps, mean_epoch_return
-    (Spinning Up's published curves: ../shared/anchors/spinningup_mujoco.csv)."""
+    (Spinning Up's published curves: benchmarks/anchors/spinningup_mujoco.csv)."""
     try:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
