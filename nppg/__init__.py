@@ -6,7 +6,7 @@ and safer pieces (``nppg/engine``) and, if asked, the command line's run directo
 ``nppg.save`` and ``nppg.load`` write and read a trained state. ``nppg.vpg`` is the algorithm's ``vpg`` with
 a check of its keywords, on one BLAS thread (``nppg/engine/plain.py``).
 """
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 from .advantages import WEIGHTS, batch_weights, discount_cumsum, gae, nstep_advantages, reward_to_go
 from .algorithm import State, VPGConfig, make_policy, vpg  # as the course's workspaces export it (tools/exercise.py)
