@@ -95,7 +95,7 @@ def draw_timeline(path, steps=20):
     seg_of = np.repeat(np.arange(len(batch.starts)), batch.stops - batch.starts)  # (M,) segment of each stored step
     assert np.array_equal(batch.obs, np.array([rows[t]["s"][e] for t, e in zip(t_idx, e_idx)]))
     colors = pyplot().cm.Set2(np.arange(len(batch.starts)) % 8)
-    fig, ax = plt.subplots(figsize=(11, 4.0))
+    fig, ax = plt.subplots(figsize=(11, 4.3))
     for i, (t, e) in enumerate(zip(t_idx, e_idx)):
         ax.add_patch(plt.Rectangle((t + 0.05, e - 0.32), 0.9, 0.64, color=colors[seg_of[i]], ec="k", lw=0.5))
         step_t, k = batch.obs[i]
@@ -124,7 +124,7 @@ def draw_timeline(path, steps=20):
     ax.text(n_rows + 0.15, -0.3, "the batch ends:\nepisodes still\nrunning are cut\nand go on in\nthe next batch",
             fontsize=8, color="C0", va="top")
     ax.set(xlim=(0, n_rows + 1.5), ylim=(-0.85, n - 0.55),
-           xlabel="vector step (time).  Hatched: gymnasium's autoreset step (action ignored, reward 0, returns the new "
+           xlabel="vector step (time)\nHatched: gymnasium's autoreset step (action ignored, reward 0, returns the new "
                   "episode's s_0): no transition, never stored",
            yticks=range(n), yticklabels=["copy 0\nterminates at t=3", "copy 1\ntime limit 4", "copy 2\nterminates at t=9"],
            title=f"Rollout.collect: one batch of {len(batch.rew)} steps from 3 copies. Colour: a segment; "

@@ -38,3 +38,19 @@ def test_quick_mode_writes_every_figure(tmp_path):
         assert 10_000 < path.stat().st_size < 150_000, (name, path.stat().st_size)
     for name, _ in load_benchmark("teaching_figures").EXAMPLES:
         assert (tmp_path / "runs" / f"{name}-s0" / "progress.csv").exists()
+
+
+def test_everything_the_timeline_draws_lies_inside_the_picture(monkeypatch):
+    """The timeline's caption once ran past the right edge ("never stor"): every drawn text must fit."""
+    pytest.importorskip("matplotlib")
+    tf = load_benchmark("teaching_figures")
+    boxes = []
+
+    def measure(fig, path):
+        fig.canvas.draw()
+        boxes.append((fig.get_tightbbox(fig.canvas.get_renderer()), fig.get_size_inches()))  # inches: what is drawn
+
+    monkeypatch.setattr(tf, "save", measure)
+    tf.draw_timeline("unused.png")
+    (tight, (width, height)), = boxes
+    assert tight.x0 >= 0 and tight.y0 >= 0 and tight.x1 <= width and tight.y1 <= height, (tight.bounds, width, height)
