@@ -9,7 +9,7 @@ a check of its keywords, on one BLAS thread (``nppg/engine/plain.py``).
 __version__ = "0.6.0"
 
 from .advantages import WEIGHTS, batch_weights, discount_cumsum, gae, nstep_advantages, reward_to_go
-from .algorithm import State, VPGConfig, make_policy, vpg  # as the course's workspaces export it (tools/exercise.py)
+from .algorithm import State, VPGConfig, make_policy, vpg  # as the course's workspaces export it (course/workspace.py)
 from .nn import MLP
 from .optim import SGD, Adam
 from .policies import CategoricalPolicy, GaussianPolicy, ValueFunction
