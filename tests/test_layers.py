@@ -12,8 +12,8 @@ MAY_IMPORT = {
     "algorithm": {"algorithm"},
     "engine": {"algorithm", "engine"},
     "checks": {"algorithm", "engine", "checks"},
-    "tools": {"algorithm", "engine", "checks", "tools"},
-    "course": {"algorithm", "engine", "checks", "tools", "course"},
+    "tools": {"algorithm", "engine", "checks", "tools", "course"},  # the course is a run tool too (nppg exercise),
+    "course": {"algorithm", "engine", "checks", "tools", "course"},  # in a subpackage of its own: one level
 }
 
 
