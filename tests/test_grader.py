@@ -150,6 +150,17 @@ def test_points_and_hidden_checks_from_the_instructors_config(solved, tmp_path):
     assert main(["exercise", "check", solved, "gae", "--config", str(config)]) == 1
 
 
+@pytest.mark.parametrize("text, said", [(None, "cannot read the grading settings"), ("{points", "is not JSON"),
+                                        ("[1]", "the grading settings are one JSON object")])
+def test_a_config_that_cannot_be_read_is_named_not_a_traceback(tmp_path, capsys, text, said):
+    config = tmp_path / "grading.json"
+    if text is not None:
+        config.write_text(text)
+    assert main(["exercise", "autograder", str(tmp_path / "out"), "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err and not (tmp_path / "out").exists()
+
+
 def test_the_autograder_grades_a_submission_laid_out_as_gradescope_lays_it_out(solved, tmp_path):
     """The zip unpacked into ROOT/source, the student's mypg/ (gae wrong) in ROOT/submission; run_autograder writes
     ROOT/results/results.json with one test per exercise (the agreement checks hidden until the due date)."""

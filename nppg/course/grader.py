@@ -186,8 +186,15 @@ def load_config(path):
     "hidden_share": fraction, "hidden_visibility": ..., "hidden_seed": int, "timeout": seconds}."""
     if not path:
         return {}
-    with open(path) as f:
-        config = json.load(f)
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except OSError as e:
+        raise ValueError(f"cannot read the grading settings {path}: {e.strerror}") from None
+    except ValueError as e:
+        raise ValueError(f"{path} is not JSON: {e}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: the grading settings are one JSON object, {{\"points\": ..., ...}}")
     known = {"points", "hidden", "hidden_share", "hidden_visibility", "hidden_seed", "timeout"}
     if set(config) - known:
         raise ValueError(f"{path}: unknown settings {sorted(set(config) - known)}; known: {sorted(known)}")
