@@ -39,7 +39,7 @@ import os
 
 import numpy as np
 
-from nppg.tools.plot import read_baseline, read_progress
+from nppg.tools.plot import read_baseline, read_progress, smooth
 
 AT = (1e6, 3e6)
 KEPT = ("epoch", "env_steps", "mean_return", "time_s", "eval_return", "eval_return_std", "eval_mean_action_return",
@@ -81,16 +81,8 @@ def tianshou_measure(runs, steps, column="eval_return"):
 
 
 def smooth_epochs(y, k=11):
-    """Each epoch's value replaced by the mean over the k epochs centred on it (fewer at the ends) of the
-    epochs' values that exist: NaN, an epoch in which no episode ended, adds nothing and does not widen the
-    window. Spinning Up's smoothing, over epochs, not over the epochs that have a return. NaN where no epoch
-    of the window has a value."""
-    window, lo = np.ones(k), (k - 1) // 2
-    ok = ~np.isnan(y)
-    centred = slice(lo, lo + len(y))  # the full convolution's middle: one value per epoch
-    total = np.convolve(np.where(ok, y, 0.0), window)[centred]
-    count = np.convolve(ok.astype(float), window)[centred]
-    return np.divide(total, count, out=np.full(len(y), np.nan), where=count > 0)
+    """Spinning Up's smoothing over k epochs, whatever ended in them (``nppg plot --smooth`` draws the same)."""
+    return smooth(y, k)
 
 
 def spinningup_measure(runs, steps, k=11):

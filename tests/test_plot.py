@@ -223,3 +223,15 @@ def test_smoothing_wider_than_the_run_keeps_one_value_per_epoch():
     y = np.arange(5.0)
     assert len(smooth(y, 11)) == 5
     np.testing.assert_allclose(smooth(y, 11), [2.0] * 5)
+
+
+def test_smoothing_spans_k_epochs_whatever_ended_in_them():
+    """--smooth k averages the values of the k epochs around each, as Spinning Up's figures do: an epoch in which
+    no episode ended adds nothing and does not stretch the window to k values (on HalfCheetah, 22 epochs)."""
+    import numpy as np
+
+    from nppg.tools import plot
+    y = np.array([1.0, np.nan, 3.0, np.nan, 5.0])
+    np.testing.assert_allclose(plot.smooth(y, 3), [1, 2, 3, 4, 5])
+    np.testing.assert_allclose(plot.smooth(np.arange(5.0), 3), [0.5, 1, 2, 3, 3.5])  # fewer at the ends
+    assert np.isnan(plot.smooth(np.array([1.0, np.nan, np.nan, np.nan]), 3)[3])       # no value in the window

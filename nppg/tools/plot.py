@@ -67,11 +67,16 @@ def read_baseline(path):
 
 
 def smooth(y, k):
-    """Each epoch's value averaged with the (k - 1) / 2 epochs on either side (fewer at the ends), the
-    smoothing of Spinning Up's published figures."""
+    """Each epoch's value replaced by the mean over the k epochs centred on it (fewer at the ends) of the
+    values that exist, the smoothing of Spinning Up's published figures: an epoch in which no episode ended
+    (NaN) adds nothing and does not widen the window, which spans k epochs, not k values. NaN where no epoch
+    of the window has a value."""
     window, lo = np.ones(k), (k - 1) // 2
+    ok = ~np.isnan(y)
     centred = slice(lo, lo + len(y))  # the full convolution's middle: one value per epoch, however short the run
-    return np.convolve(y, window)[centred] / np.convolve(np.ones(len(y)), window)[centred]
+    total = np.convolve(np.where(ok, y, 0.0), window)[centred]
+    count = np.convolve(ok.astype(float), window)[centred]
+    return np.divide(total, count, out=np.full(len(y), np.nan), where=count > 0)
 
 
 def _value(v):
@@ -104,9 +109,9 @@ def setting_curve(runs, y, smoothing):
     n = max(len(cols[y]) for _, cols in runs)
     steps, ys = np.full((len(runs), n), np.nan), np.full((len(runs), n), np.nan)
     for i, (_, cols) in enumerate(runs):
-        k, has = np.arange(len(cols[y])), ~np.isnan(cols[y])
-        inside = (k >= k[has][0]) & (k <= k[has][-1])
-        ys[i, k[inside]] = np.interp(k[inside], k[has], smooth(cols[y][has], smoothing))
+        k, has, smoothed = np.arange(len(cols[y])), ~np.isnan(cols[y]), smooth(cols[y], smoothing)
+        inside, ok = (k >= k[has][0]) & (k <= k[has][-1]), ~np.isnan(smoothed)
+        ys[i, k[inside]] = np.interp(k[inside], k[ok], smoothed[ok])
         steps[i, k[inside]] = cols["env_steps"][inside]
     counted = (~np.isnan(ys)).sum(axis=0)
     ys, steps, counted = ys[:, counted > 0], steps[:, counted > 0], counted[counted > 0]
