@@ -5,6 +5,7 @@ import numpy as np
 
 from ..engine.evaluate import evaluate
 from ..engine.rollout import make_env
+from ..engine.threads import one_thread
 from ..tools.logger import console_header, console_line
 from .ladder import PACKAGE
 from .workspace import load
@@ -37,7 +38,8 @@ def train(directory, env="CartPole-v1", seed=0, out=print):
         out(console_line(record))
         return False
 
-    state = pkg.vpg(env, seed=seed, callback=show, **settings)
+    with one_thread():  # as nppg.vpg: nppg's products are too small for a second BLAS thread (performance.md)
+        state = pkg.vpg(env, seed=seed, callback=show, **settings)
     envs = make_env(env, 8)
     try:
         R, _ = evaluate(state.policy, envs, 100, np.random.default_rng(12345), False, 12345)
